@@ -1,0 +1,315 @@
+//! `steward doctor [--json]`: every check prints ok/warn/fail and, when not ok,
+//! the command that fixes it. Exit 1 if any check fails. Later issues add checks
+//! (Full Disk Access, bridges, models) as more functions in `checks()`.
+
+use std::net::{SocketAddr, TcpListener};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use crate::config::{Config, DEFAULT_LISTEN};
+use crate::daemon::pidfile;
+use crate::home::{self, DIR_MODE, Home, SECRET_MODE};
+use crate::keys;
+use crate::store::{self, migrate};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Level {
+    Ok,
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Check {
+    pub name: &'static str,
+    pub status: Level,
+    pub detail: String,
+    pub fix: Option<String>,
+}
+
+impl Check {
+    fn ok(name: &'static str, detail: impl Into<String>) -> Check {
+        Check {
+            name,
+            status: Level::Ok,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+    fn bad(
+        name: &'static str,
+        status: Level,
+        detail: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Check {
+        Check {
+            name,
+            status,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DoctorReport {
+    pub ok: bool,
+    pub home: std::path::PathBuf,
+    pub checks: Vec<Check>,
+}
+
+pub fn checks(home: &Home) -> Vec<Check> {
+    let config = Config::load(&home.config_path());
+    let listen = config
+        .as_ref()
+        .map(|c| c.http.listen)
+        .unwrap_or_else(|_| DEFAULT_LISTEN.parse().expect("valid default"));
+    vec![
+        check_home(home),
+        check_permissions(home),
+        match &config {
+            Ok(_) => Check::ok("config", home.config_path().display().to_string()),
+            Err(e) => Check::bad(
+                "config",
+                Level::Fail,
+                e.to_string(),
+                "fix steward.yaml at the line and column shown (`steward init` recreates a missing one)",
+            ),
+        },
+        check_database(&home.db_path()),
+        match keys::load_receipt_key(&home.receipt_key_path()) {
+            Ok(k) => Check::ok(
+                "receiptKey",
+                format!("fingerprint {}", keys::fingerprint(&k)),
+            ),
+            Err(e) => Check::bad(
+                "receiptKey",
+                Level::Fail,
+                e.to_string(),
+                "restore keys/receipt.ed25519 from backup, or run `steward init` if there never was one",
+            ),
+        },
+        match keys::load_api_token(&home.api_token_path()) {
+            Ok(_) => Check::ok("apiToken", home.api_token_path().display().to_string()),
+            Err(e) => Check::bad(
+                "apiToken",
+                Level::Fail,
+                e.to_string(),
+                format!("rm {} && steward init", home.api_token_path().display()),
+            ),
+        },
+        check_port(home, listen),
+        if listen.ip().is_loopback() {
+            Check::ok("exposure", format!("HTTP stays on loopback ({listen})"))
+        } else {
+            Check::bad(
+                "exposure",
+                Level::Warn,
+                format!(
+                    "HTTP listens on {listen}, reachable from other machines; every route but /healthz needs the api-token"
+                ),
+                "set http.listen to 127.0.0.1:7788 unless a phone must reach Steward (prefer a Tailscale address over 0.0.0.0)",
+            )
+        },
+    ]
+}
+
+fn check_home(home: &Home) -> Check {
+    let root = home.root();
+    let Ok(meta) = std::fs::metadata(root) else {
+        return Check::bad(
+            "home",
+            Level::Fail,
+            format!("{} does not exist", root.display()),
+            "steward init",
+        );
+    };
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    if meta.uid() != uid {
+        return Check::bad(
+            "home",
+            Level::Fail,
+            format!(
+                "{} belongs to uid {}, not you ({uid})",
+                root.display(),
+                meta.uid()
+            ),
+            format!("sudo chown -R {uid} {}", root.display()),
+        );
+    }
+    Check::ok("home", root.display().to_string())
+}
+
+fn check_permissions(home: &Home) -> Check {
+    let mut wrong = Vec::new();
+    let mut fixes = Vec::new();
+    let mut expect = |path: &Path, want: u32| {
+        if let Some(mode) = home::mode_of(path)
+            && mode != want
+        {
+            wrong.push(format!(
+                "{} is {mode:o}, should be {want:o}",
+                path.display()
+            ));
+            fixes.push(format!("chmod {want:o} {}", path.display()));
+        }
+    };
+    for dir in home.private_dirs() {
+        expect(&dir, DIR_MODE);
+    }
+    for file in home.secret_paths() {
+        expect(&file, SECRET_MODE);
+    }
+    if wrong.is_empty() {
+        Check::ok("permissions", "home 0700, secrets 0600")
+    } else {
+        Check::bad(
+            "permissions",
+            Level::Fail,
+            wrong.join("; "),
+            fixes.join(" && "),
+        )
+    }
+}
+
+fn check_database(path: &Path) -> Check {
+    const NAME: &str = "database";
+    let conn = match store::open_readonly(path) {
+        Ok(conn) => conn,
+        Err(e @ store::StoreError::Missing(_)) => {
+            return Check::bad(NAME, Level::Fail, e.to_string(), "steward init");
+        }
+        Err(e) => {
+            return Check::bad(
+                NAME,
+                Level::Fail,
+                e.to_string(),
+                format!(
+                    "mv {0} {0}.bad && steward init (then restore from backup)",
+                    path.display()
+                ),
+            );
+        }
+    };
+    let result = store::quick_check(&conn).and_then(|integrity| {
+        Ok((
+            integrity,
+            migrate::current_version(&conn)?,
+            migrate::edited_migrations(&conn)?,
+        ))
+    });
+    let supported = migrate::latest_version();
+    match result {
+        Err(e) => Check::bad(
+            NAME,
+            Level::Fail,
+            e.to_string(),
+            format!(
+                "mv {0} {0}.bad && steward init (then restore from backup)",
+                path.display()
+            ),
+        ),
+        Ok((Err(problems), _, _)) => Check::bad(
+            NAME,
+            Level::Fail,
+            format!("quick_check found: {}", problems.join("; ")),
+            format!(
+                "stop steward, then: sqlite3 {0} '.recover' | sqlite3 {0}.recovered",
+                path.display()
+            ),
+        ),
+        Ok((Ok(()), version, _)) if version > supported => Check::bad(
+            NAME,
+            Level::Fail,
+            format!("schema {version} is newer than this steward ({supported})"),
+            "install the newer steward that wrote it",
+        ),
+        Ok((Ok(()), version, edited)) if !edited.is_empty() => Check::bad(
+            NAME,
+            Level::Warn,
+            format!("schema {version}; migrations {edited:?} changed after they were applied"),
+            "report this: released migrations must never be edited",
+        ),
+        Ok((Ok(()), version, _)) if version < supported => Check::ok(
+            NAME,
+            format!("integrity ok, schema {version} (steward up migrates it to {supported})"),
+        ),
+        Ok((Ok(()), version, _)) => Check::ok(NAME, format!("integrity ok, schema {version}")),
+    }
+}
+
+fn check_port(home: &Home, listen: SocketAddr) -> Check {
+    if let Some(info) = pidfile::inspect(&home.pid_path()) {
+        return Check::ok(
+            "port",
+            format!(
+                "in use by this home's daemon (pid {}) on {}",
+                info.pid, info.listen
+            ),
+        );
+    }
+    match TcpListener::bind(listen) {
+        Ok(_) => Check::ok("port", format!("{listen} is free")),
+        Err(e) => Check::bad(
+            "port",
+            Level::Fail,
+            format!("cannot listen on {listen}: {e}"),
+            format!(
+                "stop what holds port {}, or choose another with `steward up --listen {}:<port>` / http.listen",
+                listen.port(),
+                listen.ip()
+            ),
+        ),
+    }
+}
+
+pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
+    let checks = checks(home);
+    let ok = checks.iter().all(|c| c.status != Level::Fail);
+    if args.json {
+        super::print_json(&DoctorReport {
+            ok,
+            home: home.root().to_path_buf(),
+            checks,
+        })?;
+    } else {
+        for c in &checks {
+            let mark = match c.status {
+                Level::Ok => "ok  ",
+                Level::Warn => "warn",
+                Level::Fail => "FAIL",
+            };
+            println!("{mark}  {:<12} {}", c.name, c.detail);
+            if let Some(fix) = &c.fix {
+                println!("      {:<12} fix: {fix}", "");
+            }
+        }
+        println!(
+            "{}",
+            if ok {
+                "All checks passed."
+            } else {
+                "Some checks failed."
+            }
+        );
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,82 @@
+//! The `steward` command line: one file per subcommand, each with `run()`.
+//!
+//! Commands that list or show something take `--json` and print stable camelCase
+//! JSON; the plain form is for people. anyhow lives here and in `main` only.
+
+pub mod doctor;
+pub mod init;
+pub mod install;
+pub mod status;
+pub mod up;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::home::Home;
+use crate::keys;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "steward",
+    version,
+    about = "A careful personal-assistant daemon"
+)]
+pub struct Cli {
+    /// The Steward home directory.
+    #[arg(long, global = true, env = "STEWARD_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the home, config, database and keys (idempotent).
+    Init(init::Args),
+    /// Run the daemon in the foreground (what launchd/systemd run).
+    Up(up::Args),
+    /// Show version, home, database and whether a daemon runs for this home.
+    Status(status::Args),
+    /// Check permissions, database, config and port; exit 1 if anything fails.
+    Doctor(doctor::Args),
+    /// Install the launchd agent (macOS) or systemd user unit (Linux).
+    Install(install::InstallArgs),
+    /// Remove what `install` installed.
+    Uninstall(install::UninstallArgs),
+}
+
+impl Cli {
+    pub fn run(self) -> anyhow::Result<ExitCode> {
+        let home = Home::resolve(self.home)?;
+        match self.command {
+            Command::Init(args) => init::run(&home, args),
+            Command::Up(args) => up::run(&home, args),
+            Command::Status(args) => status::run(&home, args),
+            Command::Doctor(args) => doctor::run(&home, args),
+            Command::Install(args) => install::install(&home, args),
+            Command::Uninstall(args) => install::uninstall(&home, args),
+        }
+    }
+}
+
+/// Print `value` as pretty JSON on stdout.
+pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// The api-token a local client should present: the config's reference if
+/// set, else the home's token file. `None` if neither can be read.
+pub fn client_token(home: &Home) -> Option<String> {
+    let configured = Config::load(&home.config_path())
+        .ok()
+        .and_then(|c| c.http.api_token);
+    match configured {
+        Some(reference) => reference.resolve().ok().map(|s| s.expose().to_string()),
+        None => keys::load_api_token(&home.api_token_path()).ok(),
+    }
+}

@@ -1,0 +1,188 @@
+//! `steward status [--json]`: version, home, database, and the daemon for this home.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::daemon::pidfile;
+use crate::home::Home;
+use crate::http::{DaemonStatus, probe};
+use crate::keys;
+use crate::store::{self, meta, migrate};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusReport {
+    pub version: String,
+    pub home: PathBuf,
+    pub initialised: bool,
+    pub database: DatabaseStatus,
+    pub key_fingerprint: Option<String>,
+    pub daemon: DaemonReport,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseStatus {
+    pub path: PathBuf,
+    pub exists: bool,
+    pub schema_version: Option<u32>,
+    pub supported_schema_version: u32,
+    pub created_at: Option<String>,
+    pub last_boot_at: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DaemonReport {
+    pub running: bool,
+    pub pid: Option<u32>,
+    pub listen: Option<String>,
+    pub healthy: bool,
+    pub uptime_secs: Option<u64>,
+    pub version: Option<String>,
+}
+
+pub fn collect(home: &Home) -> StatusReport {
+    StatusReport {
+        version: crate::VERSION.to_string(),
+        home: home.root().to_path_buf(),
+        initialised: home.is_initialised(),
+        database: database(home),
+        key_fingerprint: keys::load_receipt_key(&home.receipt_key_path())
+            .ok()
+            .map(|k| keys::fingerprint(&k)),
+        daemon: daemon(home),
+    }
+}
+
+fn database(home: &Home) -> DatabaseStatus {
+    let path = home.db_path();
+    let mut status = DatabaseStatus {
+        exists: path.is_file(),
+        path,
+        schema_version: None,
+        supported_schema_version: migrate::latest_version(),
+        created_at: None,
+        last_boot_at: None,
+        error: None,
+    };
+    if !status.exists {
+        return status;
+    }
+    let read = store::open_readonly(&status.path).and_then(|conn| {
+        let version = migrate::current_version(&conn)?;
+        let (created, booted) = if version >= 1 {
+            (
+                meta::get(&conn, meta::CREATED_AT)?,
+                meta::get(&conn, meta::LAST_BOOT_AT)?,
+            )
+        } else {
+            (None, None)
+        };
+        Ok((version, created, booted))
+    });
+    match read {
+        Ok((version, created, booted)) => {
+            status.schema_version = Some(version);
+            status.created_at = created;
+            status.last_boot_at = booted;
+        }
+        Err(e) => status.error = Some(e.to_string()),
+    }
+    status
+}
+
+fn daemon(home: &Home) -> DaemonReport {
+    let mut report = DaemonReport {
+        running: false,
+        pid: None,
+        listen: None,
+        healthy: false,
+        uptime_secs: None,
+        version: None,
+    };
+    let Some(info) = pidfile::inspect(&home.pid_path()) else {
+        return report;
+    };
+    report.running = true;
+    report.pid = Some(info.pid).filter(|p| *p != 0);
+    report.listen = Some(info.listen.clone()).filter(|l| !l.is_empty());
+    let Ok(addr) = info.listen.parse::<SocketAddr>() else {
+        return report;
+    };
+    // A daemon on 0.0.0.0 is reached on loopback.
+    let addr = if addr.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    };
+    report.healthy = probe::get(addr, "/healthz", None, PROBE_TIMEOUT)
+        .is_ok_and(|r| r.status == 200 && r.body.contains("\"ok\":true"));
+    if let Some(token) = super::client_token(home)
+        && let Ok(resp) = probe::get(addr, "/v1/status", Some(&token), PROBE_TIMEOUT)
+        && let Ok(live) = serde_json::from_str::<DaemonStatus>(&resp.body)
+    {
+        report.uptime_secs = Some(live.uptime_secs);
+        report.version = Some(live.version);
+    }
+    report
+}
+
+pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
+    let report = collect(home);
+    if args.json {
+        super::print_json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("steward {}", report.version);
+    println!("home       {}", report.home.display());
+    if !report.initialised {
+        println!("           not initialised: run `steward init` (or `steward up`)");
+    }
+    let db = &report.database;
+    let schema = match (db.schema_version, &db.error) {
+        (_, Some(err)) => format!("unreadable: {err}"),
+        (Some(v), None) if v > db.supported_schema_version => format!(
+            "schema {v} (newer than this steward's {}; upgrade steward)",
+            db.supported_schema_version
+        ),
+        (Some(v), None) => format!("schema {v}"),
+        (None, None) => "missing".to_string(),
+    };
+    println!("database   {} ({schema})", db.path.display());
+    if let Some(fp) = &report.key_fingerprint {
+        println!("receipts   key {fp}");
+    }
+    let d = &report.daemon;
+    if d.running {
+        let pid = d.pid.map(|p| format!("pid {p}")).unwrap_or("pid ?".into());
+        let listen = d.listen.as_deref().unwrap_or("?");
+        let health = if d.healthy {
+            "healthy"
+        } else {
+            "not answering"
+        };
+        let uptime = d
+            .uptime_secs
+            .map(|s| format!(", up {s}s"))
+            .unwrap_or_default();
+        println!("daemon     running ({pid}) on http://{listen}: {health}{uptime}");
+    } else {
+        println!("daemon     not running (start it with `steward up` or `steward install`)");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,215 @@
+//! `steward.yaml` into typed structs.
+//!
+//! Every section denies unknown keys, so a typo is an error naming the file, line,
+//! column and the keys that were expected, never a silent default. Keys are
+//! camelCase, like every JSON shape Steward prints. Later issues add sections
+//! (`models`, `runtime`, `budget`, bridges) as new fields here.
+
+mod secret;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use secret::{Secret, SecretError, SecretRef};
+
+/// The commented defaults `init` writes. A test keeps it equal to `Config::default()`.
+pub const DEFAULT_YAML: &str = include_str!("steward.default.yaml");
+
+/// The default listen address (loopback only, invariant 8).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7788";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}; run `steward init` to create it")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// No source snippet: the offending line may hold a pasted secret.
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: u64,
+        column: u64,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct Config {
+    pub owner: OwnerConfig,
+    pub http: HttpConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct OwnerConfig {
+    /// The owner's name as contacts know it.
+    pub name: String,
+    /// Default region for phone numbers without a country code.
+    pub region: Region,
+    /// The owner's own handles, as written (canonicalised by the memory module).
+    pub handles: Vec<String>,
+}
+
+impl Default for OwnerConfig {
+    fn default() -> Self {
+        OwnerConfig {
+            name: String::new(),
+            region: Region("US".to_string()),
+            handles: Vec::new(),
+        }
+    }
+}
+
+/// An ISO 3166-1 alpha-2 region code, upper-case.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Region(String);
+
+impl Region {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Region {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        let code = s.trim().to_ascii_uppercase();
+        if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+            Ok(Region(code))
+        } else {
+            Err(format!(
+                "region {s:?} is not a two-letter ISO 3166 code such as US, GB or DE"
+            ))
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+    /// Overrides the token file `<home>/api-token`.
+    pub api_token: Option<SecretRef>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: DEFAULT_LISTEN.parse().expect("valid default address"),
+            api_token: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct LogConfig {
+    /// A tracing env-filter directive; `STEWARD_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".to_string(),
+        }
+    }
+}
+
+impl Config {
+    /// Parse YAML text; `path` only names the source in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        serde_saphyr::from_str::<Config>(text).map_err(|err| {
+            let (line, column) = err
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((0, 0));
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: err.without_snippet().to_string(),
+            }
+        })
+    }
+
+    /// Read and parse the config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/h/steward.yaml"))
+    }
+
+    #[test]
+    fn shipped_defaults_equal_the_struct_defaults() {
+        assert_eq!(parse(DEFAULT_YAML).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn empty_file_is_all_defaults() {
+        assert_eq!(parse("").unwrap(), Config::default());
+        assert_eq!(parse("# nothing\n").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_key_names_position_and_expected_keys() {
+        let err = parse("http:\n  listen: 127.0.0.1:1\n  lisen: x\n").unwrap_err();
+        let ConfigError::Parse { line, column, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!((*line, *column), (3, 3));
+        let text = err.to_string();
+        assert!(text.starts_with("/h/steward.yaml:3:3:"), "{text}");
+        assert!(text.contains("expected one of"), "{text}");
+        assert!(text.contains("listen"), "{text}");
+    }
+
+    #[test]
+    fn bad_values_are_located() {
+        let err = parse("owner:\n  region: USA\n").unwrap_err();
+        assert!(err.to_string().contains(":2:"), "{err}");
+        assert!(err.to_string().contains("two-letter"), "{err}");
+        let err = parse("http:\n  listen: localhost\n").unwrap_err();
+        assert!(err.to_string().contains(":2:"), "{err}");
+    }
+
+    #[test]
+    fn inline_secrets_are_refused_without_echo() {
+        let err = parse("http:\n  apiToken: s3cr3t-value\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("reference"), "{text}");
+        assert!(
+            !text.contains("s3cr3t"),
+            "the value must not be echoed: {text}"
+        );
+        let parsed = parse("http:\n  apiToken: env:STEWARD_TOKEN\n").unwrap();
+        assert_eq!(
+            parsed.http.api_token,
+            Some(SecretRef::Env("STEWARD_TOKEN".into()))
+        );
+    }
+
+    #[test]
+    fn region_is_normalised() {
+        let cfg = parse("owner:\n  region: gb\n").unwrap();
+        assert_eq!(cfg.owner.region.as_str(), "GB");
+    }
+}

@@ -1,0 +1,162 @@
+//! `boot()`: the daemon's life, from the pid lock to a clean stop.
+//!
+//! Order matters: the pid lock comes first (two daemons must never share a
+//! store), then the store (migrations may refuse a newer schema), then the
+//! listener (a busy port is reported before anything claims to be up), and only
+//! then the pid record and the "listening" line that launchd logs and tests read.
+//! Bridges, the scheduler and file watchers join here in later issues.
+
+pub mod pidfile;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::{Config, SecretError};
+use crate::home::Home;
+use crate::http::{self, AppState};
+use crate::keys::{self, KeyError};
+use crate::store::{Store, StoreError, meta};
+
+/// How long open connections get to finish after a stop signal. Kept well under
+/// launchd's 20 s ExitTimeOut and the 2 s promise of `steward up`.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Pid(#[from] pidfile::PidError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("the api-token reference in steward.yaml (http.apiToken) failed: {0}")]
+    Token(#[from] SecretError),
+    #[error(
+        "port {port} on {ip} is already in use; stop what holds it, or start with `--listen {ip}:<another port>` (or set http.listen in steward.yaml)",
+        ip = addr.ip(), port = addr.port()
+    )]
+    PortInUse { addr: SocketAddr },
+    #[error("cannot listen on {addr}: {source}; choose another address with --listen")]
+    Bind { addr: SocketAddr, source: io::Error },
+    #[error("cannot install the {0} signal handler: {1}")]
+    Signal(&'static str, io::Error),
+    #[error("the HTTP server failed: {0}")]
+    Serve(io::Error),
+}
+
+/// A future that resolves on SIGTERM (launchd, systemd) or SIGINT (Ctrl-C).
+/// The handlers are installed now, not on first poll, so a signal that arrives
+/// right after the daemon says it is up still stops it cleanly.
+pub fn stop_signal() -> Result<impl Future<Output = &'static str> + Send + 'static, DaemonError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term =
+        signal(SignalKind::terminate()).map_err(|e| DaemonError::Signal("SIGTERM", e))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| DaemonError::Signal("SIGINT", e))?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
+    })
+}
+
+/// Run the daemon for an initialised `home` until `stop` resolves.
+/// `ready` is called with the bound address once requests are being accepted.
+pub async fn boot<S, R>(
+    home: Home,
+    config: Config,
+    listen: SocketAddr,
+    stop: S,
+    ready: R,
+) -> Result<(), DaemonError>
+where
+    S: Future<Output = &'static str> + Send + 'static,
+    R: FnOnce(SocketAddr),
+{
+    let mut lock = pidfile::acquire(&home.pid_path())?;
+
+    let db = home.db_path();
+    let store = tokio::task::spawn_blocking(move || Store::open(&db))
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))??;
+
+    let token = match &config.http.api_token {
+        Some(reference) => {
+            let secret = reference.resolve()?;
+            if secret.expose().len() < keys::MIN_TOKEN_LEN {
+                return Err(KeyError::BadToken {
+                    path: home.config_path(),
+                }
+                .into());
+            }
+            secret.expose().to_string()
+        }
+        None => keys::load_api_token(&home.api_token_path())?,
+    };
+
+    let listener = TcpListener::bind(listen).await.map_err(|source| {
+        if source.kind() == io::ErrorKind::AddrInUse {
+            DaemonError::PortInUse { addr: listen }
+        } else {
+            DaemonError::Bind {
+                addr: listen,
+                source,
+            }
+        }
+    })?;
+    let bound = listener.local_addr().map_err(DaemonError::Serve)?;
+    if !bound.ip().is_loopback() {
+        tracing::warn!(%bound, "listening beyond loopback: every route but /healthz requires the api-token");
+    }
+
+    lock.record(&pidfile::PidInfo {
+        pid: std::process::id(),
+        listen: bound.to_string(),
+        started_at: jiff::Timestamp::now().to_string(),
+        version: crate::VERSION.to_string(),
+    })?;
+    store
+        .write(|c| {
+            meta::set(c, meta::LAST_BOOT_AT, &jiff::Timestamp::now().to_string())?;
+            meta::set(c, meta::LAST_BOOT_VERSION, crate::VERSION)?;
+            Ok(())
+        })
+        .await?;
+
+    let app = http::router(AppState::new(home.clone(), store.clone(), bound, token));
+    let (stopping_tx, stopping) = watch::channel(false);
+    tokio::spawn(async move {
+        let why = stop.await;
+        tracing::info!(signal = why, "stopping");
+        let _ = stopping_tx.send(true);
+    });
+    let graceful = wait_true(stopping.clone());
+    let server = axum::serve(listener, app).with_graceful_shutdown(graceful);
+
+    tracing::info!(%bound, home = %home.root().display(), version = crate::VERSION, "steward is up");
+    ready(bound);
+
+    tokio::select! {
+        served = server => served.map_err(DaemonError::Serve)?,
+        () = async { wait_true(stopping).await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
+            tracing::warn!("connections still open after the grace period; closing them");
+        }
+    }
+    if !store.close().await {
+        tracing::warn!(
+            "database handles still in use at stop; SQLite recovers the WAL on next open"
+        );
+    }
+    drop(lock);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_true(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|v| *v).await;
+}

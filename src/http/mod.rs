@@ -1,0 +1,127 @@
+//! The daemon's HTTP surface (axum).
+//!
+//! `GET /healthz` is open; every other route needs `Authorization: Bearer <api-token>`
+//! (invariant 8). Routes answer JSON, errors included: `{"error": "..."}` with a
+//! message that says what to do. Later issues add their routers under `/v1`.
+
+pub mod probe;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::home::Home;
+use crate::keys;
+use crate::store::{Store, migrate};
+
+/// Request bodies larger than this are refused with 413 unless a route says otherwise.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What every handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    pub home: Home,
+    pub store: Store,
+    pub listen: SocketAddr,
+    pub started: Instant,
+    token: Arc<String>,
+}
+
+impl AppState {
+    pub fn new(home: Home, store: Store, listen: SocketAddr, token: String) -> Self {
+        AppState {
+            home,
+            store,
+            listen,
+            started: Instant::now(),
+            token: Arc::new(token),
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/v1/status", get(status))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(api)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// A JSON error body with a status.
+pub struct ApiError(pub StatusCode, pub String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "ok": true, "version": crate::VERSION }))
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError(
+        StatusCode::NOT_FOUND,
+        format!("no route for {} {}", req.method(), req.uri().path()),
+    )
+}
+
+async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match presented {
+        Some(t) if keys::constant_time_eq(t.as_bytes(), state.token.as_bytes()) => {
+            next.run(req).await
+        }
+        _ => ApiError(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong api-token: send `Authorization: Bearer <token>` with the token from <home>/api-token"
+                .into(),
+        )
+        .into_response(),
+    }
+}
+
+/// `GET /v1/status`: what the running daemon knows about itself.
+#[derive(Debug, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DaemonStatus {
+    pub version: String,
+    pub pid: u32,
+    pub uptime_secs: u64,
+    pub listen: String,
+    pub schema_version: u32,
+}
+
+async fn status(State(state): State<AppState>) -> Result<Json<DaemonStatus>, ApiError> {
+    let schema_version = state
+        .store
+        .read(migrate::current_version)
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(Json(DaemonStatus {
+        version: crate::VERSION.to_string(),
+        pid: std::process::id(),
+        uptime_secs: state.started.elapsed().as_secs(),
+        listen: state.listen.to_string(),
+        schema_version,
+    }))
+}

@@ -1,0 +1,27 @@
+//! Steward: a careful personal-assistant daemon.
+//!
+//! # Layout
+//! - [`cli`]: clap commands, one file per subcommand, each with `run()`.
+//! - [`config`]: `steward.yaml` into typed structs; unknown keys are errors; secrets by reference.
+//! - [`home`]: the home directory: its paths, `init`, and file-mode rules (0700 home, 0600 secrets).
+//! - [`keys`]: the Ed25519 receipt key and the api-token on disk.
+//! - [`store`]: the SQLite store: one writer thread, pooled readers, embedded numbered migrations.
+//! - [`daemon`]: `boot()`: pid lock, store, HTTP, clean stop on SIGTERM/SIGINT.
+//! - [`http`]: axum routes (health, the token-guarded JSON API) and a tiny probe client.
+//! - [`service`]: the launchd plist and the systemd user unit that keep the daemon running.
+//! - [`assets`]: the data folders shipped in the binary, overridable from the home.
+//! - [`logging`]: tracing to the terminal and JSON lines to rotated files.
+
+pub mod assets;
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod home;
+pub mod http;
+pub mod keys;
+pub mod logging;
+pub mod service;
+pub mod store;
+
+/// The version printed by `status`, `/healthz` and receipts.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,335 @@
+//! The one store: SQLite (bundled, WAL) at `<home>/steward.db`.
+//!
+//! Database work never runs on the async runtime. [`Store`] owns one writer
+//! connection on a dedicated thread, fed closures over a channel, so writes are
+//! serialised without lock contention on tokio's blocking pool; reads go to a
+//! small pool of `query_only` connections on `spawn_blocking`, which WAL lets run
+//! beside the writer. Table-group modules expose plain functions over
+//! `&Connection` so the same code serves the daemon and the one-shot CLI.
+
+pub mod meta;
+pub mod migrate;
+
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+/// How long a statement waits for a lock held by another connection.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Idle read connections kept for reuse.
+const MAX_IDLE_READERS: usize = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no database at {0}; run `steward init`")]
+    Missing(PathBuf),
+    #[error(
+        "cannot open {path}: {source}; check the file's owner and mode (0600) and that the disk is not full"
+    )]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "{path} is not a readable Steward database ({source}); move it aside (mv {path} {path}.bad) and restore a backup, or run `steward init` for an empty one"
+    )]
+    Corrupt {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "{path} is locked by another process; is another steward running for this home? (`steward status`)"
+    )]
+    Locked { path: PathBuf },
+    #[error(
+        "the database has schema version {current}, newer than this steward understands ({supported}); upgrade steward instead of downgrading, nothing was changed"
+    )]
+    NewerSchema { current: u32, supported: u32 },
+    #[error("migration {version:04}_{name} failed: {source}; the database was left unchanged")]
+    Migration {
+        version: u32,
+        name: &'static str,
+        source: rusqlite::Error,
+    },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database writer has stopped (the daemon is shutting down or a job panicked)")]
+    WriterGone,
+    #[error("the database task failed: {0}")]
+    Task(String),
+}
+
+impl StoreError {
+    /// Turn an error from opening or first touching `path` into the specific case.
+    fn classify(path: &Path, source: rusqlite::Error) -> StoreError {
+        let path = path.to_path_buf();
+        match source.sqlite_error_code() {
+            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
+                StoreError::Corrupt { path, source }
+            }
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+                StoreError::Locked { path }
+            }
+            _ => StoreError::Open { path, source },
+        }
+    }
+}
+
+fn configure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .and_then(|()| conn.pragma_update(None, "foreign_keys", "ON"))
+        .map_err(|e| StoreError::classify(path, e))
+}
+
+/// Open (creating if needed) the writer connection and apply pending migrations.
+pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    let mut conn = Connection::open(path).map_err(|e| StoreError::classify(path, e))?;
+    configure(&conn, path)?;
+    // The first real read of the file: a non-database fails here.
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .map_err(|e| StoreError::classify(path, e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(%mode, "SQLite refused WAL mode; readers will wait on the writer");
+    }
+    migrate::migrate(&mut conn).map_err(|e| match e {
+        StoreError::Sqlite(source) => StoreError::classify(path, source),
+        other => other,
+    })?;
+    Ok(conn)
+}
+
+/// Open an existing database for reading only (status, doctor). Creates nothing.
+pub fn open_readonly(path: &Path) -> Result<Connection, StoreError> {
+    if !path.is_file() {
+        return Err(StoreError::Missing(path.to_path_buf()));
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| StoreError::classify(path, e))?;
+    configure(&conn, path)?;
+    Ok(conn)
+}
+
+/// `PRAGMA quick_check`: `Ok(())` or the problems SQLite lists.
+pub fn quick_check(conn: &Connection) -> Result<Result<(), Vec<String>>, StoreError> {
+    let mut stmt = conn.prepare("PRAGMA quick_check")?;
+    let lines: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(if lines == ["ok"] { Ok(()) } else { Err(lines) })
+}
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// The async handle to the store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    jobs: mpsc::Sender<Job>,
+    readers: Mutex<Vec<Connection>>,
+    writer: std::thread::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Open the database, migrate it, and start the writer thread. Blocking:
+    /// call it before serving, or from `spawn_blocking`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let mut conn = open_writer(path)?;
+        let (jobs, rx) = mpsc::channel::<Job>();
+        let writer = std::thread::Builder::new()
+            .name("steward-db-writer".into())
+            .spawn(move || {
+                // Ends when every Store clone is gone; the connection closes with it.
+                for job in rx {
+                    job(&mut conn);
+                }
+            })
+            .map_err(|e| StoreError::Task(format!("cannot start the writer thread: {e}")))?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                jobs,
+                readers: Mutex::new(Vec::new()),
+                writer,
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Finish queued writes and close every connection (SQLite then checkpoints
+    /// the WAL). Returns `false` without waiting if other clones are still alive.
+    pub async fn close(self) -> bool {
+        let Ok(inner) = Arc::try_unwrap(self.inner) else {
+            return false;
+        };
+        let Inner {
+            jobs,
+            readers,
+            writer,
+            ..
+        } = inner;
+        drop(readers);
+        drop(jobs);
+        tokio::task::spawn_blocking(move || writer.join().is_ok())
+            .await
+            .unwrap_or(false)
+    }
+
+    /// Run `f` on the writer connection. Writes are serialised in call order.
+    /// A panic in `f` fails this call only; an open transaction rolls back on unwind.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let out = std::panic::catch_unwind(AssertUnwindSafe(|| f(conn)))
+                .unwrap_or_else(|_| Err(StoreError::Task("a write job panicked".into())));
+            let _ = tx.send(out);
+        });
+        self.inner
+            .jobs
+            .send(job)
+            .map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Run `f` on a pooled read-only connection, off the async runtime.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner
+                .readers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop();
+            let conn = match pooled {
+                Some(conn) => conn,
+                None => open_reader(&inner.path)?,
+            };
+            let out = f(&conn);
+            let mut idle = inner.readers.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(|e| StoreError::classify(path, e))?;
+    configure(&conn, path)?;
+    conn.pragma_update(None, "query_only", "ON")?;
+    Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn writes_are_visible_to_readers_and_readers_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        store.write(|c| Ok(meta::set(c, "k", "v")?)).await.unwrap();
+        let v = store.read(|c| Ok(meta::get(c, "k")?)).await.unwrap();
+        assert_eq!(v.as_deref(), Some("v"));
+        let err = store
+            .read(|c| Ok(meta::set(c, "k", "w")?))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("readonly"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_does_not_stop_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let err = store
+            .write(|_| -> Result<(), StoreError> { panic!("boom") })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Task(_)));
+        store
+            .write(|c| Ok(meta::set(c, "after", "ok")?))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn close_waits_for_queued_writes_and_checkpoints() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = Store::open(&path).unwrap();
+        let clone = store.clone();
+        clone.write(|c| Ok(meta::set(c, "k", "v")?)).await.unwrap();
+        assert!(!clone.close().await, "another clone is alive");
+        assert!(store.close().await);
+        // The last connection closed: SQLite folded the WAL back and removed it.
+        assert!(!dir.path().join("s.db-wal").exists());
+        let conn = open_readonly(&path).unwrap();
+        assert_eq!(meta::get(&conn, "k").unwrap().as_deref(), Some("v"));
+    }
+
+    #[test]
+    fn wal_and_foreign_keys_are_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open_writer(&dir.path().join("s.db")).unwrap();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        let fk: i64 = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!((mode.as_str(), fk), ("wal", 1));
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_reported_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let junk = b"this is not sqlite, just text long enough to fill a header page....";
+        std::fs::write(&path, junk).unwrap();
+        let err = open_writer(&path).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains("move it aside"));
+        assert_eq!(std::fs::read(&path).unwrap(), junk);
+    }
+
+    #[test]
+    fn readonly_open_of_a_missing_file_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("none.db");
+        assert!(matches!(open_readonly(&path), Err(StoreError::Missing(_))));
+        assert!(!path.exists());
+    }
+}

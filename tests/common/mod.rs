@@ -1,0 +1,157 @@
+//! Shared helpers for the integration tests: a temporary home, the real
+//! `steward` binary, and a daemon started on 127.0.0.1:0.
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+pub struct TestHome {
+    _dir: tempfile::TempDir,
+    pub path: PathBuf,
+    /// Stands in for $HOME so nothing touches the real user's files.
+    pub user_home: PathBuf,
+}
+
+impl TestHome {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("steward-home");
+        let user_home = dir.path().join("user");
+        std::fs::create_dir(&user_home).unwrap();
+        TestHome {
+            _dir: dir,
+            path,
+            user_home,
+        }
+    }
+
+    /// `steward --home <this home> ARGS…`, with HOME pointing into the temp dir.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_steward"));
+        cmd.arg("--home")
+            .arg(&self.path)
+            .args(args)
+            .env("HOME", &self.user_home)
+            .env_remove("STEWARD_HOME")
+            .env_remove("STEWARD_LOG");
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    pub fn file(&self, rel: &str) -> PathBuf {
+        self.path.join(rel)
+    }
+
+    /// Start `steward up` on a free loopback port and wait until it says it listens.
+    pub fn up(&self) -> Daemon {
+        self.up_with(&["--listen", "127.0.0.1:0"])
+    }
+
+    pub fn up_with(&self, extra: &[&str]) -> Daemon {
+        let mut args = vec!["up"];
+        args.extend_from_slice(extra);
+        start(self.cmd(&args))
+    }
+}
+
+/// Spawn a prepared `steward up` command and wait for its "listening" line.
+/// stderr is drained on a thread so a chatty daemon never blocks on a full pipe.
+pub fn start(mut cmd: Command) -> Daemon {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let log = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&log);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let mut log = sink.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.split("listening on http://").nth(1) {
+                let _ = tx.send(url.trim().parse::<SocketAddr>().unwrap());
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(addr) => Daemon { child, addr, log },
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            std::thread::sleep(Duration::from_millis(100));
+            panic!("steward up did not start: {}", log.lock().unwrap());
+        }
+    }
+}
+
+pub struct Daemon {
+    pub child: Child,
+    pub addr: SocketAddr,
+    /// Everything the daemon wrote to stderr so far.
+    pub log: Arc<Mutex<String>>,
+}
+
+impl Daemon {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill has no memory-safety preconditions.
+        assert_eq!(unsafe { libc::kill(self.pid() as i32, sig) }, 0);
+    }
+
+    /// Wait for exit up to `limit`; `None` if it is still running.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(out)))
+}
+
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}

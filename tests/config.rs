@@ -1,0 +1,114 @@
+//! A bad steward.yaml: exit 2 with file:line:column, and nothing starts.
+
+mod common;
+
+use common::{TestHome, json, stderr};
+
+#[test]
+fn unknown_key_in_config_exits_2_with_position_and_expected_keys() {
+    let home = TestHome::new();
+    assert!(home.run(&["init"]).status.success());
+    let path = home.file("steward.yaml");
+    std::fs::write(
+        &path,
+        "owner:\n  name: Ann\nhttp:\n  listen: 127.0.0.1:0\n  lisen: x\n",
+    )
+    .unwrap();
+    let out = home.run(&["up"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("{}:5:3", path.display())), "{err}");
+    assert!(err.contains("unknown field `lisen`"), "{err}");
+    assert!(err.contains("expected one of"), "{err}");
+    assert!(!home.file("steward.pid").exists());
+}
+
+#[test]
+fn broken_yaml_syntax_exits_2_with_position() {
+    let home = TestHome::new();
+    assert!(home.run(&["init"]).status.success());
+    let path = home.file("steward.yaml");
+    std::fs::write(&path, "http:\n  listen: [127.0.0.1\n").unwrap();
+    let out = home.run(&["up"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains(&format!("{}:", path.display())));
+}
+
+#[test]
+fn an_inline_secret_is_refused_without_printing_it() {
+    let home = TestHome::new();
+    assert!(home.run(&["init"]).status.success());
+    std::fs::write(
+        home.file("steward.yaml"),
+        "http:\n  apiToken: hunter2hunter2\n",
+    )
+    .unwrap();
+    let out = home.run(&["up"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("env:NAME"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+}
+
+#[test]
+fn doctor_reports_the_bad_config_and_fails() {
+    let home = TestHome::new();
+    assert!(home.run(&["init"]).status.success());
+    std::fs::write(home.file("steward.yaml"), "log:\n  levle: debug\n").unwrap();
+    let out = home.run(&["doctor", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = json(&out);
+    assert_eq!(report["ok"], false);
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "config")
+        .unwrap();
+    assert_eq!(check["status"], "fail");
+    assert!(
+        check["detail"].as_str().unwrap().contains(":2:3"),
+        "{check}"
+    );
+}
+
+#[test]
+fn api_token_from_an_env_reference_is_what_the_daemon_takes() {
+    let home = TestHome::new();
+    assert!(home.run(&["init"]).status.success());
+    std::fs::write(
+        home.file("steward.yaml"),
+        "http:\n  apiToken: env:STEWARD_TEST_TOKEN\n",
+    )
+    .unwrap();
+    let token = "f".repeat(40);
+    let mut cmd = home.cmd(&["up", "--listen", "127.0.0.1:0"]);
+    cmd.env("STEWARD_TEST_TOKEN", &token);
+    // Missing variable: a clear refusal naming it.
+    let out = home.run(&["up", "--listen", "127.0.0.1:0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("STEWARD_TEST_TOKEN"),
+        "{}",
+        stderr(&out)
+    );
+    // With it set, the daemon accepts that token and not the file's.
+    let mut daemon = common::start(cmd);
+    let t = std::time::Duration::from_secs(5);
+    let file_token = std::fs::read_to_string(home.file("api-token")).unwrap();
+    let probe = steward::http::probe::get;
+    assert_eq!(
+        probe(daemon.addr, "/v1/status", Some(&token), t)
+            .unwrap()
+            .status,
+        200
+    );
+    assert_eq!(
+        probe(daemon.addr, "/v1/status", Some(file_token.trim()), t)
+            .unwrap()
+            .status,
+        401
+    );
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.wait_for_exit(t).unwrap().code(), Some(0));
+}

@@ -1,0 +1,128 @@
+//! `steward doctor`: each problem is a failed check with the command that fixes it.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::{TestHome, json};
+
+fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name}: {report}"))
+}
+
+#[test]
+fn a_fresh_home_passes_every_check() {
+    let home = TestHome::new();
+    assert!(home.run(&["init"]).status.success());
+    // A free port, so the port check does not depend on this machine's 7788.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        home.file("steward.yaml"),
+        format!("http:\n  listen: 127.0.0.1:{port}\n"),
+    )
+    .unwrap();
+    let out = home.run(&["doctor", "--json"]);
+    let report = json(&out);
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(out.status.code(), Some(0));
+    for c in report["checks"].as_array().unwrap() {
+        assert!(c["status"] == "ok", "{c}");
+        assert!(c["fix"].is_null());
+    }
+}
+
+#[test]
+fn loose_permissions_fail_with_the_chmod_to_run() {
+    let home = TestHome::new();
+    assert!(home.run(&["init"]).status.success());
+    std::fs::set_permissions(&home.path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let token = home.file("api-token");
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = home.run(&["doctor", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = json(&out);
+    let perms = check(&report, "permissions");
+    assert_eq!(perms["status"], "fail");
+    let fix = perms["fix"].as_str().unwrap();
+    assert!(
+        fix.contains(&format!("chmod 700 {}", home.path.display())),
+        "{fix}"
+    );
+    assert!(
+        fix.contains(&format!("chmod 600 {}", token.display())),
+        "{fix}"
+    );
+    // Plain output says it too.
+    let plain = common::stdout(&home.run(&["doctor"]));
+    assert!(plain.contains("FAIL  permissions"), "{plain}");
+}
+
+#[test]
+fn a_corrupt_database_fails_the_database_check_and_is_kept() {
+    let home = TestHome::new();
+    assert!(home.run(&["init"]).status.success());
+    let db = home.file("steward.db");
+    let junk = vec![b'x'; 8192];
+    std::fs::write(&db, &junk).unwrap();
+    let report = json(&home.run(&["doctor", "--json"]));
+    let c = check(&report, "database");
+    assert_eq!(c["status"], "fail");
+    assert!(c["fix"].as_str().unwrap().contains(".bad"), "{c}");
+    assert_eq!(std::fs::read(&db).unwrap(), junk);
+}
+
+#[test]
+fn a_busy_port_fails_the_port_check_and_names_the_flag() {
+    let home = TestHome::new();
+    assert!(home.run(&["init"]).status.success());
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    std::fs::write(
+        home.file("steward.yaml"),
+        format!("http:\n  listen: 127.0.0.1:{port}\n"),
+    )
+    .unwrap();
+    let report = json(&home.run(&["doctor", "--json"]));
+    let c = check(&report, "port");
+    assert_eq!(c["status"], "fail");
+    assert!(c["fix"].as_str().unwrap().contains("--listen"));
+}
+
+#[test]
+fn the_running_daemon_holding_the_port_is_not_a_failure() {
+    let home = TestHome::new();
+    let daemon = home.up();
+    std::fs::write(
+        home.file("steward.yaml"),
+        format!("http:\n  listen: {}\n", daemon.addr),
+    )
+    .unwrap();
+    let report = json(&home.run(&["doctor", "--json"]));
+    let c = check(&report, "port");
+    assert_eq!(c["status"], "ok", "{c}");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&daemon.pid().to_string())
+    );
+}
+
+#[test]
+fn an_uninitialised_home_fails_and_says_init() {
+    let home = TestHome::new();
+    let out = home.run(&["doctor", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = json(&out);
+    assert_eq!(check(&report, "home")["fix"], "steward init");
+    assert!(!home.path.exists(), "doctor creates nothing");
+}

@@ -17,6 +17,8 @@ use tracing_subscriber::{EnvFilter, Layer, fmt};
 pub const ENV: &str = "STEWARD_LOG";
 /// Daily log files kept.
 pub const KEEP_FILES: usize = 7;
+/// Log lines queued for the file writer before new ones are dropped.
+const QUEUE_LINES: usize = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
@@ -59,7 +61,12 @@ pub fn init_daemon(default_level: &str, logs_dir: &Path) -> Result<WorkerGuard, 
         .max_log_files(KEEP_FILES)
         .build(logs_dir)
         .map_err(|e| LogError::File(logs_dir.display().to_string(), e.to_string()))?;
-    let (writer, guard) = tracing_appender::non_blocking(appender);
+    // The default queue preallocates 128,000 line slots (about 4 MB resident);
+    // a mostly idle daemon needs far fewer. When full, lines are dropped, not
+    // the daemon blocked: the audit chain, not this log, is the record of actions.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(QUEUE_LINES)
+        .finish(appender);
     let _ = tracing_subscriber::registry()
         .with(
             fmt::layer()

@@ -11,8 +11,13 @@
 //! - [`service`]: the launchd plist and the systemd user unit that keep the daemon running.
 //! - [`assets`]: the data folders shipped in the binary, overridable from the home.
 //! - [`logging`]: tracing to the terminal and JSON lines to rotated files.
+//! - [`agents`]: agent specs (`agents/*.yaml`) and the roster.
+//! - [`pipeline`]: the governed run pipeline: gates, journal, audit chain, receipts, budgets, confirmations.
+//! - [`bridges`]: the channels Steward sends through (the console bridge so far).
 
+pub mod agents;
 pub mod assets;
+pub mod bridges;
 pub mod cli;
 pub mod config;
 pub mod daemon;
@@ -20,6 +25,7 @@ pub mod home;
 pub mod http;
 pub mod keys;
 pub mod logging;
+pub mod pipeline;
 pub mod service;
 pub mod store;
 

@@ -62,7 +62,10 @@ fn api_routes_need_the_token_and_health_does_not() {
     let body: serde_json::Value = serde_json::from_str(&ok.body).unwrap();
     assert_eq!(body["pid"], daemon.pid());
     assert_eq!(body["listen"], daemon.addr.to_string());
-    assert_eq!(body["schemaVersion"], 1);
+    assert_eq!(
+        body["schemaVersion"],
+        steward::store::migrate::latest_version()
+    );
 
     let missing = probe::get(daemon.addr, "/nope", None, T).unwrap();
     assert_eq!(missing.status, 404);
@@ -129,7 +132,10 @@ fn status_reports_the_running_daemon_and_then_its_absence() {
     let s = json(&out);
     assert_eq!(s["version"], steward::VERSION);
     assert_eq!(s["initialised"], true);
-    assert_eq!(s["database"]["schemaVersion"], 1);
+    assert_eq!(
+        s["database"]["schemaVersion"],
+        steward::store::migrate::latest_version()
+    );
     assert_eq!(s["daemon"]["running"], true);
     assert_eq!(s["daemon"]["pid"], daemon.pid());
     assert_eq!(s["daemon"]["listen"], daemon.addr.to_string());

@@ -43,6 +43,37 @@ pub struct Config {
     pub owner: OwnerConfig,
     pub http: HttpConfig,
     pub log: LogConfig,
+    pub budget: BudgetConfig,
+    pub confirm: ConfirmConfig,
+}
+
+/// Limits above every agent's own budget.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct BudgetConfig {
+    /// Hard cap on model spend per owner-local day, all agents together.
+    pub max_cost_usd_per_day: f64,
+}
+
+impl Default for BudgetConfig {
+    fn default() -> Self {
+        BudgetConfig {
+            max_cost_usd_per_day: 5.0,
+        }
+    }
+}
+
+/// How long the owner has to answer a confirmation.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConfirmConfig {
+    pub ttl_minutes: u32,
+}
+
+impl Default for ConfirmConfig {
+    fn default() -> Self {
+        ConfirmConfig { ttl_minutes: 30 }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -54,6 +85,38 @@ pub struct OwnerConfig {
     pub region: Region,
     /// The owner's own handles, as written (canonicalised by the memory module).
     pub handles: Vec<String>,
+    /// IANA time zone for the owner's days (budgets, quiet hours); empty = the system's.
+    pub timezone: TimeZoneName,
+}
+
+/// A time zone name that jiff can resolve, validated at parse time.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct TimeZoneName(String);
+
+impl TimeZoneName {
+    /// The zone; the system's when no name is configured.
+    pub fn zone(&self) -> jiff::tz::TimeZone {
+        if self.0.is_empty() {
+            jiff::tz::TimeZone::system()
+        } else {
+            jiff::tz::TimeZone::get(&self.0).unwrap_or_else(|_| jiff::tz::TimeZone::system())
+        }
+    }
+}
+
+impl TryFrom<String> for TimeZoneName {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        let name = s.trim().to_string();
+        if name.is_empty() || jiff::tz::TimeZone::get(&name).is_ok() {
+            Ok(TimeZoneName(name))
+        } else {
+            Err(format!(
+                "time zone {s:?} is unknown; use an IANA name such as America/Chicago or Europe/Berlin"
+            ))
+        }
+    }
 }
 
 impl Default for OwnerConfig {
@@ -62,6 +125,7 @@ impl Default for OwnerConfig {
             name: String::new(),
             region: Region("US".to_string()),
             handles: Vec::new(),
+            timezone: TimeZoneName::default(),
         }
     }
 }
@@ -205,6 +269,14 @@ mod tests {
             parsed.http.api_token,
             Some(SecretRef::Env("STEWARD_TOKEN".into()))
         );
+    }
+
+    #[test]
+    fn time_zones_are_checked() {
+        let cfg = parse("owner:\n  timezone: Europe/Berlin\n").unwrap();
+        assert_eq!(cfg.owner.timezone.zone().iana_name(), Some("Europe/Berlin"));
+        let err = parse("owner:\n  timezone: Mars/Olympus\n").unwrap_err();
+        assert!(err.to_string().contains("IANA"), "{err}");
     }
 
     #[test]

@@ -17,11 +17,18 @@ pub struct Migration {
 }
 
 /// Every migration, in order. Append only.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("migrations/0001_init.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("migrations/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "pipeline",
+        sql: include_str!("migrations/0002_pipeline.sql"),
+    },
+];
 
 /// The schema version this binary writes.
 pub fn latest_version() -> u32 {

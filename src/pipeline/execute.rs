@@ -1,0 +1,398 @@
+//! Executing a run's steps: each side effect is written as intended (with its
+//! idempotency key) before it runs and as done after. A step found intended but
+//! not done (the process died in between) is checked against the bridge's
+//! outbound ledger, never blindly re-sent.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::audit::{self, Record};
+use super::confirm::{self, StepConfirmation};
+use super::request::{Effect, RunOutcome, RunStatus};
+use super::{OwnerSend, Pipeline, PipelineError, StepKey, journal, runs};
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// What to do about one step, decided in a transaction.
+enum Next {
+    Done,
+    Waiting,
+    Skipped,
+    Expired,
+    /// Intended now (or already, after a crash): deliver or check the ledger.
+    Deliver {
+        key: StepKey,
+        delivery: Delivery,
+        recovering: bool,
+    },
+}
+
+enum Delivery {
+    Contact(confirm::ConfirmedSend),
+    Owner(OwnerSend),
+}
+
+impl Delivery {
+    fn channel(&self) -> &str {
+        match self {
+            Delivery::Contact(c) => c.channel(),
+            Delivery::Owner(o) => o.channel(),
+        }
+    }
+    fn target(&self) -> String {
+        match self {
+            Delivery::Contact(c) => format!("{}:{}", c.channel(), c.to()),
+            Delivery::Owner(o) => format!("{}:owner", o.channel()),
+        }
+    }
+}
+
+/// The latest attempt of a step: `(attempt, state)`.
+fn latest_attempt(
+    conn: &Connection,
+    run_id: &str,
+    step: usize,
+) -> rusqlite::Result<Option<(u32, String)>> {
+    conn.query_row(
+        "SELECT attempt, state FROM steps WHERE run_id = ?1 AND step = ?2 ORDER BY attempt DESC LIMIT 1",
+        params![run_id, step as i64],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+}
+
+fn record_step(
+    conn: &Connection,
+    key: &StepKey,
+    kind: &str,
+    state: &str,
+    result: Option<&str>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO steps (run_id, step, attempt, kind, state, result, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (run_id, step, attempt) DO UPDATE SET state = excluded.state, result = excluded.result,
+         updated_at = excluded.updated_at",
+        params![key.run_id, key.step as i64, key.attempt, kind, state, result, jiff::Timestamp::now().to_string()],
+    )?;
+    Ok(())
+}
+
+fn prepare(
+    conn: &mut Connection,
+    run_id: &str,
+    step: usize,
+    effect: &Effect,
+) -> rusqlite::Result<Next> {
+    let tx = conn.transaction()?;
+    let latest = latest_attempt(&tx, run_id, step)?;
+    if let Some((_, state)) = &latest
+        && (state == "done" || state == "skipped")
+    {
+        return Ok(Next::Done);
+    }
+    let delivery = match effect {
+        Effect::Noop => return Ok(Next::Done),
+        Effect::NotifyOwner { channel, text } => Delivery::Owner(OwnerSend::new(channel, text)),
+        Effect::Reply { .. } => match confirm::for_step(&tx, run_id, step)? {
+            StepConfirmation::Confirmed(send) => Delivery::Contact(send),
+            StepConfirmation::Pending => return Ok(Next::Waiting),
+            StepConfirmation::Expired => return Ok(Next::Expired),
+            StepConfirmation::Missing | StepConfirmation::Rejected => {
+                let key = StepKey {
+                    run_id: run_id.to_string(),
+                    step,
+                    attempt: 1,
+                };
+                record_step(
+                    &tx,
+                    &key,
+                    effect.kind(),
+                    "skipped",
+                    Some("rejected by the owner"),
+                )?;
+                journal::append(
+                    &tx,
+                    run_id,
+                    "step.skipped",
+                    &json!({ "step": step, "reason": "rejected" }),
+                )?;
+                tx.commit()?;
+                return Ok(Next::Skipped);
+            }
+        },
+    };
+    if let Some((attempt, state)) = &latest
+        && state == "intended"
+    {
+        let key = StepKey {
+            run_id: run_id.to_string(),
+            step,
+            attempt: *attempt,
+        };
+        return Ok(Next::Deliver {
+            key,
+            delivery,
+            recovering: true,
+        });
+    }
+    let attempt = latest.map_or(1, |(a, _)| a + 1);
+    let key = StepKey {
+        run_id: run_id.to_string(),
+        step,
+        attempt,
+    };
+    record_step(&tx, &key, effect.kind(), "intended", None)?;
+    journal::append(
+        &tx,
+        run_id,
+        "step.intended",
+        &json!({ "step": step, "attempt": attempt, "kind": effect.kind(), "key": key.to_string(), "target": delivery.target() }),
+    )?;
+    tx.commit()?;
+    Ok(Next::Deliver {
+        key,
+        delivery,
+        recovering: false,
+    })
+}
+
+impl Pipeline {
+    fn run_lock(&self, run_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self
+            .inner
+            .executing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        Arc::clone(map.entry(run_id.to_string()).or_default())
+    }
+
+    /// Run every step that can run now; finish the run when all are settled.
+    pub(crate) async fn execute(&self, run_id: &str) -> Result<RunOutcome, PipelineError> {
+        let lock = self.run_lock(run_id);
+        let _guard = lock.lock().await;
+        let id = run_id.to_string();
+        let run = self
+            .store
+            .read(move |c| Ok(runs::load(c, &id)?))
+            .await?
+            .ok_or_else(|| PipelineError::NoRun(run_id.to_string()))?;
+        if run.status.is_final() {
+            return Ok(outcome(&run.id, run.status, run.reason.clone(), Vec::new()));
+        }
+        for (step, effect) in run.plan.iter().enumerate() {
+            match self.step(&run.id, step, effect).await? {
+                Next::Done | Next::Skipped => {}
+                Next::Waiting => {
+                    let id = run.id.clone();
+                    let pending = self
+                        .store
+                        .write(move |c| {
+                            runs::set_status(c, &id, RunStatus::Waiting)?;
+                            Ok(confirm::pending_for_run(c, &id)?)
+                        })
+                        .await?;
+                    return Ok(outcome(&run.id, RunStatus::Waiting, None, pending));
+                }
+                Next::Expired => {
+                    let reason =
+                        "the owner did not answer the confirmation in time; nothing was sent";
+                    return self.finish(&run.id, RunStatus::Expired, Some(reason)).await;
+                }
+                Next::Deliver { .. } => unreachable!("step() delivers before returning"),
+            }
+        }
+        let failed = self.failed_step(&run.id).await?;
+        match failed {
+            Some(reason) => self.finish(&run.id, RunStatus::Failed, Some(&reason)).await,
+            None => self.finish(&run.id, RunStatus::Succeeded, None).await,
+        }
+    }
+
+    /// Drive one step to done, skipped, waiting or expired.
+    async fn step(
+        &self,
+        run_id: &str,
+        step: usize,
+        effect: &Effect,
+    ) -> Result<Next, PipelineError> {
+        let (id, eff) = (run_id.to_string(), effect.clone());
+        let next = self
+            .store
+            .write(move |c| Ok(prepare(c, &id, step, &eff)?))
+            .await?;
+        let Next::Deliver {
+            key,
+            delivery,
+            recovering,
+        } = next
+        else {
+            return Ok(next);
+        };
+        let bridge = match self.inner.bridges.get(delivery.channel()) {
+            Ok(b) => b.clone(),
+            Err(e) => {
+                return self
+                    .settle(&key, effect, &delivery, Err(e.to_string()), false)
+                    .await;
+            }
+        };
+        if recovering {
+            // Died between "intended" and "done": ask the bridge's ledger, never guess.
+            match bridge.delivered(&key).await {
+                Ok(Some(delivery_id)) => {
+                    return self
+                        .settle(&key, effect, &delivery, Ok(delivery_id), true)
+                        .await;
+                }
+                Ok(None) => {
+                    // Not delivered: that attempt failed; a new attempt takes its place.
+                    let (k, eff) = (key.clone(), effect.clone());
+                    self.store
+                        .write(move |c| {
+                            record_step(
+                                c,
+                                &k,
+                                eff.kind(),
+                                "failed",
+                                Some("not in the outbound ledger after a restart"),
+                            )?;
+                            Ok(())
+                        })
+                        .await?;
+                    return Box::pin(self.step(run_id, step, effect)).await;
+                }
+                Err(e) => {
+                    return self
+                        .settle(&key, effect, &delivery, Err(e.to_string()), false)
+                        .await;
+                }
+            }
+        }
+        self.inner.fault.point("step.intended");
+        let sent = match &delivery {
+            Delivery::Contact(send) => bridge.send_contact(&key, send).await,
+            Delivery::Owner(send) => bridge.send_owner(&key, send).await,
+        };
+        if sent.is_ok() {
+            self.inner.fault.point("send.delivered");
+        }
+        self.settle(
+            &key,
+            effect,
+            &delivery,
+            sent.map_err(|e| e.to_string()),
+            false,
+        )
+        .await
+    }
+
+    async fn settle(
+        &self,
+        key: &StepKey,
+        effect: &Effect,
+        delivery: &Delivery,
+        result: Result<String, String>,
+        recovered: bool,
+    ) -> Result<Next, PipelineError> {
+        let (k, kind, target) = (key.clone(), effect.kind(), delivery.target());
+        let ok = result.is_ok();
+        self.store
+            .write(move |c| {
+                let tx = c.transaction()?;
+                let (state, event, decision, detail) = match &result {
+                    Ok(id) => ("done", if recovered { "step.recovered" } else { "step.done" }, "delivered", id.clone()),
+                    Err(e) => ("failed", "step.failed", "failed", e.clone()),
+                };
+                record_step(&tx, &k, kind, state, Some(&detail))?;
+                let payload = json!({ "step": k.step, "attempt": k.attempt, "key": k.to_string(), "result": detail });
+                journal::append(&tx, &k.run_id, event, &payload)?;
+                audit::append(
+                    &tx,
+                    &Record {
+                        run_id: Some(&k.run_id),
+                        kind: "send",
+                        actor: "pipeline",
+                        subject: &target,
+                        decision,
+                        payload: &payload,
+                    },
+                )?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        if ok {
+            self.inner.fault.point("step.done");
+        }
+        Ok(Next::Done)
+    }
+
+    async fn failed_step(&self, run_id: &str) -> Result<Option<String>, PipelineError> {
+        let id = run_id.to_string();
+        Ok(self
+            .store
+            .read(move |c| {
+                // A step failed if its latest attempt failed.
+                Ok(c.query_row(
+                    "SELECT s.step, s.result FROM steps s
+                     WHERE s.run_id = ?1 AND s.state = 'failed'
+                       AND s.attempt = (SELECT MAX(attempt) FROM steps t WHERE t.run_id = s.run_id AND t.step = s.step)
+                     LIMIT 1",
+                    [id],
+                    |r| Ok(format!("step {} failed: {}", r.get::<_, i64>(0)?, r.get::<_, String>(1).unwrap_or_default())),
+                )
+                .optional()?)
+            })
+            .await?)
+    }
+
+    async fn finish(
+        &self,
+        run_id: &str,
+        status: RunStatus,
+        reason: Option<&str>,
+    ) -> Result<RunOutcome, PipelineError> {
+        let inner = Arc::clone(&self.inner);
+        let (id, why) = (run_id.to_string(), reason.map(str::to_string));
+        let final_status = self
+            .store
+            .write(move |c| {
+                let tx = c.transaction()?;
+                let run =
+                    runs::load(&tx, &id)?.ok_or_else(|| rusqlite::Error::QueryReturnedNoRows)?;
+                if run.status.is_final() {
+                    return Ok((run.status, run.reason));
+                }
+                // No model work runs yet, so the reservation is released (cost 0).
+                runs::finish(
+                    &tx,
+                    &inner.key,
+                    &inner.fingerprint,
+                    &run,
+                    status,
+                    why.as_deref(),
+                    0,
+                )?;
+                tx.commit()?;
+                Ok((status, why))
+            })
+            .await?;
+        self.inner.fault.point("run.finished");
+        Ok(outcome(run_id, final_status.0, final_status.1, Vec::new()))
+    }
+}
+
+fn outcome(
+    run_id: &str,
+    status: RunStatus,
+    reason: Option<String>,
+    confirmations: Vec<String>,
+) -> RunOutcome {
+    RunOutcome {
+        run_id: run_id.to_string(),
+        status,
+        reason,
+        confirmations,
+        duplicate: false,
+    }
+}

@@ -1,0 +1,312 @@
+//! The identity and policy gates: pure decisions over the request, the spec and
+//! what this Steward can do. Budget and confirmation live in their own modules.
+
+use super::request::{Actor, Effect, MAX_TEXT_CHARS, RunRequest, Trigger};
+use crate::agents::spec::{AgentSpec, Audience, RuntimeKind, Tool, Trust};
+
+/// Who the actor is, as far as Steward is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    Owner,
+    Contact,
+    System,
+}
+
+/// The owner's identities: the console, and their own handles per channel.
+#[derive(Debug, Clone, Default)]
+pub struct OwnerIdentities {
+    handles: Vec<String>,
+}
+
+impl OwnerIdentities {
+    pub fn new(handles: &[String]) -> Self {
+        OwnerIdentities {
+            handles: handles.iter().map(|h| normalise(h)).collect(),
+        }
+    }
+}
+
+/// Compare handles loosely until the memory module canonicalises them:
+/// lower-case emails, digits-only phone numbers (with the leading country code).
+fn normalise(handle: &str) -> String {
+    let h = handle.trim().to_lowercase();
+    if h.contains('@') {
+        return h;
+    }
+    let digits: String = h.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() >= 7 { digits } else { h }
+}
+
+pub fn identity(actor: &Actor, owners: &OwnerIdentities) -> Identity {
+    match actor {
+        Actor::Console => Identity::Owner,
+        Actor::Handle { handle, .. } => {
+            let h = normalise(handle);
+            let is_owner = owners.handles.iter().any(|o| {
+                *o == h
+                    || (o.len() >= 10
+                        && h.len() >= 10
+                        && (o.ends_with(&h) || h.ends_with(o.as_str())))
+            });
+            if is_owner {
+                Identity::Owner
+            } else {
+                Identity::Contact
+            }
+        }
+        Actor::Scheduler | Actor::Device { .. } => Identity::System,
+    }
+}
+
+/// Gate 1: the trigger must come from the kind of identity it names.
+pub fn check_identity(trigger: Trigger, actor: &Actor, who: &Identity) -> Result<(), String> {
+    let ok = match trigger {
+        Trigger::Owner | Trigger::Manual => *who == Identity::Owner,
+        Trigger::Contact => *who == Identity::Contact,
+        Trigger::Schedule => matches!(actor, Actor::Scheduler),
+        Trigger::Signal => matches!(actor, Actor::Device { .. }),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "a {} trigger cannot come from {actor} ({who:?})",
+            trigger.as_str()
+        ))
+    }
+}
+
+/// What policy decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyDecision {
+    /// Plan indexes that need the owner's confirmation before they run.
+    pub needs_confirmation: Vec<usize>,
+}
+
+/// Gate 2: the spec allows this trigger, audience, tools, runtime and channels.
+pub fn check_policy(
+    spec: &AgentSpec,
+    req: &RunRequest,
+    channel_available: impl Fn(&str) -> bool,
+) -> Result<PolicyDecision, String> {
+    let trigger = req.trigger;
+    if spec.trust == Trust::Manual && !matches!(trigger, Trigger::Manual | Trigger::Owner) {
+        return Err(format!(
+            "{} is trust: manual; only the owner starts it",
+            spec.name
+        ));
+    }
+    match (spec.audience, trigger) {
+        (Audience::Owner, Trigger::Contact) => {
+            return Err(format!(
+                "{} serves the owner; a contact cannot trigger it",
+                spec.name
+            ));
+        }
+        (Audience::Contacts, Trigger::Schedule | Trigger::Signal) => {
+            return Err(format!(
+                "{} answers contacts; it does not run on {}",
+                spec.name,
+                trigger.as_str()
+            ));
+        }
+        _ => {}
+    }
+    if spec.runtime == RuntimeKind::Remote {
+        return Err(format!(
+            "{} needs the remote runtime, and none is configured (runtime.url)",
+            spec.name
+        ));
+    }
+    let mut needs_confirmation = Vec::new();
+    for (i, effect) in req.plan.iter().enumerate() {
+        let (tool, channel, text) = match effect {
+            Effect::Noop => continue,
+            Effect::Reply { channel, text, to } => {
+                if spec.audience != Audience::Contacts {
+                    return Err(format!(
+                        "{} is owner-facing and may not message contacts",
+                        spec.name
+                    ));
+                }
+                if to.trim().is_empty() {
+                    return Err(format!("step {i}: a reply needs a recipient"));
+                }
+                needs_confirmation.push(i);
+                (Tool::Reply, channel, text)
+            }
+            Effect::NotifyOwner { channel, text } => (Tool::NotifyOwner, channel, text),
+        };
+        if !spec.allows(tool) {
+            return Err(format!(
+                "{} may not use the tool {}",
+                spec.name,
+                tool.name()
+            ));
+        }
+        if !channel_available(channel) {
+            return Err(format!(
+                "step {i}: no bridge for channel {channel:?} is running"
+            ));
+        }
+        let chars = text.chars().count();
+        if chars == 0 || chars > MAX_TEXT_CHARS {
+            return Err(format!(
+                "step {i}: text must be 1-{MAX_TEXT_CHARS} characters, not {chars}"
+            ));
+        }
+    }
+    Ok(PolicyDecision { needs_confirmation })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents::spec::Roster;
+
+    fn roster() -> Roster {
+        Roster::load(tempfile::tempdir().unwrap().path())
+    }
+
+    fn req(agent: &str, trigger: Trigger, plan: Vec<Effect>) -> RunRequest {
+        RunRequest {
+            agent: agent.into(),
+            trigger,
+            actor: Actor::Console,
+            input: String::new(),
+            dedup_key: None,
+            plan,
+            forecast_usd: crate::agents::spec::Usd(0),
+        }
+    }
+
+    #[test]
+    fn identity_allows_and_refuses() {
+        let owners = OwnerIdentities::new(&["+1 (512) 555-1234".into(), "Me@Example.com".into()]);
+        let me = Actor::Handle {
+            channel: "imessage".into(),
+            handle: "+15125551234".into(),
+        };
+        let mail = Actor::Handle {
+            channel: "email".into(),
+            handle: "me@example.com".into(),
+        };
+        let ann = Actor::Handle {
+            channel: "imessage".into(),
+            handle: "+15125550000".into(),
+        };
+        assert_eq!(identity(&me, &owners), Identity::Owner);
+        assert_eq!(identity(&mail, &owners), Identity::Owner);
+        assert_eq!(identity(&ann, &owners), Identity::Contact);
+        assert!(check_identity(Trigger::Owner, &me, &Identity::Owner).is_ok());
+        assert!(check_identity(Trigger::Owner, &ann, &Identity::Contact).is_err());
+        assert!(check_identity(Trigger::Manual, &ann, &Identity::Contact).is_err());
+        assert!(check_identity(Trigger::Contact, &ann, &Identity::Contact).is_ok());
+        assert!(check_identity(Trigger::Schedule, &Actor::Console, &Identity::Owner).is_err());
+        assert!(check_identity(Trigger::Schedule, &Actor::Scheduler, &Identity::System).is_ok());
+    }
+
+    #[test]
+    fn policy_allows_and_refuses() {
+        let r = roster();
+        let console = |c: &str| c == "console";
+        let reply = Effect::Reply {
+            channel: "console".into(),
+            to: "ann".into(),
+            text: "hi".into(),
+        };
+        let notify = Effect::NotifyOwner {
+            channel: "console".into(),
+            text: "hi".into(),
+        };
+
+        let assistant = &r.specs["imessage-assistant"];
+        let d = check_policy(
+            assistant,
+            &req(
+                "imessage-assistant",
+                Trigger::Contact,
+                vec![notify.clone(), reply.clone()],
+            ),
+            console,
+        )
+        .unwrap();
+        assert_eq!(d.needs_confirmation, vec![1]);
+        // Contacts agents do not run on a schedule.
+        assert!(
+            check_policy(
+                assistant,
+                &req("imessage-assistant", Trigger::Schedule, vec![]),
+                console
+            )
+            .is_err()
+        );
+
+        let concierge = &r.specs["concierge"];
+        assert!(
+            check_policy(
+                concierge,
+                &req("concierge", Trigger::Schedule, vec![notify.clone()]),
+                console
+            )
+            .is_ok()
+        );
+        // Owner-facing agents never message contacts, and contacts cannot trigger them.
+        let err = check_policy(
+            concierge,
+            &req("concierge", Trigger::Schedule, vec![reply.clone()]),
+            console,
+        )
+        .unwrap_err();
+        assert!(err.contains("may not message contacts"), "{err}");
+        assert!(
+            check_policy(
+                concierge,
+                &req("concierge", Trigger::Contact, vec![]),
+                console
+            )
+            .is_err()
+        );
+        // Unknown channel, empty text.
+        let elsewhere = Effect::NotifyOwner {
+            channel: "telegram".into(),
+            text: "x".into(),
+        };
+        assert!(
+            check_policy(
+                concierge,
+                &req("concierge", Trigger::Manual, vec![elsewhere]),
+                console
+            )
+            .is_err()
+        );
+        let empty = Effect::NotifyOwner {
+            channel: "console".into(),
+            text: String::new(),
+        };
+        assert!(
+            check_policy(
+                concierge,
+                &req("concierge", Trigger::Manual, vec![empty]),
+                console
+            )
+            .is_err()
+        );
+        // A tool off the allow-list.
+        let mut narrow = concierge.clone();
+        narrow.tools.clear();
+        let err = check_policy(
+            &narrow,
+            &req("concierge", Trigger::Manual, vec![notify]),
+            console,
+        )
+        .unwrap_err();
+        assert!(err.contains("notify_owner"), "{err}");
+        // Remote runtime without one configured.
+        let mut remote = concierge.clone();
+        remote.runtime = RuntimeKind::Remote;
+        assert!(
+            check_policy(&remote, &req("concierge", Trigger::Manual, vec![]), console).is_err()
+        );
+    }
+}

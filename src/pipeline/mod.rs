@@ -1,0 +1,583 @@
+//! The governed run pipeline: the only way anything acts.
+//!
+//! `Pipeline::run(RunRequest)` admits a run through identity → policy → budget
+//! in one transaction (every decision journaled and appended to the audit
+//! chain), parks contact-facing steps as pending confirmations, executes the
+//! rest as journaled, idempotent steps, and ends every run, refused ones
+//! included, with an audit entry and an Ed25519 receipt.
+//!
+//! Bypass is impossible by construction: a bridge's contact send takes a
+//! [`ConfirmedSend`], whose only constructor reads an approved confirmation row;
+//! its owner send takes an [`OwnerSend`], constructible only inside this module.
+//! Only the process holding the home's pid lock builds a `Pipeline` that executes.
+
+pub mod audit;
+pub mod budget;
+pub mod canonical;
+pub mod confirm;
+mod execute;
+pub mod fault;
+pub mod gates;
+pub mod journal;
+pub mod receipt;
+pub mod request;
+pub mod runs;
+pub mod verify;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use ed25519_dalek::SigningKey;
+use serde_json::json;
+
+pub use confirm::{ConfirmedSend, Decision};
+pub use request::{Actor, Effect, RunOutcome, RunRequest, RunStatus, Trigger};
+
+use crate::agents::spec::{Roster, Usd};
+use crate::bridges::Bridges;
+use crate::store::{Store, StoreError};
+use audit::Record;
+use gates::{Identity, OwnerIdentities};
+
+/// A message for the owner's own chat. Only the pipeline creates one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerSend {
+    channel: String,
+    text: String,
+}
+
+impl OwnerSend {
+    fn new(channel: &str, text: &str) -> Self {
+        OwnerSend {
+            channel: channel.to_string(),
+            text: text.to_string(),
+        }
+    }
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+/// The idempotency key of one side effect: `(run_id, step, attempt)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepKey {
+    pub run_id: String,
+    pub step: usize,
+    pub attempt: u32,
+}
+
+impl std::fmt::Display for StepKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.run_id, self.step, self.attempt)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no confirmation {0:?}; `steward confirm list` shows the pending ones")]
+    NoConfirmation(String),
+    #[error("confirmation {id} is already {status}; nothing changed")]
+    AlreadyDecided { id: String, status: String },
+    #[error("confirmation {0} expired before it was answered; nothing was sent")]
+    Expired(String),
+    #[error("only the owner may decide a confirmation; {0} is not the owner")]
+    NotOwner(String),
+    #[error("the edited text must be 1-{max} characters", max = request::MAX_TEXT_CHARS)]
+    BadEdit,
+    #[error("no run {0:?}")]
+    NoRun(String),
+}
+
+impl From<rusqlite::Error> for PipelineError {
+    fn from(e: rusqlite::Error) -> Self {
+        PipelineError::Store(StoreError::from(e))
+    }
+}
+
+/// Settings the pipeline takes from steward.yaml.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub global_cap: Usd,
+    pub confirm_ttl: jiff::SignedDuration,
+    pub timezone: jiff::tz::TimeZone,
+    pub owners: OwnerIdentities,
+}
+
+impl Settings {
+    pub fn from_config(config: &crate::config::Config) -> Settings {
+        Settings {
+            global_cap: Usd::try_from(config.budget.max_cost_usd_per_day).unwrap_or(Usd(0)),
+            confirm_ttl: jiff::SignedDuration::from_mins(i64::from(config.confirm.ttl_minutes)),
+            timezone: config.owner.timezone.zone(),
+            owners: OwnerIdentities::new(&config.owner.handles),
+        }
+    }
+}
+
+/// Shared, immutable parts handed into store closures.
+struct Inner {
+    key: SigningKey,
+    fingerprint: String,
+    roster: Roster,
+    settings: Settings,
+    bridges: Bridges,
+    fault: fault::Fault,
+    // One executor per run at a time, so two approvals of one run cannot race.
+    executing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+#[derive(Clone)]
+pub struct Pipeline {
+    store: Store,
+    inner: Arc<Inner>,
+}
+
+impl Pipeline {
+    pub fn new(
+        store: Store,
+        key: SigningKey,
+        roster: Roster,
+        settings: Settings,
+        bridges: Bridges,
+    ) -> Self {
+        let fingerprint = crate::keys::fingerprint(&key);
+        Pipeline {
+            store,
+            inner: Arc::new(Inner {
+                key,
+                fingerprint,
+                roster,
+                settings,
+                bridges,
+                fault: fault::Fault::from_env(),
+                executing: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+    pub fn roster(&self) -> &Roster {
+        &self.inner.roster
+    }
+    pub fn verifying_key(&self) -> ed25519_dalek::VerifyingKey {
+        self.inner.key.verifying_key()
+    }
+    pub fn fingerprint(&self) -> &str {
+        &self.inner.fingerprint
+    }
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// The owner's local day now (budgets count per local day).
+    pub fn today(&self) -> String {
+        jiff::Timestamp::now()
+            .to_zoned(self.inner.settings.timezone.clone())
+            .date()
+            .to_string()
+    }
+
+    /// Admit, gate and (as far as confirmations allow) execute one run.
+    pub async fn run(&self, req: RunRequest) -> Result<RunOutcome, PipelineError> {
+        let inner = Arc::clone(&self.inner);
+        let day = self.today();
+        let admitted = self
+            .store
+            .write(move |c| Ok(admit(c, &inner, req, &day)?))
+            .await?;
+        match admitted {
+            Admitted::Done(outcome) => Ok(outcome),
+            Admitted::Execute(run_id) => self.execute(&run_id).await,
+        }
+    }
+
+    /// The owner's decision on a pending confirmation; continues the run.
+    pub async fn decide(
+        &self,
+        id: &str,
+        decision: Decision,
+        edited: Option<String>,
+        by: &Actor,
+    ) -> Result<RunOutcome, PipelineError> {
+        if gates::identity(by, &self.inner.settings.owners) != Identity::Owner {
+            return Err(PipelineError::NotOwner(by.to_string()));
+        }
+        if let Some(text) = &edited {
+            let n = text.chars().count();
+            if n == 0 || n > request::MAX_TEXT_CHARS {
+                return Err(PipelineError::BadEdit);
+            }
+        }
+        self.expire_due().await?;
+        let inner = Arc::clone(&self.inner);
+        let (id_owned, by_s) = (id.to_string(), by.to_string());
+        let run_id = self
+            .store
+            .write(move |c| {
+                let tx = c.transaction()?;
+                let Some((run_id, status, _)) = confirm::state(&tx, &id_owned)? else {
+                    return Ok(Err(PipelineError::NoConfirmation(id_owned)));
+                };
+                if status == "expired" {
+                    return Ok(Err(PipelineError::Expired(id_owned)));
+                }
+                let now = jiff::Timestamp::now().to_string();
+                if !confirm::decide(&tx, &id_owned, decision, edited.as_deref(), &by_s, &now)? {
+                    return Ok(Err(PipelineError::AlreadyDecided {
+                        id: id_owned,
+                        status,
+                    }));
+                }
+                let kind = format!("confirmation.{}", decision.as_str());
+                journal::append(
+                    &tx,
+                    &run_id,
+                    &kind,
+                    &json!({ "id": id_owned, "by": by_s, "text": edited }),
+                )?;
+                audit::append(
+                    &tx,
+                    &Record {
+                        run_id: Some(&run_id),
+                        kind: "confirmation",
+                        actor: &by_s,
+                        subject: &id_owned,
+                        decision: decision.as_str(),
+                        payload: &json!({ "text": edited }),
+                    },
+                )?;
+                if confirm::pending_for_run(&tx, &run_id)?.is_empty() {
+                    runs::set_status(&tx, &run_id, RunStatus::Running)?;
+                }
+                tx.commit()?;
+                inner.fault.point(&kind);
+                Ok(Ok(run_id))
+            })
+            .await??;
+        self.execute(&run_id).await
+    }
+
+    /// Expire every pending confirmation past its time; their runs end `expired`.
+    pub async fn expire_due(&self) -> Result<usize, PipelineError> {
+        let inner = Arc::clone(&self.inner);
+        Ok(self
+            .store
+            .write(move |c| {
+                let tx = c.transaction()?;
+                let due = confirm::due(&tx, jiff::Timestamp::now())?;
+                let now = jiff::Timestamp::now().to_string();
+                for (id, run_id) in &due {
+                    if !confirm::mark_expired(&tx, id, &now)? {
+                        continue;
+                    }
+                    journal::append(&tx, run_id, "confirmation.expired", &json!({ "id": id }))?;
+                    audit::append(
+                        &tx,
+                        &Record {
+                            run_id: Some(run_id),
+                            kind: "confirmation",
+                            actor: "expiry",
+                            subject: id,
+                            decision: "expired",
+                            payload: &json!({}),
+                        },
+                    )?;
+                    if let Some(run) = runs::load(&tx, run_id)?
+                        && !run.status.is_final()
+                    {
+                        runs::finish(
+                            &tx,
+                            &inner.key,
+                            &inner.fingerprint,
+                            &run,
+                            RunStatus::Expired,
+                            Some("the owner did not answer the confirmation in time; nothing was sent"),
+                            0,
+                        )?;
+                    }
+                }
+                tx.commit()?;
+                Ok(due.len())
+            })
+            .await?)
+    }
+
+    /// Continue every run a previous process left running or waiting.
+    pub async fn resume(&self) -> Result<Vec<RunOutcome>, PipelineError> {
+        self.expire_due().await?;
+        let ids = self.store.read(|c| Ok(runs::unfinished(c)?)).await?;
+        let mut out = Vec::new();
+        for id in ids {
+            out.push(self.execute(&id).await?);
+        }
+        Ok(out)
+    }
+}
+
+enum Admitted {
+    Done(RunOutcome),
+    Execute(String),
+}
+
+fn new_id(prefix: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let millis = jiff::Timestamp::now().as_millisecond();
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut rand = [0u8; 4];
+    // Time + counter keep ids unique in this process even if the RNG fails.
+    let _ = getrandom::fill(&mut rand);
+    format!("{prefix}{millis:012x}{n:04x}{}", hex::encode(rand))
+}
+
+/// A short id the owner can type in self-chat.
+fn confirmation_id(conn: &rusqlite::Connection) -> rusqlite::Result<String> {
+    loop {
+        let mut b = [0u8; 3];
+        let _ = getrandom::fill(&mut b);
+        let id = hex::encode(b);
+        if confirm::state(conn, &id)?.is_none() {
+            return Ok(id);
+        }
+    }
+}
+
+fn gate_record(
+    conn: &rusqlite::Connection,
+    run_id: &str,
+    actor: &str,
+    gate: &str,
+    result: &Result<(), String>,
+) -> rusqlite::Result<()> {
+    let (decision, reason) = match result {
+        Ok(()) => ("allow", None),
+        Err(r) => ("refuse", Some(r.as_str())),
+    };
+    let payload = json!({ "gate": gate, "decision": decision, "reason": reason });
+    journal::append(conn, run_id, &format!("gate.{gate}"), &payload)?;
+    audit::append(
+        conn,
+        &Record {
+            run_id: Some(run_id),
+            kind: "gate",
+            actor,
+            subject: gate,
+            decision,
+            payload: &payload,
+        },
+    )?;
+    Ok(())
+}
+
+/// Admission: dedup, then the gates, in one transaction. Refusals end here with
+/// a receipt; runs without side effects finish here too (one commit per run).
+fn admit(
+    conn: &mut rusqlite::Connection,
+    inner: &Inner,
+    req: RunRequest,
+    day: &str,
+) -> rusqlite::Result<Admitted> {
+    let tx = conn.transaction()?;
+    if let Some(key) = &req.dedup_key
+        && let Some(existing) = runs::by_dedup_key(&tx, key)?
+    {
+        return Ok(Admitted::Done(RunOutcome {
+            run_id: existing.id,
+            status: existing.status,
+            reason: existing.reason,
+            confirmations: Vec::new(),
+            duplicate: true,
+        }));
+    }
+    let run_id = new_id("run_");
+    let now = jiff::Timestamp::now();
+    let actor = req.actor.to_string();
+    let plan = serde_json::to_string(&req.plan).expect("plan serialises");
+    tx.prepare_cached(
+        "INSERT INTO runs (id, agent, trigger, actor, dedup_key, input, plan, status, day, forecast_micros, started_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running', ?8, ?9, ?10)",
+    )?
+    .execute(rusqlite::params![
+        run_id,
+        req.agent,
+        req.trigger.as_str(),
+        actor,
+        req.dedup_key,
+        req.input,
+        plan,
+        day,
+        req.forecast_usd.micros(),
+        now.to_string()
+    ])?;
+    journal::append(
+        &tx,
+        &run_id,
+        "run.requested",
+        &json!({
+            "agent": req.agent, "trigger": req.trigger.as_str(), "actor": actor,
+            "inputDigest": canonical::sha256_hex(req.input.as_bytes()),
+            "plan": req.plan, "forecastUsd": req.forecast_usd.dollars(),
+        }),
+    )?;
+
+    let refuse = |tx: &rusqlite::Transaction<'_>, reason: String| -> rusqlite::Result<Admitted> {
+        let run = runs::load(tx, &run_id)?.expect("inserted above");
+        runs::finish(
+            tx,
+            &inner.key,
+            &inner.fingerprint,
+            &run,
+            RunStatus::Refused,
+            Some(&reason),
+            0,
+        )?;
+        Ok(Admitted::Done(RunOutcome {
+            run_id: run_id.clone(),
+            status: RunStatus::Refused,
+            reason: Some(reason),
+            confirmations: Vec::new(),
+            duplicate: false,
+        }))
+    };
+
+    // 1. Identity.
+    let who = gates::identity(&req.actor, &inner.settings.owners);
+    let identity = gates::check_identity(req.trigger, &req.actor, &who);
+    gate_record(&tx, &run_id, &actor, "identity", &identity)?;
+    if let Err(reason) = identity {
+        let out = refuse(&tx, reason)?;
+        tx.commit()?;
+        return Ok(out);
+    }
+    // 2. Policy.
+    let policy = inner.roster.get(&req.agent).and_then(|spec| {
+        gates::check_policy(spec, &req, |c| inner.bridges.has(c)).map(|d| (spec, d))
+    });
+    gate_record(
+        &tx,
+        &run_id,
+        &actor,
+        "policy",
+        &policy.as_ref().map(|_| ()).map_err(Clone::clone),
+    )?;
+    let (spec, decision) = match policy {
+        Ok(ok) => ok,
+        Err(reason) => {
+            let out = refuse(&tx, reason)?;
+            tx.commit()?;
+            return Ok(out);
+        }
+    };
+    // 3. Budget.
+    let admission = budget::reserve(&tx, spec, inner.settings.global_cap, day, req.forecast_usd)?;
+    let budget_result = match &admission {
+        budget::Admission::Reserved { .. } => Ok(()),
+        budget::Admission::Refused { reason } => Err(reason.clone()),
+    };
+    gate_record(&tx, &run_id, &actor, "budget", &budget_result)?;
+    match admission {
+        budget::Admission::Refused { reason } => {
+            let out = refuse(&tx, reason)?;
+            tx.commit()?;
+            return Ok(out);
+        }
+        budget::Admission::Reserved { notices } => {
+            tx.execute(
+                "UPDATE runs SET reserved_micros = ?2 WHERE id = ?1",
+                rusqlite::params![run_id, req.forecast_usd.micros()],
+            )?;
+            for notice in notices {
+                tracing::warn!(agent = %spec.name, %notice, "budget notice for the owner");
+                journal::append(&tx, &run_id, "budget.notice", &json!({ "notice": notice }))?;
+                audit::append(
+                    &tx,
+                    &Record {
+                        run_id: Some(&run_id),
+                        kind: "budget.notice",
+                        actor: "pipeline",
+                        subject: &spec.name,
+                        decision: "notify",
+                        payload: &json!({ "notice": notice }),
+                    },
+                )?;
+            }
+        }
+    }
+    // 4. Confirmation: park every contact-facing step.
+    let expires = (now + inner.settings.confirm_ttl).to_string();
+    let mut confirmations = Vec::new();
+    for &step in &decision.needs_confirmation {
+        let Effect::Reply { channel, to, text } = &req.plan[step] else {
+            continue;
+        };
+        let id = confirmation_id(&tx)?;
+        confirm::insert(
+            &tx,
+            &confirm::NewConfirmation {
+                id: &id,
+                run_id: &run_id,
+                step,
+                agent: &spec.name,
+                channel,
+                to,
+                text,
+                created_at: &now.to_string(),
+                expires_at: &expires,
+            },
+        )?;
+        let payload = json!({ "id": id, "step": step, "channel": channel, "to": to, "text": text, "expiresAt": expires });
+        journal::append(&tx, &run_id, "confirmation.requested", &payload)?;
+        audit::append(
+            &tx,
+            &Record {
+                run_id: Some(&run_id),
+                kind: "confirmation",
+                actor: "pipeline",
+                subject: &id,
+                decision: "requested",
+                payload: &payload,
+            },
+        )?;
+        confirmations.push(id);
+    }
+    if !confirmations.is_empty() {
+        runs::set_status(&tx, &run_id, RunStatus::Waiting)?;
+        tx.commit()?;
+        inner.fault.point("confirmation.requested");
+        return Ok(Admitted::Done(RunOutcome {
+            run_id,
+            status: RunStatus::Waiting,
+            reason: None,
+            confirmations,
+            duplicate: false,
+        }));
+    }
+    if !req.plan.iter().any(Effect::has_side_effect) {
+        let run = runs::load(&tx, &run_id)?.expect("inserted above");
+        runs::finish(
+            &tx,
+            &inner.key,
+            &inner.fingerprint,
+            &run,
+            RunStatus::Succeeded,
+            None,
+            0,
+        )?;
+        tx.commit()?;
+        return Ok(Admitted::Done(RunOutcome {
+            run_id,
+            status: RunStatus::Succeeded,
+            reason: None,
+            confirmations: Vec::new(),
+            duplicate: false,
+        }));
+    }
+    tx.commit()?;
+    Ok(Admitted::Execute(run_id))
+}

@@ -1,0 +1,248 @@
+//! The `runs` table: creating a run, ending it (settle, audit, receipt, in one
+//! transaction), and the list/show shapes the CLI and HTTP API print.
+
+use ed25519_dalek::SigningKey;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use serde_json::json;
+
+use super::audit::{self, Record};
+use super::journal::{self, Event};
+use super::receipt::{self, Receipt};
+use super::request::{Effect, RunStatus};
+use super::{budget, canonical};
+use crate::agents::spec::Usd;
+
+#[derive(Debug, Clone)]
+pub struct RunRow {
+    pub id: String,
+    pub agent: String,
+    pub trigger: String,
+    pub actor: String,
+    pub status: RunStatus,
+    pub reason: Option<String>,
+    pub day: String,
+    pub plan: Vec<Effect>,
+    pub reserved_micros: i64,
+    pub cost_micros: i64,
+    pub tokens_in: i64,
+    pub tokens_out: i64,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+}
+
+const COLUMNS: &str =
+    "id, agent, trigger, actor, status, reason, day, plan, reserved_micros, cost_micros,
+                       tokens_in, tokens_out, model, provider, started_at, finished_at";
+
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+    let status: String = r.get(4)?;
+    let plan: String = r.get(7)?;
+    Ok(RunRow {
+        id: r.get(0)?,
+        agent: r.get(1)?,
+        trigger: r.get(2)?,
+        actor: r.get(3)?,
+        status: RunStatus::parse(&status).unwrap_or(RunStatus::Failed),
+        reason: r.get(5)?,
+        day: r.get(6)?,
+        // A plan that no longer parses runs nothing.
+        plan: serde_json::from_str(&plan).unwrap_or_default(),
+        reserved_micros: r.get(8)?,
+        cost_micros: r.get(9)?,
+        tokens_in: r.get(10)?,
+        tokens_out: r.get(11)?,
+        model: r.get(12)?,
+        provider: r.get(13)?,
+        started_at: r.get(14)?,
+        finished_at: r.get(15)?,
+    })
+}
+
+pub fn load(conn: &Connection, id: &str) -> rusqlite::Result<Option<RunRow>> {
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM runs WHERE id = ?1"))?
+        .query_row([id], from_row)
+        .optional()
+}
+
+pub fn by_dedup_key(conn: &Connection, key: &str) -> rusqlite::Result<Option<RunRow>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM runs WHERE dedup_key = ?1"),
+        [key],
+        from_row,
+    )
+    .optional()
+}
+
+pub fn unfinished(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT id FROM runs WHERE status IN ('running', 'waiting') ORDER BY started_at",
+    )?;
+    stmt.query_map([], |r| r.get(0))?.collect()
+}
+
+pub fn set_status(conn: &Connection, id: &str, status: RunStatus) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE runs SET status = ?2 WHERE id = ?1",
+        params![id, status.as_str()],
+    )?;
+    Ok(())
+}
+
+/// Everything that ends a run, in one transaction: settle the budget, set the
+/// final status, journal it, append the audit entry, sign and store the receipt.
+pub fn finish(
+    conn: &Connection,
+    key: &SigningKey,
+    fingerprint: &str,
+    run: &RunRow,
+    status: RunStatus,
+    reason: Option<&str>,
+    actual_micros: i64,
+) -> rusqlite::Result<Receipt> {
+    let now = jiff::Timestamp::now().to_string();
+    budget::settle(
+        conn,
+        &run.agent,
+        &run.day,
+        run.reserved_micros,
+        actual_micros,
+    )?;
+    conn.execute(
+        "UPDATE runs SET status = ?2, reason = ?3, cost_micros = ?4, reserved_micros = 0, finished_at = ?5 WHERE id = ?1",
+        params![run.id, status.as_str(), reason, actual_micros, now],
+    )?;
+    let cost = Usd::from_micros(actual_micros).dollars();
+    journal::append(
+        conn,
+        &run.id,
+        "run.finished",
+        &json!({ "status": status.as_str(), "reason": reason, "costUsd": cost }),
+    )?;
+    let (audit_seq, audit_hash) = audit::append(
+        conn,
+        &Record {
+            run_id: Some(&run.id),
+            kind: "run.end",
+            actor: &run.actor,
+            subject: &run.agent,
+            decision: status.as_str(),
+            payload: &json!({ "reason": reason, "costUsd": cost }),
+        },
+    )?;
+    let events = journal::events(conn, &run.id)?;
+    let payload = json!({
+        "version": 1,
+        "runId": run.id,
+        "agentName": run.agent,
+        "status": status.as_str(),
+        "reason": reason,
+        "issuedAt": now,
+        "journalHash": journal::hash(&events),
+        "costUsd": cost,
+        "tokensIn": run.tokens_in,
+        "tokensOut": run.tokens_out,
+        "model": run.model,
+        "provider": run.provider,
+        "trigger": run.trigger,
+        "auditSeq": audit_seq,
+        "auditHash": audit_hash,
+        "keyFingerprint": fingerprint,
+    });
+    let receipt = receipt::sign(key, payload);
+    conn.prepare_cached(
+        "INSERT INTO receipts (run_id, payload, signature, algorithm) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        run.id,
+        canonical::to_string(&receipt.payload),
+        receipt.signature,
+        receipt.algorithm
+    ])?;
+    Ok(receipt)
+}
+
+pub fn receipt(conn: &Connection, run_id: &str) -> rusqlite::Result<Option<Receipt>> {
+    conn.query_row(
+        "SELECT payload, signature, algorithm FROM receipts WHERE run_id = ?1",
+        [run_id],
+        |r| {
+            let payload: String = r.get(0)?;
+            Ok(Receipt {
+                payload: serde_json::from_str(&payload)
+                    .unwrap_or(serde_json::Value::String(payload)),
+                signature: r.get(1)?,
+                algorithm: r.get(2)?,
+            })
+        },
+    )
+    .optional()
+}
+
+/// A row of `steward runs --json` (the contract).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunSummary {
+    pub id: String,
+    pub agent: String,
+    pub trigger: String,
+    pub status: RunStatus,
+    pub cost_usd: f64,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl From<&RunRow> for RunSummary {
+    fn from(r: &RunRow) -> Self {
+        RunSummary {
+            id: r.id.clone(),
+            agent: r.agent.clone(),
+            trigger: r.trigger.clone(),
+            status: r.status,
+            cost_usd: Usd::from_micros(r.cost_micros).dollars(),
+            started_at: r.started_at.clone(),
+            finished_at: r.finished_at.clone(),
+            reason: r.reason.clone(),
+        }
+    }
+}
+
+pub fn list(
+    conn: &Connection,
+    agent: Option<&str>,
+    limit: u32,
+) -> rusqlite::Result<Vec<RunSummary>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM runs WHERE (?1 IS NULL OR agent = ?1) ORDER BY started_at DESC, id DESC LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(params![agent, limit], from_row)?;
+    rows.map(|r| r.map(|row| RunSummary::from(&row))).collect()
+}
+
+/// `steward runs show ID --json`: the summary plus journal and receipt.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunDetail {
+    #[serde(flatten)]
+    pub summary: RunSummary,
+    pub actor: String,
+    pub plan: Vec<Effect>,
+    pub journal: Vec<Event>,
+    pub receipt: Option<Receipt>,
+}
+
+pub fn show(conn: &Connection, id: &str) -> rusqlite::Result<Option<RunDetail>> {
+    let Some(row) = load(conn, id)? else {
+        return Ok(None);
+    };
+    Ok(Some(RunDetail {
+        summary: RunSummary::from(&row),
+        actor: row.actor.clone(),
+        plan: row.plan.clone(),
+        journal: journal::events(conn, id)?,
+        receipt: receipt(conn, id)?,
+    }))
+}

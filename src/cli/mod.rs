@@ -3,9 +3,14 @@
 //! Commands that list or show something take `--json` and print stable camelCase
 //! JSON; the plain form is for people. anyhow lives here and in `main` only.
 
+pub mod audit;
+pub mod budget;
+pub mod confirm;
 pub mod doctor;
 pub mod init;
 pub mod install;
+pub mod receipts;
+pub mod runs;
 pub mod status;
 pub mod up;
 
@@ -47,6 +52,19 @@ pub enum Command {
     Install(install::InstallArgs),
     /// Remove what `install` installed.
     Uninstall(install::UninstallArgs),
+    /// Governed runs, newest first; `runs show ID` adds the journal and receipt.
+    Runs(runs::Args),
+    /// Show or verify signed run receipts.
+    #[command(subcommand)]
+    Receipts(receipts::Command),
+    /// Verify the tamper-evident audit chain.
+    #[command(subcommand)]
+    Audit(audit::Command),
+    /// Drafts waiting for your yes: list, approve, edit, reject.
+    #[command(subcommand)]
+    Confirm(confirm::Command),
+    /// Today's spend, reservations and limits, per agent and overall.
+    Budget(budget::Args),
 }
 
 impl Cli {
@@ -59,6 +77,11 @@ impl Cli {
             Command::Doctor(args) => doctor::run(&home, args),
             Command::Install(args) => install::install(&home, args),
             Command::Uninstall(args) => install::uninstall(&home, args),
+            Command::Runs(args) => runs::run(&home, args),
+            Command::Receipts(cmd) => receipts::run(&home, cmd),
+            Command::Audit(cmd) => audit::run(&home, cmd),
+            Command::Confirm(cmd) => confirm::run(&home, cmd),
+            Command::Budget(args) => budget::run(&home, args),
         }
     }
 }

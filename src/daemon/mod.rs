@@ -16,10 +16,13 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::agents::Roster;
+use crate::bridges::{Bridge, Bridges, console::ConsoleBridge};
 use crate::config::{Config, SecretError};
 use crate::home::Home;
 use crate::http::{self, AppState};
 use crate::keys::{self, KeyError};
+use crate::pipeline::{self, Pipeline, PipelineError};
 use crate::store::{Store, StoreError, meta};
 
 /// How long open connections get to finish after a stop signal. Kept well under
@@ -47,6 +50,26 @@ pub enum DaemonError {
     Signal(&'static str, io::Error),
     #[error("the HTTP server failed: {0}")]
     Serve(io::Error),
+    #[error("resuming unfinished runs failed: {0}")]
+    Resume(#[from] PipelineError),
+}
+
+/// How often pending confirmations are checked for expiry.
+pub const EXPIRY_TICK: Duration = Duration::from_secs(30);
+
+/// The pipeline for `home`: its key, roster, settings and bridges. Only the
+/// holder of the home's pid lock may build one that executes.
+pub fn build_pipeline(home: &Home, config: &Config, store: Store) -> Result<Pipeline, DaemonError> {
+    let key = keys::load_receipt_key(&home.receipt_key_path())?;
+    let roster = Roster::load(home.root());
+    let bridges = Bridges::new(vec![Bridge::Console(ConsoleBridge::new(home.root()))]);
+    Ok(Pipeline::new(
+        store,
+        key,
+        roster,
+        pipeline::Settings::from_config(config),
+        bridges,
+    ))
 }
 
 /// A future that resolves on SIGTERM (launchd, systemd) or SIGINT (Ctrl-C).
@@ -128,7 +151,25 @@ where
         })
         .await?;
 
-    let app = http::router(AppState::new(home.clone(), store.clone(), bound, token));
+    let pipeline = build_pipeline(&home, &config, store.clone())?;
+    // Runs a previous process left mid-way continue now, before new work arrives.
+    let resumed = pipeline.resume().await?;
+    if !resumed.is_empty() {
+        tracing::info!(runs = resumed.len(), "resumed unfinished runs");
+    }
+    let ticker = {
+        let pipeline = pipeline.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(EXPIRY_TICK);
+            loop {
+                tick.tick().await;
+                if let Err(e) = pipeline.expire_due().await {
+                    tracing::warn!(error = %e, "expiring confirmations failed");
+                }
+            }
+        })
+    };
+    let app = http::router(AppState::new(home.clone(), pipeline, bound, token));
     let (stopping_tx, stopping) = watch::channel(false);
     tokio::spawn(async move {
         let why = stop.await;
@@ -147,6 +188,8 @@ where
             tracing::warn!("connections still open after the grace period; closing them");
         }
     }
+    ticker.abort();
+    let _ = ticker.await;
     if !store.close().await {
         tracing::warn!(
             "database handles still in use at stop; SQLite recovers the WAL on next open"

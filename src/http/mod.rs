@@ -4,6 +4,7 @@
 //! (invariant 8). Routes answer JSON, errors included: `{"error": "..."}` with a
 //! message that says what to do. Later issues add their routers under `/v1`.
 
+mod api;
 pub mod probe;
 
 use std::net::SocketAddr;
@@ -21,7 +22,8 @@ use serde_json::json;
 
 use crate::home::Home;
 use crate::keys;
-use crate::store::{Store, migrate};
+use crate::pipeline::Pipeline;
+use crate::store::migrate;
 
 /// Request bodies larger than this are refused with 413 unless a route says otherwise.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -30,17 +32,17 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub home: Home,
-    pub store: Store,
+    pub pipeline: Pipeline,
     pub listen: SocketAddr,
     pub started: Instant,
     token: Arc<String>,
 }
 
 impl AppState {
-    pub fn new(home: Home, store: Store, listen: SocketAddr, token: String) -> Self {
+    pub fn new(home: Home, pipeline: Pipeline, listen: SocketAddr, token: String) -> Self {
         AppState {
             home,
-            store,
+            pipeline,
             listen,
             started: Instant::now(),
             token: Arc::new(token),
@@ -49,11 +51,12 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+    let api = api::routes()
         .route("/v1/status", get(status))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/.well-known/steward-receipts", get(api::receipt_key))
         .merge(api)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -113,7 +116,8 @@ pub struct DaemonStatus {
 
 async fn status(State(state): State<AppState>) -> Result<Json<DaemonStatus>, ApiError> {
     let schema_version = state
-        .store
+        .pipeline
+        .store()
         .read(migrate::current_version)
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;

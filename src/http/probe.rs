@@ -1,5 +1,5 @@
-//! A minimal blocking HTTP/1.1 GET for probing a local daemon (`status`,
-//! `doctor`, tests). Loopback only, short timeouts, `Connection: close`; it is not
+//! A minimal blocking HTTP/1.1 client for talking to the local daemon
+//! (`status`, `doctor`, `confirm`, tests). Loopback only, short timeouts, `Connection: close`; it is not
 //! a general client (the model and runtime clients use reqwest).
 
 use std::io::{Read, Write};
@@ -33,6 +33,28 @@ pub fn get(
     token: Option<&str>,
     timeout: Duration,
 ) -> Result<ProbeResponse, ProbeError> {
+    request(addr, "GET", path, token, None, timeout)
+}
+
+/// `POST path` with a JSON body.
+pub fn post_json(
+    addr: SocketAddr,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+    timeout: Duration,
+) -> Result<ProbeResponse, ProbeError> {
+    request(addr, "POST", path, token, Some(body), timeout)
+}
+
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+    timeout: Duration,
+) -> Result<ProbeResponse, ProbeError> {
     let connect = |source| ProbeError::Connect { addr, source };
     let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(connect)?;
     stream.set_read_timeout(Some(timeout)).map_err(connect)?;
@@ -40,8 +62,21 @@ pub fn get(
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).map_err(connect)?;
+    let content = body
+        .map(|b| {
+            format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                b.len()
+            )
+        })
+        .unwrap_or_default();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}{content}Connection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).map_err(connect)?;
+    if let Some(b) = body {
+        stream.write_all(b.as_bytes()).map_err(connect)?;
+    }
     let mut raw = Vec::new();
     stream
         .take(MAX_RESPONSE)

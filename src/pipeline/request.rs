@@ -149,7 +149,7 @@ impl RunStatus {
 }
 
 /// What `Pipeline::run` and the confirmation decisions return.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunOutcome {
     pub run_id: String,

@@ -1,0 +1,91 @@
+//! `steward runs [--json] [--agent A] [--limit N]` and `steward runs show ID [--json]`.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::home::Home;
+use crate::pipeline::runs;
+use crate::store;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub show: Option<Show>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Only this agent's runs.
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// How many, newest first.
+    #[arg(long, default_value_t = 20)]
+    pub limit: u32,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Show {
+    /// One run with its journal and receipt.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
+    let conn = store::open_readonly(&home.db_path())?;
+    if let Some(Show::Show { id, json }) = args.show {
+        let detail = runs::show(&conn, &id)?
+            .with_context(|| format!("no run {id:?}; `steward runs` lists them"))?;
+        if json {
+            super::print_json(&detail)?;
+        } else {
+            let s = &detail.summary;
+            println!(
+                "{}  {}  {} ({}), by {}",
+                s.id,
+                s.agent,
+                s.status.as_str(),
+                s.trigger,
+                detail.actor
+            );
+            if let Some(reason) = &s.reason {
+                println!("reason: {reason}");
+            }
+            println!("journal:");
+            for e in &detail.journal {
+                println!("  {:>3} {:<24} {}", e.seq, e.kind, e.payload);
+            }
+            match &detail.receipt {
+                Some(r) => println!(
+                    "receipt: signed ({}), journalHash {}",
+                    r.algorithm,
+                    r.payload["journalHash"].as_str().unwrap_or("?")
+                ),
+                None => println!("receipt: none yet (the run has not ended)"),
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows = runs::list(&conn, args.agent.as_deref(), args.limit)?;
+    if args.json {
+        super::print_json(&rows)?;
+    } else if rows.is_empty() {
+        println!("No runs yet.");
+    } else {
+        for r in rows {
+            println!(
+                "{}  {:<20} {:<9} {:<8} ${:.4}  {}{}",
+                r.id,
+                r.agent,
+                r.status.as_str(),
+                r.trigger,
+                r.cost_usd,
+                r.started_at,
+                r.reason.map(|x| format!("  ({x})")).unwrap_or_default()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

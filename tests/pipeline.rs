@@ -500,4 +500,92 @@ async fn a_soft_limit_allows_and_notifies_the_owner_once_a_day() {
         .await
         .unwrap();
     assert_eq!(pct_notices, 1, "the notifyAtPct notice is sent once a day");
+    // The owner heard each notice through the bridge, as an owner message.
+    let told: Vec<_> = f
+        .outbox()
+        .into_iter()
+        .filter(|d| d.audience == "owner")
+        .collect();
+    assert!(
+        told.iter().any(|d| d.text.contains("daily budget")),
+        "{told:?}"
+    );
+    assert!(told.iter().all(|d| d.text.starts_with("💸")));
+}
+
+#[tokio::test]
+async fn a_broken_chain_or_a_swapped_key_seals_the_pipeline() {
+    let f = Fixture::new("");
+    f.pipeline
+        .run(request(
+            "concierge",
+            Trigger::Manual,
+            Actor::Console,
+            vec![Effect::Noop],
+        ))
+        .await
+        .unwrap();
+    let waiting = f
+        .pipeline
+        .run(request(
+            "imessage-assistant",
+            Trigger::Contact,
+            ann(),
+            vec![reply("hi")],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(f.pipeline.check_integrity().await.unwrap(), None);
+
+    // Another key, same store: the last receipt's fingerprint does not match.
+    let other = Pipeline::new(
+        f.pipeline.store().clone(),
+        ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]),
+        Roster::load(f.dir.path()),
+        Settings::from_config(&Config::default()),
+        Bridges::new(vec![Bridge::Console(ConsoleBridge::new(f.dir.path()))]),
+    );
+    let why = other.check_integrity().await.unwrap().expect("sealed");
+    assert!(why.contains("receipt key changed"), "{why}");
+    let refused = other
+        .run(request(
+            "concierge",
+            Trigger::Manual,
+            Actor::Console,
+            vec![Effect::Noop],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(refused.status, RunStatus::Refused);
+    assert!(refused.reason.unwrap().contains("receipt key changed"));
+    // A sealed pipeline does not send, even on the owner's yes.
+    let err = other
+        .decide(
+            &waiting.confirmations[0],
+            Decision::Approved,
+            None,
+            &Actor::Console,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PipelineError::Sealed(_)));
+    assert!(f.outbox().is_empty());
+
+    // A tampered chain row seals the original pipeline too.
+    f.sql("UPDATE audit SET subject = 'policy!' WHERE seq = 2")
+        .await;
+    let why = f.pipeline.check_integrity().await.unwrap().expect("sealed");
+    assert!(why.contains("seq 2"), "{why}");
+    let out = f
+        .pipeline
+        .run(request(
+            "concierge",
+            Trigger::Manual,
+            Actor::Console,
+            vec![Effect::Noop],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(out.status, RunStatus::Refused);
+    assert_eq!(f.receipt(&out.run_id).await.payload["status"], "refused");
 }

@@ -148,6 +148,7 @@ fn locally(
         .build()?;
     let outcome = runtime.block_on(async {
         let pipeline = daemon::build_pipeline(home, &config, store.clone())?;
+        pipeline.check_integrity().await?;
         let out = pipeline.decide(id, decision, text, &Actor::Console).await;
         drop(pipeline);
         store.close().await;

@@ -111,6 +111,7 @@ pub fn checks(home: &Home) -> Vec<Check> {
                 format!("rm {} && steward init", home.api_token_path().display()),
             ),
         },
+        check_audit(&home.db_path()),
         check_port(home, listen),
         if listen.ip().is_loopback() {
             Check::ok("exposure", format!("HTTP stays on loopback ({listen})"))
@@ -249,6 +250,31 @@ fn check_database(path: &Path) -> Check {
             format!("integrity ok, schema {version} (steward up migrates it to {supported})"),
         ),
         Ok((Ok(()), version, _)) => Check::ok(NAME, format!("integrity ok, schema {version}")),
+    }
+}
+
+fn check_audit(path: &Path) -> Check {
+    const NAME: &str = "auditChain";
+    let report = store::open_readonly(path).and_then(|conn| {
+        if migrate::current_version(&conn)? < 2 {
+            return Ok(None);
+        }
+        Ok(Some(crate::pipeline::audit::verify(&conn)?))
+    });
+    match report {
+        Ok(None) => Check::ok(NAME, "no audit chain yet (steward up creates it)"),
+        Ok(Some(r)) if r.ok => Check::ok(NAME, format!("{} entries verify", r.entries)),
+        Ok(Some(r)) => Check::bad(
+            NAME,
+            Level::Fail,
+            format!(
+                "broken at seq {}: {}; Steward refuses to act until it is repaired",
+                r.first_bad_seq.unwrap_or(0),
+                r.reason.unwrap_or_default()
+            ),
+            "restore steward.db from a backup taken before that entry",
+        ),
+        Err(e) => Check::bad(NAME, Level::Fail, e.to_string(), "see the database check"),
     }
 }
 

@@ -152,6 +152,8 @@ where
         .await?;
 
     let pipeline = build_pipeline(&home, &config, store.clone())?;
+    // A broken chain or a swapped key seals the pipeline (runs refused, with receipts).
+    pipeline.check_integrity().await?;
     // Runs a previous process left mid-way continue now, before new work arrives.
     let resumed = pipeline.resume().await?;
     if !resumed.is_empty() {

@@ -42,6 +42,7 @@ impl From<PipelineError> for ApiError {
             PipelineError::Expired(_) => StatusCode::GONE,
             PipelineError::NotOwner(_) => StatusCode::FORBIDDEN,
             PipelineError::BadEdit => StatusCode::BAD_REQUEST,
+            PipelineError::Sealed(_) => StatusCode::SERVICE_UNAVAILABLE,
             PipelineError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(status, e.to_string())

@@ -168,6 +168,7 @@ impl Pipeline {
 
     /// Run every step that can run now; finish the run when all are settled.
     pub(crate) async fn execute(&self, run_id: &str) -> Result<RunOutcome, PipelineError> {
+        self.ensure_unsealed()?;
         let lock = self.run_lock(run_id);
         let _guard = lock.lock().await;
         let id = run_id.to_string();

@@ -91,6 +91,8 @@ pub enum PipelineError {
     BadEdit,
     #[error("no run {0:?}")]
     NoRun(String),
+    #[error("Steward will not act: {0}")]
+    Sealed(String),
 }
 
 impl From<rusqlite::Error> for PipelineError {
@@ -106,6 +108,8 @@ pub struct Settings {
     pub confirm_ttl: jiff::SignedDuration,
     pub timezone: jiff::tz::TimeZone,
     pub owners: OwnerIdentities,
+    /// Where the pipeline's own messages to the owner go (budget notices).
+    pub owner_channel: String,
 }
 
 impl Settings {
@@ -115,6 +119,8 @@ impl Settings {
             confirm_ttl: jiff::SignedDuration::from_mins(i64::from(config.confirm.ttl_minutes)),
             timezone: config.owner.timezone.zone(),
             owners: OwnerIdentities::new(&config.owner.handles),
+            // The self-chat bridges take this over when they arrive.
+            owner_channel: crate::bridges::console::CHANNEL.to_string(),
         }
     }
 }
@@ -127,6 +133,8 @@ struct Inner {
     settings: Settings,
     bridges: Bridges,
     fault: fault::Fault,
+    /// Set when the store fails its integrity check: every run is refused.
+    sealed: Mutex<Option<String>>,
     // One executor per run at a time, so two approvals of one run cannot race.
     executing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -155,6 +163,7 @@ impl Pipeline {
                 settings,
                 bridges,
                 fault: fault::Fault::from_env(),
+                sealed: Mutex::new(None),
                 executing: Mutex::new(HashMap::new()),
             }),
         }
@@ -209,6 +218,7 @@ impl Pipeline {
         if gates::identity(by, &self.inner.settings.owners) != Identity::Owner {
             return Err(PipelineError::NotOwner(by.to_string()));
         }
+        self.ensure_unsealed()?;
         if let Some(text) = &edited {
             let n = text.chars().count();
             if n == 0 || n > request::MAX_TEXT_CHARS {
@@ -309,8 +319,67 @@ impl Pipeline {
             .await?)
     }
 
+    /// Check that the audit chain is intact and that the newest receipt was
+    /// signed by this key. If not, seal the pipeline: every run is refused (with
+    /// a receipt saying why) until the owner repairs the store and restarts.
+    pub async fn check_integrity(&self) -> Result<Option<String>, PipelineError> {
+        let key = self.inner.key.verifying_key();
+        let fingerprint = self.inner.fingerprint.clone();
+        let problem = self
+            .store
+            .read(move |c| {
+                let chain = audit::verify(c)?;
+                if !chain.ok {
+                    return Ok(Some(format!(
+                        "the audit chain is broken at seq {} ({}); run `steward audit verify` and restore the database from backup",
+                        chain.first_bad_seq.unwrap_or(0),
+                        chain.reason.unwrap_or_default()
+                    )));
+                }
+                let last: Option<String> = rusqlite::OptionalExtension::optional(c.query_row(
+                    "SELECT run_id FROM receipts ORDER BY rowid DESC LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                ))?;
+                let Some(run_id) = last else { return Ok(None) };
+                let Some(r) = runs::receipt(c, &run_id)? else { return Ok(None) };
+                if r.payload["keyFingerprint"].as_str() != Some(fingerprint.as_str()) {
+                    return Ok(Some(format!(
+                        "the receipt key changed: the last receipt was signed by {}, this key is {fingerprint}; restore keys/receipt.ed25519",
+                        r.payload["keyFingerprint"].as_str().unwrap_or("?")
+                    )));
+                }
+                Ok(receipt::verify(&r, &key)
+                    .err()
+                    .map(|e| format!("the last receipt ({run_id}) does not verify: {e}; run `steward receipts verify`")))
+            })
+            .await?;
+        if let Some(reason) = &problem {
+            tracing::error!(%reason, "pipeline sealed: every run will be refused");
+        }
+        *self.inner.sealed.lock().unwrap_or_else(|p| p.into_inner()) = problem.clone();
+        Ok(problem)
+    }
+
+    fn ensure_unsealed(&self) -> Result<(), PipelineError> {
+        match self
+            .inner
+            .sealed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            Some(reason) => Err(PipelineError::Sealed(reason)),
+            None => Ok(()),
+        }
+    }
+
     /// Continue every run a previous process left running or waiting.
     pub async fn resume(&self) -> Result<Vec<RunOutcome>, PipelineError> {
+        if self.ensure_unsealed().is_err() {
+            // Leave unfinished runs as they are; the owner repairs first.
+            return Ok(Vec::new());
+        }
         self.expire_due().await?;
         let ids = self.store.read(|c| Ok(runs::unfinished(c)?)).await?;
         let mut out = Vec::new();
@@ -380,7 +449,7 @@ fn gate_record(
 fn admit(
     conn: &mut rusqlite::Connection,
     inner: &Inner,
-    req: RunRequest,
+    mut req: RunRequest,
     day: &str,
 ) -> rusqlite::Result<Admitted> {
     let tx = conn.transaction()?;
@@ -446,6 +515,18 @@ fn admit(
         }))
     };
 
+    // 0. Integrity: a store that failed its check acts on nothing.
+    let sealed = inner
+        .sealed
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    if let Some(reason) = sealed {
+        gate_record(&tx, &run_id, &actor, "integrity", &Err(reason.clone()))?;
+        let out = refuse(&tx, reason)?;
+        tx.commit()?;
+        return Ok(out);
+    }
     // 1. Identity.
     let who = gates::identity(&req.actor, &inner.settings.owners);
     let identity = gates::check_identity(req.trigger, &req.actor, &who);
@@ -492,6 +573,21 @@ fn admit(
                 "UPDATE runs SET reserved_micros = ?2 WHERE id = ?1",
                 rusqlite::params![run_id, req.forecast_usd.micros()],
             )?;
+            let channel = &inner.settings.owner_channel;
+            if !notices.is_empty() && inner.bridges.has(channel) {
+                // The owner hears about it through the same journaled, idempotent steps.
+                req.plan.extend(notices.iter().map(|n| Effect::NotifyOwner {
+                    channel: channel.clone(),
+                    text: format!("💸 {n}"),
+                }));
+                tx.execute(
+                    "UPDATE runs SET plan = ?2 WHERE id = ?1",
+                    rusqlite::params![
+                        run_id,
+                        serde_json::to_string(&req.plan).expect("plan serialises")
+                    ],
+                )?;
+            }
             for notice in notices {
                 tracing::warn!(agent = %spec.name, %notice, "budget notice for the owner");
                 journal::append(&tx, &run_id, "budget.notice", &json!({ "notice": notice }))?;

@@ -230,6 +230,31 @@ async fn each_gate_refuses_with_a_valid_receipt_and_sends_nothing() {
 }
 
 #[tokio::test]
+async fn an_invalid_spec_refuses_its_runs_with_the_parse_error() {
+    let f = Fixture::with_agents(
+        "",
+        &[("broken", "name: broken\ntier: hourly\n".to_string())],
+    );
+    let out = f
+        .pipeline
+        .run(request(
+            "broken",
+            Trigger::Manual,
+            Actor::Console,
+            vec![Effect::Noop],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(out.status, RunStatus::Refused);
+    let reason = out.reason.unwrap();
+    assert!(
+        reason.contains("invalid spec") && reason.contains("broken.yaml:2:"),
+        "{reason}"
+    );
+    assert_eq!(f.receipt(&out.run_id).await.payload["status"], "refused");
+}
+
+#[tokio::test]
 async fn owner_notices_are_delivered_once_through_the_bridge() {
     let f = Fixture::new("");
     let plan = vec![Effect::NotifyOwner {
@@ -535,6 +560,14 @@ async fn a_broken_chain_or_a_swapped_key_seals_the_pipeline() {
         ))
         .await
         .unwrap();
+    assert_eq!(f.pipeline.check_integrity().await.unwrap(), None);
+
+    // A changed journal row of the last run seals it.
+    f.sql("UPDATE journal SET payload = payload || ' ' WHERE seq = 1 AND run_id = (SELECT run_id FROM receipts ORDER BY rowid DESC LIMIT 1)").await;
+    let why = f.pipeline.check_integrity().await.unwrap().expect("sealed");
+    assert!(why.contains("journal"), "{why}");
+    f.sql("UPDATE journal SET payload = rtrim(payload) WHERE seq = 1")
+        .await;
     assert_eq!(f.pipeline.check_integrity().await.unwrap(), None);
 
     // Another key, same store: the last receipt's fingerprint does not match.

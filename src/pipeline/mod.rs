@@ -349,7 +349,8 @@ impl Pipeline {
                         r.payload["keyFingerprint"].as_str().unwrap_or("?")
                     )));
                 }
-                Ok(receipt::verify(&r, &key)
+                // Signature, journal and audit entry: a changed journal shows here too.
+                Ok(verify::check(c, &key, &run_id, &r)?
                     .err()
                     .map(|e| format!("the last receipt ({run_id}) does not verify: {e}; run `steward receipts verify`")))
             })

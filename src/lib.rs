@@ -25,6 +25,7 @@ pub mod home;
 pub mod http;
 pub mod keys;
 pub mod logging;
+pub mod memory;
 pub mod pipeline;
 pub mod service;
 pub mod store;

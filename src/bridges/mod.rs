@@ -8,6 +8,7 @@
 //! `health()` join this enum with the iMessage issue.
 
 pub mod console;
+pub mod imessage;
 
 use crate::pipeline::{ConfirmedSend, OwnerSend, StepKey};
 

@@ -7,8 +7,10 @@ pub mod audit;
 pub mod budget;
 pub mod confirm;
 pub mod doctor;
+pub mod import;
 pub mod init;
 pub mod install;
+pub mod people;
 pub mod receipts;
 pub mod runs;
 pub mod status;
@@ -65,6 +67,14 @@ pub enum Command {
     Confirm(confirm::Command),
     /// Today's spend, reservations and limits, per agent and overall.
     Budget(budget::Args),
+    /// Backfill memory from a source.
+    #[command(subcommand)]
+    Import(import::Command),
+    /// Everyone in memory, most recently active first.
+    People(people::PeopleArgs),
+    /// One person: show, merge, split, forget.
+    #[command(subcommand)]
+    Person(people::PersonCommand),
 }
 
 impl Cli {
@@ -82,6 +92,9 @@ impl Cli {
             Command::Audit(cmd) => audit::run(&home, cmd),
             Command::Confirm(cmd) => confirm::run(&home, cmd),
             Command::Budget(args) => budget::run(&home, args),
+            Command::Import(cmd) => import::run(&home, cmd),
+            Command::People(args) => people::list(&home, args),
+            Command::Person(cmd) => people::person(&home, cmd),
         }
     }
 }

@@ -45,8 +45,42 @@ pub struct Config {
     pub log: LogConfig,
     pub budget: BudgetConfig,
     pub confirm: ConfirmConfig,
+    pub bridges: BridgesConfig,
 }
 
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct BridgesConfig {
+    pub imessage: ImessageConfig,
+}
+
+/// The iMessage bridge. Paths default to the macOS locations under `$HOME`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct ImessageConfig {
+    /// Read Messages live in `steward up` (default: on macOS only).
+    pub enabled: bool,
+    /// `~/Library/Messages/chat.db` if unset.
+    pub chat_db: Option<PathBuf>,
+    /// AddressBook databases or folders; `~/Library/Application Support/AddressBook` if empty.
+    pub contacts: Vec<PathBuf>,
+    /// The `osascript` used to send (tests point this at a stand-in).
+    pub osascript: PathBuf,
+    /// The fallback poll, beside file events.
+    pub poll_seconds: u64,
+}
+
+impl Default for ImessageConfig {
+    fn default() -> Self {
+        ImessageConfig {
+            enabled: cfg!(target_os = "macos"),
+            chat_db: None,
+            contacts: Vec::new(),
+            osascript: PathBuf::from("/usr/bin/osascript"),
+            poll_seconds: 30,
+        }
+    }
+}
 /// Limits above every agent's own budget.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]

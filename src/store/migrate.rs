@@ -28,6 +28,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "pipeline",
         sql: include_str!("migrations/0002_pipeline.sql"),
     },
+    Migration {
+        version: 3,
+        name: "memory",
+        sql: include_str!("migrations/0003_memory.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -1,0 +1,433 @@
+//! Reading `~/Library/Messages/chat.db`: strictly read-only (`mode=ro`, never
+//! `immutable`), short read transactions, a busy timeout, and a schema probe
+//! (`Capabilities`) so older and newer macOS databases both work: a missing
+//! column reads as NULL.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, Row};
+
+use super::typedstream;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChatDbError {
+    #[error(
+        "no Messages database at {0}; is this a Mac with Messages set up? (set bridges.imessage.chatDb to point elsewhere)"
+    )]
+    Missing(PathBuf),
+    #[error(
+        "macOS denied access to {0}. Grant Full Disk Access to the steward binary: System Settings → Privacy & Security → Full Disk Access → + → add {exe}, then restart it",
+        exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "steward".into())
+    )]
+    NoFullDiskAccess(PathBuf),
+    #[error("{path} is not a readable Messages database ({source})")]
+    Corrupt {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("{path} is locked; Messages may be migrating it, try again in a minute ({source})")]
+    Locked {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("reading {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+}
+
+/// Apple's epoch, 2001-01-01T00:00:00Z, in Unix seconds.
+pub const APPLE_EPOCH: i64 = 978_307_200;
+
+/// Apple timestamp (nanoseconds since 2001; seconds on pre-10.13 databases) to Unix milliseconds.
+pub fn apple_to_unix_ms(raw: i64) -> i64 {
+    if raw.abs() > 100_000_000_000 {
+        raw / 1_000_000 + APPLE_EPOCH * 1000
+    } else {
+        (raw + APPLE_EPOCH) * 1000
+    }
+}
+
+/// Which optional columns this database has.
+#[derive(Debug, Clone, Default)]
+pub struct Capabilities {
+    pub message: Vec<String>,
+    pub chat: Vec<String>,
+}
+
+impl Capabilities {
+    fn probe(conn: &Connection) -> rusqlite::Result<Capabilities> {
+        let cols = |table: &str| -> rusqlite::Result<Vec<String>> {
+            let mut stmt = conn.prepare("SELECT name FROM pragma_table_info(?1)")?;
+            stmt.query_map([table], |r| r.get(0))?.collect()
+        };
+        Ok(Capabilities {
+            message: cols("message")?,
+            chat: cols("chat")?,
+        })
+    }
+
+    fn col(&self, name: &str) -> String {
+        if self.message.iter().any(|c| c.eq_ignore_ascii_case(name)) {
+            format!("m.{name}")
+        } else {
+            "NULL".to_string()
+        }
+    }
+}
+
+/// One `message` row, as read.
+#[derive(Debug, Clone)]
+pub struct RawMessage {
+    pub rowid: i64,
+    pub guid: String,
+    pub text: Option<String>,
+    pub body: Option<Vec<u8>>,
+    pub handle: Option<String>,
+    pub is_from_me: bool,
+    pub date: i64,
+    pub date_edited: i64,
+    pub service: Option<String>,
+    pub account: Option<String>,
+    pub assoc_type: i64,
+    pub assoc_guid: Option<String>,
+    pub assoc_emoji: Option<String>,
+    pub item_type: i64,
+    pub reply_to: Option<String>,
+    pub chat_rowid: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RawChat {
+    pub rowid: i64,
+    pub guid: String,
+    pub style: i64,
+    pub identifier: Option<String>,
+    pub display_name: Option<String>,
+    pub members: Vec<String>,
+}
+
+pub struct ChatDb {
+    conn: Connection,
+    path: PathBuf,
+    caps: Capabilities,
+    select: String,
+}
+
+impl ChatDb {
+    pub fn open(path: &Path) -> Result<ChatDb, ChatDbError> {
+        // metadata() fails with EPERM under TCC when Full Disk Access is missing.
+        match std::fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ChatDbError::Missing(path.into()));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(ChatDbError::NoFullDiskAccess(path.into()));
+            }
+            _ => {}
+        }
+        let uri = format!("file:{}?mode=ro", uri_path(path));
+        let conn = Connection::open_with_flags(
+            &uri,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| classify(path, e))?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(|e| classify(path, e))?;
+        let caps = Capabilities::probe(&conn).map_err(|e| classify(path, e))?;
+        if caps.message.is_empty() {
+            return Err(ChatDbError::Corrupt {
+                path: path.into(),
+                source: rusqlite::Error::InvalidQuery,
+            });
+        }
+        let c = |n: &str| caps.col(n);
+        let reply = if caps.message.iter().any(|n| n == "thread_originator_guid") {
+            "m.thread_originator_guid".to_string()
+        } else {
+            c("reply_to_guid")
+        };
+        let select = format!(
+            "SELECT m.ROWID, m.guid, {text}, {body}, h.id, m.is_from_me, m.date, {edited}, {service}, {account},
+                    {atype}, {aguid}, {aemoji}, {item}, {reply},
+                    (SELECT cmj.chat_id FROM chat_message_join cmj WHERE cmj.message_id = m.ROWID ORDER BY cmj.chat_id LIMIT 1)
+             FROM message m LEFT JOIN handle h ON h.ROWID = m.handle_id
+             WHERE m.ROWID > ?1 ORDER BY m.ROWID LIMIT ?2",
+            text = c("text"),
+            body = c("attributedBody"),
+            edited = c("date_edited"),
+            service = c("service"),
+            account = c("account"),
+            atype = c("associated_message_type"),
+            aguid = c("associated_message_guid"),
+            aemoji = c("associated_message_emoji"),
+            item = c("item_type"),
+        );
+        Ok(ChatDb {
+            conn,
+            path: path.into(),
+            caps,
+            select,
+        })
+    }
+
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    fn err(&self, e: rusqlite::Error) -> ChatDbError {
+        classify(&self.path, e)
+    }
+
+    /// The newest message ROWID (the live reader starts here on first run).
+    pub fn max_rowid(&self) -> Result<i64, ChatDbError> {
+        self.conn
+            .query_row("SELECT COALESCE(MAX(ROWID), 0) FROM message", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// The owner's own addresses, from `account` on rows they sent (`E:`/`p:` stripped).
+    pub fn owner_accounts(&self) -> Result<Vec<String>, ChatDbError> {
+        if !self.caps.message.iter().any(|c| c == "account") {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT account FROM message WHERE is_from_me = 1 AND account IS NOT NULL AND account != ''")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        Ok(rows
+            .filter_map(Result::ok)
+            .map(|a| match a.split_once(':') {
+                Some((p, rest)) if p.eq_ignore_ascii_case("e") || p.eq_ignore_ascii_case("p") => {
+                    rest.to_string()
+                }
+                _ => a,
+            })
+            .collect())
+    }
+
+    pub fn chats(&self) -> Result<HashMap<i64, RawChat>, ChatDbError> {
+        let has = |n: &str| self.caps.chat.iter().any(|c| c == n);
+        let sql = format!(
+            "SELECT ROWID, guid, {style}, {ident}, {display} FROM chat",
+            style = if has("style") { "style" } else { "45" },
+            ident = if has("chat_identifier") {
+                "chat_identifier"
+            } else {
+                "NULL"
+            },
+            display = if has("display_name") {
+                "display_name"
+            } else {
+                "NULL"
+            },
+        );
+        let mut chats = HashMap::new();
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(RawChat {
+                    rowid: r.get(0)?,
+                    guid: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    style: r.get::<_, Option<i64>>(2)?.unwrap_or(45),
+                    identifier: r.get(3)?,
+                    display_name: r.get::<_, Option<String>>(4)?.filter(|s| !s.is_empty()),
+                    members: Vec::new(),
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        for chat in rows.flatten() {
+            chats.insert(chat.rowid, chat);
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT chj.chat_id, h.id FROM chat_handle_join chj JOIN handle h ON h.ROWID = chj.handle_id")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?))
+            })
+            .map_err(|e| self.err(e))?;
+        for (chat, handle) in rows.flatten() {
+            if let (Some(c), Some(h)) = (chats.get_mut(&chat), handle) {
+                c.members.push(h);
+            }
+        }
+        Ok(chats)
+    }
+
+    /// Up to `limit` rows after `cursor`, in ROWID order, in one short read.
+    /// Rows whose columns have the wrong types are skipped and counted.
+    pub fn messages_after(
+        &self,
+        cursor: i64,
+        limit: u32,
+    ) -> Result<(Vec<RawMessage>, u64, i64), ChatDbError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&self.select)
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt
+            .query(rusqlite::params![cursor, limit])
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        let mut bad = 0u64;
+        let mut last = cursor;
+        loop {
+            let row = match rows.next() {
+                Ok(Some(row)) => row,
+                Ok(None) => break,
+                Err(e) => return Err(self.err(e)),
+            };
+            if let Ok(id) = row.get::<_, i64>(0) {
+                last = last.max(id);
+            }
+            match read_row(row) {
+                Ok(m) => out.push(m),
+                Err(e) => {
+                    bad += 1;
+                    tracing::debug!(error = %e, "skipping a malformed chat.db row");
+                }
+            }
+        }
+        Ok((out, bad, last))
+    }
+}
+
+fn read_row(r: &Row<'_>) -> rusqlite::Result<RawMessage> {
+    Ok(RawMessage {
+        rowid: r.get(0)?,
+        guid: r.get(1)?,
+        text: r.get(2)?,
+        body: r.get(3)?,
+        handle: r.get(4)?,
+        is_from_me: r.get::<_, Option<i64>>(5)?.unwrap_or(0) != 0,
+        date: r.get::<_, Option<i64>>(6)?.unwrap_or(0),
+        date_edited: r.get::<_, Option<i64>>(7)?.unwrap_or(0),
+        service: r.get(8)?,
+        account: r.get(9)?,
+        assoc_type: r.get::<_, Option<i64>>(10)?.unwrap_or(0),
+        assoc_guid: r.get(11)?,
+        assoc_emoji: r.get(12)?,
+        item_type: r.get::<_, Option<i64>>(13)?.unwrap_or(0),
+        reply_to: r.get(14)?,
+        chat_rowid: r.get(15)?,
+    })
+}
+
+impl RawMessage {
+    /// The body: `text` if present, else decoded from `attributedBody`.
+    pub fn body_text(&self) -> Result<Option<String>, typedstream::DecodeError> {
+        if let Some(t) = &self.text
+            && !t.is_empty()
+        {
+            return Ok(Some(clean(t)));
+        }
+        match &self.body {
+            Some(blob) if !blob.is_empty() => typedstream::decode(blob).map(|t| Some(clean(&t))),
+            _ => Ok(self.text.as_ref().map(|t| clean(t))),
+        }
+    }
+}
+
+/// Drop the attachment and balloon placeholders.
+fn clean(text: &str) -> String {
+    text.replace(['\u{fffc}', '\u{fffd}'], "")
+        .trim()
+        .to_string()
+}
+
+/// The 36-character target GUID of a tapback (`p:N/GUID`, `bp:GUID` or bare).
+pub fn tapback_target(assoc: &str) -> &str {
+    let rest = assoc.rsplit('/').next().unwrap_or(assoc);
+    rest.strip_prefix("bp:").unwrap_or(rest)
+}
+
+pub fn tapback_kind(code: i64) -> Option<(&'static str, bool)> {
+    let removed = (3000..=3007).contains(&code);
+    if !removed && !(2000..=2007).contains(&code) && code != 1000 {
+        return None;
+    }
+    let kind = match code % 1000 {
+        0 if code == 1000 => "sticker",
+        0 => "love",
+        1 => "like",
+        2 => "dislike",
+        3 => "laugh",
+        4 => "emphasize",
+        5 => "question",
+        6 => "emoji",
+        _ => "sticker",
+    };
+    Some((kind, removed))
+}
+
+fn uri_path(path: &Path) -> String {
+    // Percent-encode what a file: URI cannot carry literally.
+    path.display()
+        .to_string()
+        .replace('%', "%25")
+        .replace('?', "%3f")
+        .replace('#', "%23")
+}
+
+fn classify(path: &Path, e: rusqlite::Error) -> ChatDbError {
+    use rusqlite::ErrorCode::*;
+    match e.sqlite_error_code() {
+        Some(NotADatabase | DatabaseCorrupt) => ChatDbError::Corrupt {
+            path: path.into(),
+            source: e,
+        },
+        Some(DatabaseBusy | DatabaseLocked) => ChatDbError::Locked {
+            path: path.into(),
+            source: e,
+        },
+        Some(CannotOpen | PermissionDenied | AuthorizationForStatementDenied) if path.exists() => {
+            ChatDbError::NoFullDiskAccess(path.into())
+        }
+        _ => ChatDbError::Sqlite {
+            path: path.into(),
+            source: e,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_in_nanoseconds_and_seconds() {
+        // 2025-10-09T08:01:00Z
+        let unix = 1_759_996_860i64;
+        assert_eq!(
+            apple_to_unix_ms((unix - APPLE_EPOCH) * 1_000_000_000),
+            unix * 1000
+        );
+        assert_eq!(apple_to_unix_ms(unix - APPLE_EPOCH), unix * 1000);
+    }
+
+    #[test]
+    fn tapbacks() {
+        let g = "A1B2C3D4-0000-1111-2222-333344445555";
+        assert_eq!(tapback_target(&format!("p:0/{g}")), g);
+        assert_eq!(tapback_target(&format!("bp:{g}")), g);
+        assert_eq!(tapback_target(g), g);
+        assert_eq!(tapback_kind(2001), Some(("like", false)));
+        assert_eq!(tapback_kind(3003), Some(("laugh", true)));
+        assert_eq!(tapback_kind(2006), Some(("emoji", false)));
+        assert_eq!(tapback_kind(1000), Some(("sticker", false)));
+        assert_eq!(tapback_kind(0), None);
+        assert_eq!(tapback_kind(2), None);
+    }
+}

@@ -1,0 +1,101 @@
+//! The iMessage bridge: reads the Messages database (backfill and live) and
+//! Contacts into memory, and sends through AppleScript. chat.db and the
+//! AddressBook are only ever opened read-only (invariant 1).
+
+pub mod chatdb;
+pub mod contacts;
+pub mod ingest;
+pub mod typedstream;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+
+use crate::config::ImessageConfig;
+use chatdb::{ChatDb, ChatDbError};
+use contacts::Card;
+use ingest::{Counts, Ingest};
+
+/// Rows read per short read transaction (and written per write transaction).
+pub const BATCH: u32 = 10_000;
+
+/// Where this bridge reads from.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub chat_db: PathBuf,
+    pub contacts: Vec<PathBuf>,
+}
+
+impl Paths {
+    pub fn resolve(cfg: &ImessageConfig, user_home: &Path) -> Paths {
+        let expand = |p: &Path| match p.strip_prefix("~") {
+            Ok(rest) => user_home.join(rest),
+            Err(_) => p.to_path_buf(),
+        };
+        Paths {
+            chat_db: cfg
+                .chat_db
+                .as_deref()
+                .map(expand)
+                .unwrap_or_else(|| user_home.join("Library/Messages/chat.db")),
+            contacts: if cfg.contacts.is_empty() {
+                vec![contacts::default_root(user_home)]
+            } else {
+                cfg.contacts.iter().map(|p| expand(p)).collect()
+            },
+        }
+    }
+}
+
+/// Every card from every readable AddressBook database; unreadable ones are counted.
+pub fn load_cards(paths: &[PathBuf]) -> (Vec<Card>, u64) {
+    let mut cards = Vec::new();
+    let mut unreadable = 0;
+    for db in paths.iter().flat_map(|p| contacts::databases(p)) {
+        match contacts::read(&db) {
+            Ok(mut c) => cards.append(&mut c),
+            Err(e) => {
+                unreadable += 1;
+                tracing::warn!(path = %db.display(), error = %e, "skipping an unreadable Contacts database");
+            }
+        }
+    }
+    (cards, unreadable)
+}
+
+/// Read every message of `db` into memory, `BATCH` rows per transaction.
+/// `progress(done_rowid, max_rowid)` is called after each batch.
+pub fn backfill(
+    store: &mut Connection,
+    db: &ChatDb,
+    ingest: &mut Ingest,
+    mut progress: impl FnMut(i64, i64),
+) -> Result<Counts, ChatDbError> {
+    let max = db.max_rowid()?;
+    let chats = db.chats()?;
+    let sqlite = |e: rusqlite::Error| ChatDbError::Sqlite {
+        path: PathBuf::from("steward.db"),
+        source: e,
+    };
+    {
+        let tx = store.transaction().map_err(sqlite)?;
+        ingest.sync_chats(&tx, &chats).map_err(sqlite)?;
+        tx.commit().map_err(sqlite)?;
+    }
+    let mut cursor = 0;
+    while cursor < max {
+        let (rows, bad, last) = db.messages_after(cursor, BATCH)?;
+        ingest.counts.skipped += bad;
+        let tx = store.transaction().map_err(sqlite)?;
+        for row in &rows {
+            ingest.row(&tx, row).map_err(sqlite)?;
+        }
+        tx.commit().map_err(sqlite)?;
+        if last <= cursor {
+            break;
+        }
+        cursor = last;
+        progress(cursor, max);
+    }
+    Ok(ingest.counts.clone())
+}

@@ -1,0 +1,99 @@
+//! `steward import imessage [--db PATH] [--contacts PATH]... [--json]`: backfill
+//! memory from the Messages and Contacts databases. Idempotent; history only
+//! fills memory and is never acted on.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use serde_json::json;
+
+use crate::bridges::imessage::{self, Paths, chatdb::ChatDb, ingest::Ingest};
+use crate::config::Config;
+use crate::home::{self, Home};
+use crate::memory::Canonicalizer;
+use crate::store;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Messages (chat.db) and Contacts into memory.
+    Imessage {
+        /// The chat.db to read (default: bridges.imessage.chatDb, else ~/Library/Messages/chat.db).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// AddressBook databases or folders (repeatable).
+        #[arg(long)]
+        contacts: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
+    let Command::Imessage { db, contacts, json } = cmd;
+    if !home.is_initialised() {
+        home.init()?;
+    }
+    let config = Config::load(&home.config_path())?;
+    let mut paths = Paths::resolve(&config.bridges.imessage, &home::user_home()?);
+    if let Some(db) = db {
+        paths.chat_db = db;
+    }
+    if !contacts.is_empty() {
+        paths.contacts = contacts;
+    }
+    let started = Instant::now();
+    let chat_db = ChatDb::open(&paths.chat_db)?;
+    let mut owner = config.owner.handles.clone();
+    owner.extend(chat_db.owner_accounts()?);
+    let (cards, unreadable) = imessage::load_cards(&paths.contacts);
+
+    let mut conn = store::open_writer(&home.db_path())?;
+    let canon = Canonicalizer::new(config.owner.region.as_str());
+    let mut ingest = {
+        let tx = conn.transaction()?;
+        let name = Some(config.owner.name.as_str()).filter(|n| !n.is_empty());
+        let ingest = Ingest::new(&tx, canon, name, &owner, &cards)?;
+        tx.commit()?;
+        ingest
+    };
+    let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} rows  {per_sec}  eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let counts = imessage::backfill(&mut conn, &chat_db, &mut ingest, |done, max| {
+        if let Some(bar) = &bar {
+            bar.set_length(max as u64);
+            bar.set_position(done as u64);
+        }
+    })?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    if json {
+        let mut v = serde_json::to_value(&counts)?;
+        v["seconds"] = json!((seconds * 1000.0).round() / 1000.0);
+        v["contactsUnreadable"] = json!(unreadable);
+        super::print_json(&v)?;
+    } else {
+        println!(
+            "Imported {} messages and {} reactions from {} in {seconds:.1}s: {} new people, {} new chats, {} skipped, {} already known.",
+            counts.messages,
+            counts.reactions,
+            paths.chat_db.display(),
+            counts.people,
+            counts.chats,
+            counts.skipped,
+            counts.already_known
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

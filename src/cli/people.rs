@@ -1,0 +1,165 @@
+//! `steward people [--json] [--search Q]` and `steward person show|merge|split|forget`.
+
+use std::process::ExitCode;
+
+use serde_json::json;
+
+use crate::config::Config;
+use crate::home::Home;
+use crate::memory::{Canonicalizer, people, query};
+use crate::store;
+
+#[derive(Debug, clap::Args)]
+pub struct PeopleArgs {
+    #[arg(long)]
+    pub json: bool,
+    /// Match names and handles.
+    #[arg(long)]
+    pub search: Option<String>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum PersonCommand {
+    /// One person: handles, facts, recent messages (newest first). Any handle form works.
+    Show {
+        who: String,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Move everything of B into A.
+    Merge {
+        a: String,
+        b: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move one handle (and its messages) to a new person.
+    Split {
+        handle: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a person and all their messages, facts and reactions.
+    Forget {
+        who: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn canon(home: &Home) -> Canonicalizer {
+    let region = Config::load(&home.config_path())
+        .map(|c| c.owner.region.as_str().to_string())
+        .unwrap_or_else(|_| "US".into());
+    Canonicalizer::new(&region)
+}
+
+pub fn list(home: &Home, args: PeopleArgs) -> anyhow::Result<ExitCode> {
+    let conn = store::open_readonly(&home.db_path())?;
+    let canonical = args
+        .search
+        .as_deref()
+        .map(|q| canon(home).canonicalize(q).to_string());
+    let rows = query::people(&conn, args.search.as_deref(), canonical.as_deref())?;
+    if args.json {
+        super::print_json(&rows)?;
+    } else if rows.is_empty() {
+        println!("Nobody yet. `steward import imessage` fills memory from Messages.");
+    } else {
+        for p in rows {
+            println!(
+                "{}  {:<24} {:>6} msgs  {}{}",
+                p.id,
+                p.name.as_deref().unwrap_or("(no name)"),
+                p.message_count,
+                p.handles.join(", "),
+                if p.is_owner { "  (you)" } else { "" }
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn person(home: &Home, cmd: PersonCommand) -> anyhow::Result<ExitCode> {
+    let canon = canon(home);
+    match cmd {
+        PersonCommand::Show { who, json, limit } => {
+            let conn = store::open_readonly(&home.db_path())?;
+            let id = people::find(&conn, &who, &canon)?;
+            let detail = query::show(&conn, &id, limit)?;
+            if json {
+                super::print_json(&detail)?;
+            } else {
+                println!(
+                    "{} {}  ({} messages)",
+                    detail.id,
+                    detail.name.as_deref().unwrap_or("(no name)"),
+                    detail.message_count
+                );
+                println!("handles: {}", detail.handles.join(", "));
+                for f in &detail.facts {
+                    println!("fact: {} = {} ({})", f.key, f.value, f.source);
+                }
+                for l in &detail.recent {
+                    let arrow = if l.direction == "in" { "←" } else { "→" };
+                    println!(
+                        "{} {arrow} [{}] {}{}",
+                        l.at,
+                        l.channel,
+                        l.text,
+                        if l.edited { " (edited)" } else { "" }
+                    );
+                }
+            }
+        }
+        PersonCommand::Merge { a, b, json } => {
+            let mut conn = store::open_writer(&home.db_path())?;
+            let tx = conn.transaction()?;
+            // An id that no longer exists (already merged) is passed through for merge's note.
+            let a = people::find(&tx, &a, &canon).unwrap_or(a);
+            let b = people::find(&tx, &b, &canon).unwrap_or(b);
+            let out = people::merge(&tx, &a, &b)?;
+            tx.commit()?;
+            if json {
+                super::print_json(&out)?;
+            } else {
+                println!(
+                    "{}",
+                    out.note
+                        .clone()
+                        .unwrap_or_else(|| format!("Merged {b} into {a}."))
+                );
+            }
+        }
+        PersonCommand::Split { handle, json } => {
+            let mut conn = store::open_writer(&home.db_path())?;
+            let tx = conn.transaction()?;
+            let h = canon.canonicalize(&handle);
+            let new = people::split(&tx, &h)?;
+            tx.commit()?;
+            if json {
+                super::print_json(&json!({ "handle": h.as_str(), "person": new }))?;
+            } else {
+                println!("{h} is now person {new}.");
+            }
+        }
+        PersonCommand::Forget { who, json } => {
+            let mut conn = store::open_writer(&home.db_path())?;
+            let tx = conn.transaction()?;
+            let id = people::find(&tx, &who, &canon)?;
+            let out = people::forget(&tx, &id)?;
+            tx.commit()?;
+            if json {
+                super::print_json(&out)?;
+            } else {
+                println!(
+                    "Forgot {}: {} handles, {} messages, {} facts deleted.",
+                    out.id, out.handles, out.messages, out.facts
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

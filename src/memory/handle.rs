@@ -1,0 +1,252 @@
+//! Canonical handles: `kind:value`, one spelling per address, so the same
+//! person is found whichever way a channel writes them.
+//!
+//! - `phone:+15125551234`: E.164 through libphonenumber, with the owner's region
+//!   for numbers without a country code ("(512) 555-1234", "+1 512 555 1234",
+//!   "15125551234@s.whatsapp.net", "p:+15125551234" all land here);
+//! - `email:ann@example.com`: trimmed, `mailto:`/`<>` removed, lower-case;
+//! - `telegram:123456789`, `whatsapp:<jid>` for non-phone JIDs (`@lid`, `@g.us`);
+//! - `other:<raw>` for anything else. Canonicalisation never fails.
+
+use std::fmt;
+use std::str::FromStr;
+
+use phonenumber::country;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Phone,
+    Email,
+    Telegram,
+    Whatsapp,
+    Other,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Phone => "phone",
+            Kind::Email => "email",
+            Kind::Telegram => "telegram",
+            Kind::Whatsapp => "whatsapp",
+            Kind::Other => "other",
+        }
+    }
+}
+
+/// A canonical handle. `Display` is the stored form `kind:value`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Handle(String);
+
+impl Handle {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn kind(&self) -> Kind {
+        match self.0.split_once(':').map(|(k, _)| k) {
+            Some("phone") => Kind::Phone,
+            Some("email") => Kind::Email,
+            Some("telegram") => Kind::Telegram,
+            Some("whatsapp") => Kind::Whatsapp,
+            _ => Kind::Other,
+        }
+    }
+    pub fn value(&self) -> &str {
+        self.0.split_once(':').map_or("", |(_, v)| v)
+    }
+    fn new(kind: Kind, value: &str) -> Handle {
+        Handle(format!("{}:{value}", kind.as_str()))
+    }
+}
+
+impl fmt::Display for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Turns raw addresses into handles for one default region.
+#[derive(Debug, Clone)]
+pub struct Canonicalizer {
+    region: Option<country::Id>,
+}
+
+impl Canonicalizer {
+    /// `region` is an ISO 3166 code such as `US`; unknown codes mean "no default".
+    pub fn new(region: &str) -> Self {
+        Canonicalizer {
+            region: country::Id::from_str(&region.to_ascii_uppercase()).ok(),
+        }
+    }
+
+    pub fn canonicalize(&self, raw: &str) -> Handle {
+        let trimmed = raw.trim();
+        // Already canonical (or written as such by the owner): re-check the value.
+        if let Some((kind, value)) = trimmed.split_once(':') {
+            match kind.to_ascii_lowercase().as_str() {
+                "phone" => {
+                    return self
+                        .phone(value)
+                        .unwrap_or_else(|| Handle::new(Kind::Other, value.trim()));
+                }
+                "email" | "mailto" => {
+                    return email(value).unwrap_or_else(|| Handle::new(Kind::Other, value.trim()));
+                }
+                "telegram" => return Handle::new(Kind::Telegram, value.trim()),
+                "whatsapp" => return self.jid(value.trim()),
+                "other" => return Handle::new(Kind::Other, value.trim()),
+                // chat.db `account` prefixes and `tel:` URIs.
+                "e" => return email(value).unwrap_or_else(|| Handle::new(Kind::Other, trimmed)),
+                "p" | "tel" => {
+                    return self
+                        .phone(value)
+                        .unwrap_or_else(|| Handle::new(Kind::Other, trimmed));
+                }
+                _ => {}
+            }
+        }
+        if trimmed.contains('@') {
+            if let Some((user, domain)) = trimmed.rsplit_once('@') {
+                let domain = domain.to_ascii_lowercase();
+                if matches!(
+                    domain.as_str(),
+                    "s.whatsapp.net" | "c.us" | "lid" | "g.us" | "broadcast"
+                ) {
+                    return self.jid(&format!("{user}@{domain}"));
+                }
+            }
+            if let Some(h) = email(trimmed) {
+                return h;
+            }
+        }
+        if let Some(h) = self.phone(trimmed) {
+            return h;
+        }
+        Handle::new(Kind::Other, trimmed)
+    }
+
+    fn jid(&self, jid: &str) -> Handle {
+        let lower = jid.to_ascii_lowercase();
+        if let Some((user, domain)) = lower.split_once('@')
+            && matches!(domain, "s.whatsapp.net" | "c.us")
+        {
+            // Phone JIDs carry the full international number without '+'; drop ":device".
+            let digits = user.split(':').next().unwrap_or(user);
+            if let Some(h) = self.phone(&format!("+{digits}")) {
+                return h;
+            }
+        }
+        Handle::new(Kind::Whatsapp, &lower)
+    }
+
+    fn phone(&self, raw: &str) -> Option<Handle> {
+        let raw = raw.trim();
+        if raw.is_empty()
+            || !raw
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-().\u{a0}/".contains(c))
+        {
+            return None;
+        }
+        let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+        if !(7..=15).contains(&digits.len()) {
+            return None;
+        }
+        let plus = raw.starts_with('+');
+        let parsed = if plus {
+            phonenumber::parse(None, raw).ok()
+        } else {
+            phonenumber::parse(self.region, raw)
+                .ok()
+                // "15125551234": a full number written without '+'.
+                .or_else(|| phonenumber::parse(None, format!("+{digits}")).ok())
+        };
+        match parsed {
+            Some(n) => Some(Handle::new(
+                Kind::Phone,
+                &phonenumber::format(&n)
+                    .mode(phonenumber::Mode::E164)
+                    .to_string(),
+            )),
+            // Plausible but unknown to the metadata: keep the digits, never lose it.
+            None if plus => Some(Handle::new(Kind::Phone, &format!("+{digits}"))),
+            None => None,
+        }
+    }
+}
+
+fn email(raw: &str) -> Option<Handle> {
+    let v = raw
+        .trim()
+        .trim_start_matches("mailto:")
+        .trim_matches(|c| c == '<' || c == '>')
+        .trim()
+        .to_lowercase();
+    let (user, domain) = v.split_once('@')?;
+    if user.is_empty()
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || v.contains(char::is_whitespace)
+    {
+        return None;
+    }
+    Some(Handle::new(Kind::Email, &v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table() {
+        let c = Canonicalizer::new("US");
+        for (raw, want) in [
+            ("(512) 555-1234", "phone:+15125551234"),
+            ("+1 512 555 1234", "phone:+15125551234"),
+            ("512.555.1234", "phone:+15125551234"),
+            ("15125551234", "phone:+15125551234"),
+            ("15125551234@s.whatsapp.net", "phone:+15125551234"),
+            ("15125551234:12@s.whatsapp.net", "phone:+15125551234"),
+            ("p:+15125551234", "phone:+15125551234"),
+            ("phone:+15125551234", "phone:+15125551234"),
+            ("tel:+1-512-555-1234", "phone:+15125551234"),
+            ("+44 20 7946 0958", "phone:+442079460958"),
+            ("415.555.0199", "phone:+14155550199"),
+            (" Ann@Example.COM ", "email:ann@example.com"),
+            ("E:me@icloud.com", "email:me@icloud.com"),
+            ("<bob@example.org>", "email:bob@example.org"),
+            ("mailto:Bob@Example.org", "email:bob@example.org"),
+            ("telegram:123456789", "telegram:123456789"),
+            ("123456789@lid", "whatsapp:123456789@lid"),
+            ("12036302@g.us", "whatsapp:12036302@g.us"),
+            ("22395", "other:22395"),
+            ("urn:biz:1234", "other:urn:biz:1234"),
+            ("", "other:"),
+            ("not an address", "other:not an address"),
+            ("ann@", "other:ann@"),
+        ] {
+            assert_eq!(c.canonicalize(raw).as_str(), want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn region_decides_national_numbers() {
+        let gb = Canonicalizer::new("GB");
+        assert_eq!(
+            gb.canonicalize("020 7946 0958").as_str(),
+            "phone:+442079460958"
+        );
+        // An unknown region still handles international numbers.
+        let none = Canonicalizer::new("ZZ");
+        assert_eq!(
+            none.canonicalize("+1 512 555 1234").as_str(),
+            "phone:+15125551234"
+        );
+    }
+
+    #[test]
+    fn kinds_and_values() {
+        let h = Canonicalizer::new("US").canonicalize("ann@example.com");
+        assert_eq!((h.kind(), h.value()), (Kind::Email, "ann@example.com"));
+    }
+}

@@ -1,0 +1,197 @@
+//! Chats, messages and reactions. Re-importing never duplicates: a message is
+//! unique per (channel, external id); a later sighting that carries an edit
+//! replaces the text and marks it edited.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatKind {
+    Direct,
+    Group,
+    /// The owner's chat with themself: its lines are commands.
+    SelfChat,
+}
+
+impl ChatKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChatKind::Direct => "direct",
+            ChatKind::Group => "group",
+            ChatKind::SelfChat => "self",
+        }
+    }
+}
+
+/// Insert or update a chat; returns its id and whether it was new.
+pub fn upsert_chat(
+    conn: &Connection,
+    channel: &str,
+    external_id: &str,
+    kind: ChatKind,
+    name: Option<&str>,
+) -> rusqlite::Result<(i64, bool)> {
+    let existing: Option<i64> = conn
+        .prepare_cached("SELECT id FROM chats WHERE channel = ?1 AND external_id = ?2")?
+        .query_row(params![channel, external_id], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = existing {
+        conn.prepare_cached("UPDATE chats SET kind = ?2, name = COALESCE(?3, name) WHERE id = ?1")?
+            .execute(params![id, kind.as_str(), name])?;
+        return Ok((id, false));
+    }
+    conn.prepare_cached(
+        "INSERT INTO chats (channel, external_id, kind, name) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![channel, external_id, kind.as_str(), name])?;
+    Ok((conn.last_insert_rowid(), true))
+}
+
+pub fn add_member(conn: &Connection, chat: i64, person: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("INSERT OR IGNORE INTO chat_members (chat_id, person_id) VALUES (?1, ?2)")?
+        .execute(params![chat, person])?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    In,
+    Out,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::In => "in",
+            Direction::Out => "out",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMessage<'a> {
+    pub channel: &'a str,
+    pub external_id: &'a str,
+    pub chat_id: Option<i64>,
+    pub sender_id: &'a str,
+    pub person_id: &'a str,
+    pub handle: Option<&'a str>,
+    pub direction: Direction,
+    pub text: &'a str,
+    pub at_ms: i64,
+    pub reply_to: Option<&'a str>,
+    pub edited: bool,
+    pub is_command: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    New,
+    Edited,
+    Known,
+}
+
+pub fn rfc3339_ms(at_ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(at_ms)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_string())
+}
+
+pub fn insert_message(conn: &Connection, m: &NewMessage<'_>) -> rusqlite::Result<Stored> {
+    let n = conn
+        .prepare_cached(
+            "INSERT INTO messages (channel, external_id, chat_id, sender_id, person_id, handle, direction, text, at, at_ms,
+                                   reply_to, edited, is_command)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             ON CONFLICT (channel, external_id) DO NOTHING",
+        )?
+        .execute(params![
+            m.channel,
+            m.external_id,
+            m.chat_id,
+            m.sender_id,
+            m.person_id,
+            m.handle,
+            m.direction.as_str(),
+            m.text,
+            rfc3339_ms(m.at_ms),
+            m.at_ms,
+            m.reply_to,
+            m.edited,
+            m.is_command
+        ])?;
+    if n == 1 {
+        return Ok(Stored::New);
+    }
+    if m.edited {
+        let changed = conn
+            .prepare_cached(
+                "UPDATE messages SET text = ?3, edited = 1 WHERE channel = ?1 AND external_id = ?2 AND text != ?3",
+            )?
+            .execute(params![m.channel, m.external_id, m.text])?;
+        if changed == 1 {
+            return Ok(Stored::Edited);
+        }
+    }
+    Ok(Stored::Known)
+}
+
+pub fn message_exists(
+    conn: &Connection,
+    channel: &str,
+    external_id: &str,
+) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS(SELECT 1 FROM messages WHERE channel = ?1 AND external_id = ?2)",
+    )?
+    .query_row(params![channel, external_id], |r| r.get(0))
+}
+
+#[derive(Debug, Clone)]
+pub struct NewReaction<'a> {
+    pub channel: &'a str,
+    pub external_id: &'a str,
+    pub target: &'a str,
+    pub person_id: &'a str,
+    pub kind: &'a str,
+    pub emoji: Option<&'a str>,
+    pub removed: bool,
+    pub at_ms: i64,
+}
+
+/// Returns whether the reaction was new.
+pub fn insert_reaction(conn: &Connection, r: &NewReaction<'_>) -> rusqlite::Result<bool> {
+    let n = conn
+        .prepare_cached(
+            "INSERT INTO reactions (channel, external_id, target, person_id, kind, emoji, removed, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (channel, external_id) DO NOTHING",
+        )?
+        .execute(params![
+            r.channel,
+            r.external_id,
+            r.target,
+            r.person_id,
+            r.kind,
+            r.emoji,
+            r.removed,
+            rfc3339_ms(r.at_ms)
+        ])?;
+    Ok(n == 1)
+}
+
+pub fn get_cursor(conn: &Connection, source: &str) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "SELECT value FROM source_cursors WHERE source = ?1",
+        [source],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+pub fn set_cursor(conn: &Connection, source: &str, value: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO source_cursors (source, value, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (source) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        params![source, value, jiff::Timestamp::now().to_string()],
+    )?;
+    Ok(())
+}

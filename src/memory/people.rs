@@ -1,0 +1,359 @@
+//! People and their handles: resolution, Contacts cards, the owner, merge,
+//! split and forget. Plain functions over a connection; callers own the
+//! transaction (an import batch, a CLI command).
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use super::handle::{Canonicalizer, Handle};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MemoryError {
+    #[error("no person matches {0:?}; `steward people --search …` lists them")]
+    NotFound(String),
+    #[error("{query:?} matches several people ({}); use an id or a handle", ids.join(", "))]
+    Ambiguous { query: String, ids: Vec<String> },
+    #[error("cannot merge a person with themself")]
+    SamePerson,
+    #[error("{0} is the only handle of its person; there is nothing to split off")]
+    OnlyHandle(String),
+    #[error("memory database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+pub fn new_person_id() -> String {
+    let mut b = [0u8; 6];
+    let _ = getrandom::fill(&mut b);
+    format!("p_{}", hex::encode(b))
+}
+
+fn now() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
+pub fn person_for_handle(conn: &Connection, handle: &Handle) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT person_id FROM handles WHERE handle = ?1")?
+        .query_row([handle.as_str()], |r| r.get(0))
+        .optional()
+}
+
+fn create_person(
+    conn: &Connection,
+    name: Option<&str>,
+    name_source: Option<&str>,
+    owner: bool,
+) -> rusqlite::Result<String> {
+    let id = new_person_id();
+    conn.prepare_cached("INSERT INTO people (id, name, name_source, is_owner, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(params![id, name, name_source, owner, now()])?;
+    Ok(id)
+}
+
+fn insert_handle(
+    conn: &Connection,
+    handle: &Handle,
+    person: &str,
+    source: &str,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO handles (handle, person_id, source, first_seen) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (handle) DO UPDATE SET person_id = excluded.person_id",
+    )?
+    .execute(params![handle.as_str(), person, source, now()])?;
+    Ok(())
+}
+
+/// The person a handle belongs to; a handle seen first creates a person.
+/// Returns `(person_id, created)`.
+pub fn resolve(
+    conn: &Connection,
+    handle: &Handle,
+    source: &str,
+) -> rusqlite::Result<(String, bool)> {
+    if let Some(id) = person_for_handle(conn, handle)? {
+        return Ok((id, false));
+    }
+    let id = create_person(conn, None, None, false)?;
+    insert_handle(conn, handle, &id, source)?;
+    Ok((id, true))
+}
+
+pub fn owner_id(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT id FROM people WHERE is_owner = 1")?
+        .query_row([], |r| r.get(0))
+        .optional()
+}
+
+/// The owner person, created on first use, holding every handle in `handles`.
+/// A handle that had been taken for a contact moves to the owner.
+pub fn ensure_owner(
+    conn: &Connection,
+    name: Option<&str>,
+    handles: &[Handle],
+    source: &str,
+) -> rusqlite::Result<String> {
+    let id = match owner_id(conn)? {
+        Some(id) => id,
+        None => create_person(conn, name.filter(|n| !n.is_empty()), Some("config"), true)?,
+    };
+    if let Some(n) = name.filter(|n| !n.is_empty()) {
+        conn.execute(
+            "UPDATE people SET name = ?2, name_source = 'config' WHERE id = ?1 AND name IS NULL",
+            params![id, n],
+        )?;
+    }
+    for h in handles {
+        match person_for_handle(conn, h)? {
+            Some(p) if p == id => {}
+            Some(other) => {
+                // Someone created from this handle before we knew it was ours.
+                merge_into(conn, &id, &other)?;
+            }
+            None => insert_handle(conn, h, &id, source)?,
+        }
+    }
+    Ok(id)
+}
+
+/// A Contacts card: every handle on it belongs to one person, named from the card.
+pub fn attach_card(conn: &Connection, name: &str, handles: &[Handle]) -> rusqlite::Result<String> {
+    let owner = owner_id(conn)?;
+    let mut people: Vec<String> = Vec::new();
+    for h in handles {
+        if let Some(p) = person_for_handle(conn, h)?
+            && !people.contains(&p)
+        {
+            people.push(p);
+        }
+    }
+    // The owner's own card names the owner, and never absorbs a contact.
+    if let Some(o) = &owner
+        && people.contains(o)
+    {
+        conn.execute(
+            "UPDATE people SET name = COALESCE(name, ?2) WHERE id = ?1",
+            params![o, name],
+        )?;
+        return Ok(o.clone());
+    }
+    let primary = match people.first() {
+        Some(p) => p.clone(),
+        None => create_person(conn, Some(name), Some("contacts"), false)?,
+    };
+    for other in people.iter().skip(1) {
+        merge_into(conn, &primary, other)?;
+    }
+    for h in handles {
+        if person_for_handle(conn, h)?.is_none() {
+            insert_handle(conn, h, &primary, "contacts")?;
+        }
+    }
+    conn.execute(
+        "UPDATE people SET name = ?2, name_source = 'contacts' WHERE id = ?1 AND COALESCE(name_source, '') != 'manual'",
+        params![primary, name],
+    )?;
+    Ok(primary)
+}
+
+/// Move everything of `from` into `into` and delete `from` (no checks; see `merge`).
+fn merge_into(conn: &Connection, into: &str, from: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE handles SET person_id = ?1 WHERE person_id = ?2",
+        params![into, from],
+    )?;
+    conn.execute(
+        "UPDATE messages SET person_id = ?1 WHERE person_id = ?2",
+        params![into, from],
+    )?;
+    conn.execute(
+        "UPDATE messages SET sender_id = ?1 WHERE sender_id = ?2",
+        params![into, from],
+    )?;
+    conn.execute(
+        "UPDATE reactions SET person_id = ?1 WHERE person_id = ?2",
+        params![into, from],
+    )?;
+    conn.execute(
+        "INSERT OR IGNORE INTO facts (person_id, key, value, source, confidence, learned_at)
+         SELECT ?1, key, value, source, confidence, learned_at FROM facts WHERE person_id = ?2",
+        params![into, from],
+    )?;
+    conn.execute(
+        "INSERT OR IGNORE INTO chat_members (chat_id, person_id) SELECT chat_id, ?1 FROM chat_members WHERE person_id = ?2",
+        params![into, from],
+    )?;
+    conn.execute(
+        "UPDATE people SET name = COALESCE(name, (SELECT name FROM people WHERE id = ?2)) WHERE id = ?1",
+        params![into, from],
+    )?;
+    conn.execute("DELETE FROM people WHERE id = ?1", [from])?;
+    conn.execute(
+        "INSERT INTO merges (from_id, into_id, merged_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (from_id) DO UPDATE SET into_id = excluded.into_id",
+        params![from, into, now()],
+    )?;
+    conn.execute(
+        "UPDATE merges SET into_id = ?1 WHERE into_id = ?2",
+        params![into, from],
+    )?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MergeOutcome {
+    pub into: String,
+    pub merged: bool,
+    pub note: Option<String>,
+}
+
+/// `merge A B`: B's handles, messages, reactions and facts move to A, in the caller's transaction.
+pub fn merge(conn: &Connection, a: &str, b: &str) -> Result<MergeOutcome, MemoryError> {
+    if a == b {
+        return Err(MemoryError::SamePerson);
+    }
+    if !exists(conn, a)? {
+        return Err(MemoryError::NotFound(a.to_string()));
+    }
+    if !exists(conn, b)? {
+        let into: Option<String> = conn
+            .query_row("SELECT into_id FROM merges WHERE from_id = ?1", [b], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        return match into {
+            Some(i) if i == a => Ok(MergeOutcome {
+                into: a.to_string(),
+                merged: false,
+                note: Some(format!("{b} was already merged into {a}; nothing changed")),
+            }),
+            _ => Err(MemoryError::NotFound(b.to_string())),
+        };
+    }
+    // Keep the owner flag unique while both rows exist.
+    let b_owner: bool = conn.query_row("SELECT is_owner FROM people WHERE id = ?1", [b], |r| {
+        r.get(0)
+    })?;
+    if b_owner {
+        conn.execute("UPDATE people SET is_owner = 0 WHERE id = ?1", [b])?;
+    }
+    merge_into(conn, a, b)?;
+    if b_owner {
+        conn.execute("UPDATE people SET is_owner = 1 WHERE id = ?1", [a])?;
+    }
+    Ok(MergeOutcome {
+        into: a.to_string(),
+        merged: true,
+        note: None,
+    })
+}
+
+fn exists(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM people WHERE id = ?1)",
+        [id],
+        |r| r.get(0),
+    )
+}
+
+/// `person split HANDLE`: the handle (and the messages through it) move to a new person.
+pub fn split(conn: &Connection, handle: &Handle) -> Result<String, MemoryError> {
+    let person = person_for_handle(conn, handle)?
+        .ok_or_else(|| MemoryError::NotFound(handle.to_string()))?;
+    let count: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM handles WHERE person_id = ?1",
+        [&person],
+        |r| r.get(0),
+    )?;
+    if count <= 1 {
+        return Err(MemoryError::OnlyHandle(handle.to_string()));
+    }
+    let new = create_person(conn, None, None, false)?;
+    conn.execute(
+        "UPDATE handles SET person_id = ?1 WHERE handle = ?2",
+        params![new, handle.as_str()],
+    )?;
+    conn.execute(
+        "UPDATE messages SET person_id = ?1 WHERE person_id = ?2 AND handle = ?3",
+        params![new, person, handle.as_str()],
+    )?;
+    conn.execute(
+        "UPDATE messages SET sender_id = ?1 WHERE sender_id = ?2 AND handle = ?3",
+        params![new, person, handle.as_str()],
+    )?;
+    Ok(new)
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Forgotten {
+    pub id: String,
+    pub handles: i64,
+    pub messages: i64,
+    pub facts: i64,
+}
+
+/// `person forget X`: the person and everything about them is deleted.
+pub fn forget(conn: &Connection, id: &str) -> Result<Forgotten, MemoryError> {
+    if !exists(conn, id)? {
+        return Err(MemoryError::NotFound(id.to_string()));
+    }
+    let count = |sql: &str| -> rusqlite::Result<i64> { conn.query_row(sql, [id], |r| r.get(0)) };
+    let out = Forgotten {
+        id: id.to_string(),
+        handles: count("SELECT COUNT(*) FROM handles WHERE person_id = ?1")?,
+        messages: count("SELECT COUNT(*) FROM messages WHERE person_id = ?1 OR sender_id = ?1")?,
+        facts: count("SELECT COUNT(*) FROM facts WHERE person_id = ?1")?,
+    };
+    // Cascades remove handles, messages (and their FTS rows), reactions, facts, memberships.
+    conn.execute("DELETE FROM people WHERE id = ?1", [id])?;
+    conn.execute(
+        "DELETE FROM merges WHERE into_id = ?1 OR from_id = ?1",
+        [id],
+    )?;
+    Ok(out)
+}
+
+/// Find one person by id, any form of a handle, or name.
+pub fn find(conn: &Connection, query: &str, canon: &Canonicalizer) -> Result<String, MemoryError> {
+    let q = query.trim();
+    if exists(conn, q)? {
+        return Ok(q.to_string());
+    }
+    if let Some(p) = person_for_handle(conn, &canon.canonicalize(q))? {
+        return Ok(p);
+    }
+    let exact = ids(
+        conn,
+        "SELECT id FROM people WHERE lower(name) = lower(?1)",
+        q,
+    )?;
+    let found = if exact.is_empty() {
+        ids(
+            conn,
+            "SELECT id FROM people WHERE name LIKE '%' || ?1 || '%'",
+            q,
+        )?
+    } else {
+        exact
+    };
+    match found.len() {
+        0 => Err(MemoryError::NotFound(q.to_string())),
+        1 => Ok(found.into_iter().next().expect("one")),
+        _ => Err(MemoryError::Ambiguous {
+            query: q.to_string(),
+            ids: found,
+        }),
+    }
+}
+
+fn ids(conn: &Connection, sql: &str, arg: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(sql)?;
+    stmt.query_map([arg], |r| r.get(0))?.collect()
+}
+
+pub fn handles_of(conn: &Connection, id: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT handle FROM handles WHERE person_id = ?1 ORDER BY handle")?;
+    stmt.query_map([id], |r| r.get(0))?.collect()
+}

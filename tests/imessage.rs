@@ -1,0 +1,295 @@
+//! iMessage into memory through the real binary: counts, idempotence, people,
+//! person show/merge/split/forget, and that Apple's files are never written.
+
+mod common;
+mod fixtures;
+
+use common::{TestHome, json, stderr};
+use fixtures::{MESSAGES, REACTIONS, SKIPPED};
+
+fn import(home: &TestHome, s: &fixtures::Scenario) -> serde_json::Value {
+    let out = home.run(&[
+        "import",
+        "imessage",
+        "--db",
+        s.db.to_str().unwrap(),
+        "--contacts",
+        s.contacts.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    json(&out)
+}
+
+fn person<'a>(people: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    people
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("no {name}: {people}"))
+}
+
+#[test]
+fn import_fills_memory_with_the_right_counts_and_is_idempotent() {
+    let home = TestHome::new();
+    let s = fixtures::standard(&home.user_home);
+    let before = fixtures::hash_tree(&s.contacts);
+    let db_before = std::fs::read(&s.db).unwrap();
+
+    let first = import(&home, &s);
+    assert_eq!(first["messages"], MESSAGES, "{first}");
+    assert_eq!(first["reactions"], REACTIONS, "{first}");
+    assert_eq!(first["skipped"], SKIPPED, "{first}");
+    assert_eq!(first["chats"], 5, "{first}");
+    assert_eq!(first["echoes"], 1, "{first}");
+    assert_eq!(first["groupEvents"], 1, "{first}");
+    assert!(first["seconds"].is_number());
+
+    let people = json(&home.run(&["people", "--json"]));
+    let ann = person(&people, "Ann Lee");
+    assert_eq!(
+        ann["handles"],
+        serde_json::json!(["email:ann@example.com", "phone:+15125551234"])
+    );
+    assert_eq!(ann["messageCount"], 5);
+    assert_eq!(ann["channels"], serde_json::json!(["imessage"]));
+    assert_eq!(ann["isOwner"], false);
+    assert_eq!(ann["lastMessageAt"], "2025-10-09T08:05:00Z");
+    let bob = person(&people, "Bob Stone");
+    assert_eq!(bob["messageCount"], 4);
+    assert_eq!(bob["channels"], serde_json::json!(["imessage", "sms"]));
+    assert_eq!(person(&people, "Carol")["messageCount"], 1);
+    let owner: Vec<_> = people
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["isOwner"] == true)
+        .collect();
+    assert_eq!(owner.len(), 1);
+    assert_eq!(
+        owner[0]["handles"],
+        serde_json::json!(["phone:+15125550000"])
+    );
+    assert_eq!(
+        owner[0]["messageCount"], 2,
+        "the group line and the self-chat command"
+    );
+
+    // Again: nothing new, nothing duplicated.
+    let second = import(&home, &s);
+    assert_eq!(
+        (
+            second["messages"].as_u64(),
+            second["reactions"].as_u64(),
+            second["people"].as_u64(),
+            second["chats"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0), Some(0)),
+        "{second}"
+    );
+    assert_eq!(second["alreadyKnown"], MESSAGES);
+    assert_eq!(json(&home.run(&["people", "--json"])), people);
+
+    // Apple's files were only read.
+    assert_eq!(std::fs::read(&s.db).unwrap(), db_before);
+    assert_eq!(fixtures::hash_tree(&s.contacts), before);
+}
+
+#[test]
+fn person_show_resolves_any_handle_form_newest_first() {
+    let home = TestHome::new();
+    let s = fixtures::standard(&home.user_home);
+    import(&home, &s);
+    for who in [
+        "(512) 555-1234",
+        "+1 512 555 1234",
+        "ANN@example.com",
+        "Ann Lee",
+        "ann lee",
+    ] {
+        let out = home.run(&["person", "show", who, "--json"]);
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        assert_eq!(json(&out)["name"], "Ann Lee", "{who}");
+    }
+    let ann = json(&home.run(&["person", "show", "5125551234", "--json"]));
+    assert_eq!(ann["messageCount"], 5);
+    let recent = ann["recent"].as_array().unwrap();
+    assert_eq!(recent[0]["text"], "sent from my laptop");
+    assert_eq!(recent[1]["text"], "bring the blue rope");
+    assert_eq!(recent[1]["edited"], true);
+    assert_eq!(recent[2]["text"], "🎉 see you there 𝖘𝖔𝖔𝖓");
+    assert_eq!(recent[3]["direction"], "out");
+    assert_eq!(recent[4]["direction"], "in");
+    for key in ["channel", "chat", "direction", "text", "at", "edited"] {
+        assert!(recent[0].get(key).is_some(), "{key}");
+    }
+    let missing = home.run(&["person", "show", "nobody at all"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("no person matches"));
+}
+
+#[test]
+fn merge_split_and_forget() {
+    let home = TestHome::new();
+    let s = fixtures::standard(&home.user_home);
+    import(&home, &s);
+    let people = json(&home.run(&["people", "--json"]));
+    let bob = person(&people, "Bob Stone")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let carol = person(&people, "Carol")["id"].as_str().unwrap().to_string();
+
+    let out = json(&home.run(&["person", "merge", &bob, &carol, "--json"]));
+    assert_eq!(out["merged"], true);
+    let merged = json(&home.run(&["person", "show", &bob, "--json"]));
+    assert_eq!(merged["messageCount"], 5);
+    assert!(
+        merged["handles"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("email:carol@example.org"))
+    );
+    // Again: a no-op with a note. Self-merge: an error.
+    let again = json(&home.run(&["person", "merge", &bob, &carol, "--json"]));
+    assert_eq!(again["merged"], false);
+    assert!(again["note"].as_str().unwrap().contains("already merged"));
+    let selfmerge = home.run(&["person", "merge", &bob, &bob]);
+    assert_eq!(selfmerge.status.code(), Some(1));
+    assert!(stderr(&selfmerge).contains("themself"));
+
+    // Split Carol's address back out, with her message.
+    let split = json(&home.run(&["person", "split", "carol@example.org", "--json"]));
+    let new_id = split["person"].as_str().unwrap();
+    assert_eq!(
+        json(&home.run(&["person", "show", new_id, "--json"]))["messageCount"],
+        1
+    );
+    assert_eq!(
+        json(&home.run(&["person", "show", &bob, "--json"]))["messageCount"],
+        4
+    );
+
+    // Forget Bob: his messages go, and FTS no longer finds them.
+    let gone = json(&home.run(&["person", "forget", "Bob Stone", "--json"]));
+    assert_eq!(gone["messages"], 4);
+    assert_eq!(home.run(&["person", "show", &bob]).status.code(), Some(1));
+    let conn = rusqlite::Connection::open(home.file("steward.db")).unwrap();
+    let hits: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'orphaned'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(hits, 0);
+}
+
+#[test]
+fn self_chat_lines_are_marked_once_and_reactions_sit_on_their_target() {
+    let home = TestHome::new();
+    let s = fixtures::standard(&home.user_home);
+    import(&home, &s);
+    let conn = rusqlite::Connection::open(home.file("steward.db")).unwrap();
+    let commands: Vec<String> = conn
+        .prepare("SELECT text FROM messages WHERE is_command = 1")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(commands, vec!["remind me to call the bank".to_string()]);
+    let (target_text, kind, removed): (String, String, bool) = conn
+        .query_row(
+            "SELECT m.text, r.kind, r.removed FROM reactions r JOIN messages m ON m.external_id = r.target ORDER BY r.id LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (target_text.as_str(), kind.as_str(), removed),
+        ("calling now", "love", false)
+    );
+    let chats: i64 = conn
+        .query_row("SELECT COUNT(*) FROM chats WHERE kind = 'self'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(chats, 1);
+    let group: (String, i64) = conn
+        .query_row(
+            "SELECT c.name, (SELECT COUNT(*) FROM chat_members WHERE chat_id = c.id) FROM chats c WHERE kind = 'group'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(group, ("Climbing crew".to_string(), 3));
+}
+
+#[test]
+fn an_old_schema_with_seconds_dates_imports() {
+    let home = TestHome::new();
+    let db = home.user_home.join("old.db");
+    let mut f = fixtures::ChatDbFixture::create(&db, false);
+    let ann = f.handle("+15125551234");
+    let chat = f.chat("iMessage;-;+15125551234", 45, None, &[ann]);
+    f.message(fixtures::Msg {
+        text: Some("from 2016"),
+        handle: ann,
+        unix: 1_457_000_000,
+        chat: Some(chat),
+        ..Default::default()
+    });
+    f.message(fixtures::Msg {
+        text: Some("body only"),
+        body_only: true,
+        handle: ann,
+        unix: 1_457_000_060,
+        chat: Some(chat),
+        ..Default::default()
+    });
+    let empty = home.user_home.join("no-contacts");
+    std::fs::create_dir(&empty).unwrap();
+    let out = home.run(&[
+        "import",
+        "imessage",
+        "--db",
+        db.to_str().unwrap(),
+        "--contacts",
+        empty.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&out)["messages"], 2);
+    let p = json(&home.run(&["person", "show", "+15125551234", "--json"]));
+    assert_eq!(p["recent"][1]["at"], "2016-03-03T10:13:20Z");
+    assert_eq!(p["recent"][0]["text"], "body only");
+}
+
+#[test]
+fn a_missing_or_corrupt_chat_db_is_a_clear_error_and_changes_nothing() {
+    let home = TestHome::new();
+    let missing = home.user_home.join("nope/chat.db");
+    let out = home.run(&["import", "imessage", "--db", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no Messages database at"),
+        "{}",
+        stderr(&out)
+    );
+    let junk = home.user_home.join("junk.db");
+    std::fs::write(&junk, vec![7u8; 4096]).unwrap();
+    let out = home.run(&["import", "imessage", "--db", junk.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not a readable Messages database"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(&junk).unwrap(), vec![7u8; 4096]);
+    assert_eq!(
+        json(&home.run(&["people", "--json"])),
+        serde_json::json!([])
+    );
+}

@@ -272,6 +272,8 @@ mod tests {
             fts_query("the deck, tonight?").as_deref(),
             Some("\"the\" \"deck\" \"tonight\"")
         );
-        assert_eq!(fts_query("\" OR *"), None);
+        // Operators become quoted words; punctuation alone is no query.
+        assert_eq!(fts_query("a OR b*").as_deref(), Some("\"OR\""));
+        assert_eq!(fts_query("\" * - ("), None);
     }
 }

@@ -13,7 +13,9 @@
 //! - [`logging`]: tracing to the terminal and JSON lines to rotated files.
 //! - [`agents`]: agent specs (`agents/*.yaml`) and the roster.
 //! - [`pipeline`]: the governed run pipeline: gates, journal, audit chain, receipts, budgets, confirmations.
-//! - [`bridges`]: the channels Steward sends through (the console bridge so far).
+//! - [`bridges`]: the channels: the console, and iMessage (chat.db and Contacts in; AppleScript out).
+//! - [`memory`]: the person graph: handles, people, chats, messages, reactions, facts, context.
+//! - [`types`]: types shared across modules (`Inbound`).
 
 pub mod agents;
 pub mod assets;
@@ -29,6 +31,7 @@ pub mod memory;
 pub mod pipeline;
 pub mod service;
 pub mod store;
+pub mod types;
 
 /// The version printed by `status`, `/healthz` and receipts.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -72,6 +72,36 @@ pub fn build_pipeline(home: &Home, config: &Config, store: Store) -> Result<Pipe
     ))
 }
 
+/// Start the iMessage live reader if the bridge is enabled.
+fn start_imessage(
+    config: &Config,
+    store: Store,
+    bus: tokio::sync::broadcast::Sender<crate::types::Inbound>,
+) -> Option<crate::bridges::imessage::live::LiveHandle> {
+    use crate::bridges::imessage::{Paths, live};
+    let cfg = &config.bridges.imessage;
+    if !cfg.enabled {
+        return None;
+    }
+    let user_home = crate::home::user_home().ok()?;
+    let paths = Paths::resolve(cfg, &user_home);
+    let live_cfg = live::LiveConfig {
+        chat_db: paths.chat_db,
+        contacts: paths.contacts,
+        poll: Duration::from_secs(cfg.poll_seconds.max(1)),
+        region: config.owner.region.as_str().to_string(),
+        owner_name: Some(config.owner.name.clone()).filter(|n| !n.is_empty()),
+        owner_handles: config.owner.handles.clone(),
+    };
+    match live::spawn(live_cfg, store, bus) {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot start the iMessage reader");
+            None
+        }
+    }
+}
+
 /// A future that resolves on SIGTERM (launchd, systemd) or SIGINT (Ctrl-C).
 /// The handlers are installed now, not on first poll, so a signal that arrives
 /// right after the daemon says it is up still stops it cleanly.
@@ -171,6 +201,9 @@ where
             }
         })
     };
+    // The bus every bridge publishes new messages on; the router subscribes (later issues).
+    let (bus, _) = tokio::sync::broadcast::channel::<crate::types::Inbound>(1024);
+    let imessage = start_imessage(&config, store.clone(), bus.clone());
     let app = http::router(AppState::new(home.clone(), pipeline, bound, token));
     let (stopping_tx, stopping) = watch::channel(false);
     tokio::spawn(async move {
@@ -192,6 +225,10 @@ where
     }
     ticker.abort();
     let _ = ticker.await;
+    if let Some(live) = imessage {
+        // Finishes the batch in hand; its thread holds a store handle.
+        let _ = tokio::task::spawn_blocking(move || live.stop()).await;
+    }
     if !store.close().await {
         tracing::warn!(
             "database handles still in use at stop; SQLite recovers the WAL on next open"

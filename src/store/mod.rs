@@ -216,6 +216,26 @@ impl Store {
         rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
+    /// `write` for plain threads (a bridge's reader loop). Never call it from
+    /// async code: it blocks until the writer has run `f`.
+    pub fn write_blocking<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let job: Job = Box::new(move |conn| {
+            let out = std::panic::catch_unwind(AssertUnwindSafe(|| f(conn)))
+                .unwrap_or_else(|_| Err(StoreError::Task("a write job panicked".into())));
+            let _ = tx.send(out);
+        });
+        self.inner
+            .jobs
+            .send(job)
+            .map_err(|_| StoreError::WriterGone)?;
+        rx.recv().map_err(|_| StoreError::WriterGone)?
+    }
+
     /// Run `f` on a pooled read-only connection, off the async runtime.
     pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where

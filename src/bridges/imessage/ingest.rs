@@ -12,6 +12,7 @@ use crate::memory::Canonicalizer;
 use crate::memory::handle::Handle;
 use crate::memory::messages::{self, ChatKind, Direction, NewMessage, NewReaction, Stored};
 use crate::memory::people;
+use crate::types::Inbound;
 
 /// The bridge's name for chats; messages carry their service (imessage, sms, rcs).
 pub const CHANNEL: &str = "imessage";
@@ -36,22 +37,6 @@ pub struct Counts {
 struct ChatInfo {
     id: i64,
     kind: ChatKind,
-}
-
-/// A message that was new to memory (the live reader publishes these).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ingested {
-    pub channel: String,
-    pub external_id: String,
-    pub chat_external_id: Option<String>,
-    pub chat_kind: Option<&'static str>,
-    pub person_id: String,
-    pub sender_id: String,
-    pub handle: Option<String>,
-    pub from_me: bool,
-    pub is_command: bool,
-    pub text: String,
-    pub at_ms: i64,
 }
 
 pub struct Ingest {
@@ -212,7 +197,7 @@ impl Ingest {
     }
 
     /// Store one row. Returns the message if it was new to memory.
-    pub fn row(&mut self, conn: &Connection, m: &RawMessage) -> rusqlite::Result<Option<Ingested>> {
+    pub fn row(&mut self, conn: &Connection, m: &RawMessage) -> rusqlite::Result<Option<Inbound>> {
         if m.item_type != 0 {
             self.counts.group_events += 1;
             return Ok(None);
@@ -352,7 +337,7 @@ impl Ingest {
                 return Ok(None);
             }
         }
-        Ok(Some(Ingested {
+        Ok(Some(Inbound {
             channel,
             external_id: m.guid.clone(),
             chat_external_id: m.chat_rowid.and_then(|c| self.chat_guids.get(&c).cloned()),

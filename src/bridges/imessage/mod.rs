@@ -5,6 +5,7 @@
 pub mod chatdb;
 pub mod contacts;
 pub mod ingest;
+pub mod live;
 pub mod typedstream;
 
 use std::path::{Path, PathBuf};

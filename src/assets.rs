@@ -129,12 +129,14 @@ pub fn list(home: &Path, folder: Folder) -> Vec<String> {
     names
 }
 
+/// A relative path of plain names (`owner.md`, `imessage/send.applescript`): no
+/// `..`, no root, so an override can never point outside its folder.
 fn check_name(name: &str) -> Result<(), AssetError> {
-    let mut parts = Path::new(name).components();
-    match (parts.next(), parts.next()) {
-        (Some(Component::Normal(_)), None) => Ok(()),
-        _ => Err(AssetError::BadName(name.to_string())),
+    let mut parts = Path::new(name).components().peekable();
+    if parts.peek().is_none() || !parts.all(|c| matches!(c, Component::Normal(_))) {
+        return Err(AssetError::BadName(name.to_string()));
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -180,7 +182,7 @@ mod tests {
     #[test]
     fn names_cannot_escape_the_folder() {
         let home = tempfile::tempdir().unwrap();
-        for bad in ["../steward.yaml", "/etc/passwd", "a/b", ""] {
+        for bad in ["../steward.yaml", "/etc/passwd", "a/../../b", ""] {
             assert!(
                 matches!(
                     load(home.path(), Folder::Prompts, bad),

@@ -126,3 +126,32 @@ fn an_uninitialised_home_fails_and_says_init() {
     assert_eq!(check(&report, "home")["fix"], "steward init");
     assert!(!home.path.exists(), "doctor creates nothing");
 }
+
+#[test]
+fn an_enabled_imessage_bridge_without_its_database_fails_with_the_fix() {
+    let home = TestHome::new();
+    assert!(home.run(&["init"]).status.success());
+    let missing = home.user_home.join("Library/Messages/chat.db");
+    std::fs::write(
+        home.file("steward.yaml"),
+        format!(
+            "bridges:\n  imessage:\n    enabled: true\n    chatDb: {}\n",
+            missing.display()
+        ),
+    )
+    .unwrap();
+    let report = json(&home.run(&["doctor", "--json"]));
+    let c = check(&report, "imessage");
+    assert_eq!(c["status"], "fail");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no Messages database"),
+        "{c}"
+    );
+    assert!(
+        c["fix"].as_str().unwrap().contains("bridges.imessage"),
+        "{c}"
+    );
+}

@@ -4,11 +4,12 @@
 //! makes one) or [`OwnerSend`] (the owner's own chat; only the pipeline makes
 //! one), each with the step's idempotency key, and every bridge keeps an
 //! outbound ledger so the pipeline can ask, after a crash, whether a key was
-//! already delivered instead of sending again. Inbound streams (`run(tx)`) and
-//! `health()` join this enum with the iMessage issue.
+//! already delivered instead of sending again (`ledger.rs`). Inbound is per
+//! bridge for now (the iMessage live reader publishes on the daemon's bus).
 
 pub mod console;
 pub mod imessage;
+pub mod ledger;
 
 use crate::pipeline::{ConfirmedSend, OwnerSend, StepKey};
 
@@ -24,12 +25,14 @@ pub enum BridgeError {
 #[derive(Debug, Clone)]
 pub enum Bridge {
     Console(console::ConsoleBridge),
+    Imessage(imessage::outbound::ImessageOutbound),
 }
 
 impl Bridge {
     pub fn channel(&self) -> &'static str {
         match self {
             Bridge::Console(_) => console::CHANNEL,
+            Bridge::Imessage(_) => imessage::outbound::CHANNEL,
         }
     }
 
@@ -40,12 +43,14 @@ impl Bridge {
     ) -> Result<String, BridgeError> {
         match self {
             Bridge::Console(b) => b.send_contact(key, send).await,
+            Bridge::Imessage(b) => b.send_contact(key, send).await,
         }
     }
 
     pub async fn send_owner(&self, key: &StepKey, send: &OwnerSend) -> Result<String, BridgeError> {
         match self {
             Bridge::Console(b) => b.send_owner(key, send).await,
+            Bridge::Imessage(b) => b.send_owner(key, send).await,
         }
     }
 
@@ -53,8 +58,29 @@ impl Bridge {
     pub async fn delivered(&self, key: &StepKey) -> Result<Option<String>, BridgeError> {
         match self {
             Bridge::Console(b) => b.delivered(key).await,
+            Bridge::Imessage(b) => b.delivered(key).await,
         }
     }
+}
+
+pub(crate) fn delivery_error(channel: &str, detail: impl std::fmt::Display) -> BridgeError {
+    BridgeError::Delivery {
+        channel: channel.to_string(),
+        detail: detail.to_string(),
+    }
+}
+
+/// Look `key` up in a ledger off the async runtime.
+pub(crate) async fn ledger_lookup(
+    ledger: &ledger::Ledger,
+    channel: &str,
+    key: &StepKey,
+) -> Result<Option<String>, BridgeError> {
+    let (ledger, key) = (ledger.clone(), key.to_string());
+    tokio::task::spawn_blocking(move || ledger.find(&key).map(|d| d.map(|d| d.key)))
+        .await
+        .map_err(|e| delivery_error(channel, e))?
+        .map_err(|e| delivery_error(channel, e))
 }
 
 /// The bridges this process runs, by channel.

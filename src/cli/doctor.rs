@@ -112,6 +112,7 @@ pub fn checks(home: &Home) -> Vec<Check> {
             ),
         },
         check_audit(&home.db_path()),
+        check_imessage(config.as_ref().ok()),
         check_port(home, listen),
         if listen.ip().is_loopback() {
             Check::ok("exposure", format!("HTTP stays on loopback ({listen})"))
@@ -275,6 +276,42 @@ fn check_audit(path: &Path) -> Check {
             "restore steward.db from a backup taken before that entry",
         ),
         Err(e) => Check::bad(NAME, Level::Fail, e.to_string(), "see the database check"),
+    }
+}
+
+fn check_imessage(config: Option<&Config>) -> Check {
+    use crate::bridges::imessage::{
+        Paths,
+        chatdb::{ChatDb, ChatDbError},
+    };
+    const NAME: &str = "imessage";
+    let Some(cfg) = config.map(|c| &c.bridges.imessage) else {
+        return Check::ok(NAME, "skipped (config invalid)");
+    };
+    if !cfg.enabled {
+        return Check::ok(NAME, "bridge disabled (bridges.imessage.enabled)");
+    }
+    let Ok(user_home) = home::user_home() else {
+        return Check::bad(NAME, Level::Fail, "HOME is not set", "set HOME");
+    };
+    let paths = Paths::resolve(cfg, &user_home);
+    match ChatDb::open(&paths.chat_db).and_then(|db| db.max_rowid()) {
+        Ok(n) => Check::ok(
+            NAME,
+            format!("{} readable (newest row {n})", paths.chat_db.display()),
+        ),
+        Err(e @ ChatDbError::NoFullDiskAccess(_)) => Check::bad(
+            NAME,
+            Level::Fail,
+            e.to_string(),
+            "System Settings → Privacy & Security → Full Disk Access → add the steward binary, then `launchctl kickstart -k gui/$(id -u)/dev.steward.daemon`",
+        ),
+        Err(e) => Check::bad(
+            NAME,
+            Level::Fail,
+            e.to_string(),
+            "point bridges.imessage.chatDb at the Messages database, or set bridges.imessage.enabled: false",
+        ),
     }
 }
 

@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::agents::Roster;
+use crate::bridges::imessage::outbound::ImessageOutbound;
 use crate::bridges::{Bridge, Bridges, console::ConsoleBridge};
 use crate::config::{Config, SecretError};
 use crate::home::Home;
@@ -62,7 +63,21 @@ pub const EXPIRY_TICK: Duration = Duration::from_secs(30);
 pub fn build_pipeline(home: &Home, config: &Config, store: Store) -> Result<Pipeline, DaemonError> {
     let key = keys::load_receipt_key(&home.receipt_key_path())?;
     let roster = Roster::load(home.root());
-    let bridges = Bridges::new(vec![Bridge::Console(ConsoleBridge::new(home.root()))]);
+    let mut list = vec![Bridge::Console(ConsoleBridge::new(home.root()))];
+    let im = &config.bridges.imessage;
+    if im.enabled {
+        let canon = crate::memory::Canonicalizer::new(config.owner.region.as_str());
+        let self_chat = config
+            .owner
+            .handles
+            .first()
+            .map(|h| canon.canonicalize(h).to_string());
+        match ImessageOutbound::new(&im.osascript, home.root(), self_chat) {
+            Ok(b) => list.push(Bridge::Imessage(b)),
+            Err(e) => tracing::warn!(error = %e, "iMessage sending is unavailable"),
+        }
+    }
+    let bridges = Bridges::new(list);
     Ok(Pipeline::new(
         store,
         key,

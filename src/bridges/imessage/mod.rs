@@ -6,6 +6,8 @@ pub mod chatdb;
 pub mod contacts;
 pub mod ingest;
 pub mod live;
+pub mod outbound;
+pub mod send;
 pub mod typedstream;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,82 @@
+//! The iMessage bridge's send side for the pipeline: AppleScript delivery plus
+//! the outbound ledger `<home>/imessage/sent.jsonl`.
+
+use std::path::Path;
+
+use super::send::{SendError, Sender, Target};
+use crate::bridges::BridgeError;
+use crate::bridges::ledger::Ledger;
+use crate::pipeline::{ConfirmedSend, OwnerSend, StepKey};
+
+pub const CHANNEL: &str = "imessage";
+
+#[derive(Debug, Clone)]
+pub struct ImessageOutbound {
+    sender: Sender,
+    ledger: Ledger,
+    /// The owner's self-chat (a chat guid or their own handle), for owner messages.
+    self_chat: Option<String>,
+}
+
+impl ImessageOutbound {
+    pub fn new(
+        osascript: &Path,
+        home: &Path,
+        self_chat: Option<String>,
+    ) -> Result<Self, SendError> {
+        Ok(ImessageOutbound {
+            sender: Sender::new(osascript, home)?,
+            ledger: Ledger::new(home.join("imessage").join("sent.jsonl")),
+            self_chat,
+        })
+    }
+
+    async fn deliver(
+        &self,
+        key: &StepKey,
+        audience: &'static str,
+        to: String,
+        text: String,
+    ) -> Result<String, BridgeError> {
+        let (sender, ledger, key) = (self.sender.clone(), self.ledger.clone(), key.to_string());
+        tokio::task::spawn_blocking(move || {
+            sender
+                .send(&text, &Target::parse(&to))
+                .map_err(|e| crate::bridges::delivery_error(CHANNEL, e))?;
+            // Recorded right after Messages accepted it; a crash in between is the
+            // one window the ledger cannot close (osascript returns no message id).
+            ledger
+                .append(&key, audience, &to, &text)
+                .map_err(|e| crate::bridges::delivery_error(CHANNEL, e))?;
+            Ok(key)
+        })
+        .await
+        .map_err(|e| crate::bridges::delivery_error(CHANNEL, e))?
+    }
+
+    pub async fn send_contact(
+        &self,
+        key: &StepKey,
+        send: &ConfirmedSend,
+    ) -> Result<String, BridgeError> {
+        self.deliver(
+            key,
+            "contact",
+            send.to().to_string(),
+            send.text().to_string(),
+        )
+        .await
+    }
+
+    pub async fn send_owner(&self, key: &StepKey, send: &OwnerSend) -> Result<String, BridgeError> {
+        let to = self.self_chat.clone().ok_or_else(|| {
+            crate::bridges::delivery_error(CHANNEL, "no self-chat is known yet; set owner.handles")
+        })?;
+        self.deliver(key, "owner", to, send.text().to_string())
+            .await
+    }
+
+    pub async fn delivered(&self, key: &StepKey) -> Result<Option<String>, BridgeError> {
+        crate::bridges::ledger_lookup(&self.ledger, CHANNEL, key).await
+    }
+}

@@ -135,6 +135,28 @@ pub fn insert_message(conn: &Connection, m: &NewMessage<'_>) -> rusqlite::Result
     Ok(Stored::Known)
 }
 
+/// The highest message id in the full-text index.
+const FTS_MARK: &str = "fts.messages";
+
+/// Index every message stored since the last call. Call it in the same
+/// transaction as the inserts, before commit, so no committed message is unindexed.
+pub fn index_new(conn: &Connection) -> rusqlite::Result<u64> {
+    let mark = get_cursor(conn, FTS_MARK)?.unwrap_or(0);
+    let max: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| {
+        r.get(0)
+    })?;
+    if max <= mark {
+        return Ok(0);
+    }
+    let n = conn
+        .prepare_cached(
+            "INSERT INTO messages_fts (rowid, text, person_id) SELECT id, text, person_id FROM messages WHERE id > ?1 ORDER BY id",
+        )?
+        .execute([mark])?;
+    set_cursor(conn, FTS_MARK, max)?;
+    Ok(n as u64)
+}
+
 pub fn message_exists(
     conn: &Connection,
     channel: &str,

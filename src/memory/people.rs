@@ -21,10 +21,12 @@ pub enum MemoryError {
     Sqlite(#[from] rusqlite::Error),
 }
 
+/// `p` + 12 hex digits: one token to the full-text tokenizer (no `_`), so
+/// "this person's messages" is a short doclist, not every row's "p".
 pub fn new_person_id() -> String {
     let mut b = [0u8; 6];
     let _ = getrandom::fill(&mut b);
-    format!("p_{}", hex::encode(b))
+    format!("p{}", hex::encode(b))
 }
 
 fn now() -> String {

@@ -190,7 +190,8 @@ pub struct Context {
     pub thread: Vec<Line>,
     /// Recent messages with this person on other channels, newest first.
     pub other_channels: Vec<Line>,
-    /// Full-text matches for the query among this person's messages.
+    /// Full-text matches for the query among this person's messages, newest first.
+    /// (Not bm25: its IDF walks every doclist of a common word on each call.)
     pub matches: Vec<Line>,
 }
 
@@ -203,6 +204,14 @@ fn fts_query(q: &str) -> Option<String> {
         .map(|w| format!("\"{w}\""))
         .collect();
     (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// Restrict a text query to one person's messages (their id is an FTS column).
+fn person_query(person: &str, words: &str) -> String {
+    format!(
+        "person_id : \"{}\" AND text : ({words})",
+        person.replace('"', "")
+    )
 }
 
 /// What later agents read: the person, their facts, this chat's thread, their
@@ -246,9 +255,9 @@ pub fn context(
             .prepare_cached(&format!(
                 "SELECT {LINE_COLUMNS} FROM messages_fts f JOIN messages m ON m.id = f.rowid
                  LEFT JOIN chats c ON c.id = m.chat_id
-                 WHERE messages_fts MATCH ?1 AND m.person_id = ?2 ORDER BY rank LIMIT ?3"
+                 WHERE messages_fts MATCH ?1 ORDER BY f.rowid DESC LIMIT ?2"
             ))?
-            .query_map(params![q, person, caps.matches], line)?
+            .query_map(params![person_query(person, &q), caps.matches], line)?
             .map(|l| l.map(clip))
             .collect::<Result<_, _>>()?,
         None => Vec::new(),

@@ -47,6 +47,8 @@ pub struct Ingest {
     chat_guids: HashMap<i64, String>,
     chat_members: HashMap<i64, Vec<Handle>>,
     people: HashMap<Handle, String>,
+    // libphonenumber parsing costs microseconds; chat.db repeats the same few hundred handles.
+    canonical: HashMap<String, Handle>,
     self_recent: HashMap<i64, VecDeque<(String, i64, bool)>>,
     warned: HashSet<&'static str>,
     pub counts: Counts,
@@ -84,6 +86,7 @@ impl Ingest {
             chat_guids: HashMap::new(),
             chat_members: HashMap::new(),
             people: HashMap::new(),
+            canonical: HashMap::new(),
             self_recent: HashMap::new(),
             warned: HashSet::new(),
             counts: Counts::default(),
@@ -104,6 +107,15 @@ impl Ingest {
 
     pub fn owner_id(&self) -> &str {
         &self.owner
+    }
+
+    fn canonical(&mut self, raw: &str) -> Handle {
+        if let Some(h) = self.canonical.get(raw) {
+            return h.clone();
+        }
+        let h = self.canon.canonicalize(raw);
+        self.canonical.insert(raw.to_string(), h.clone());
+        h
     }
 
     fn person(&mut self, conn: &Connection, handle: &Handle) -> rusqlite::Result<String> {
@@ -208,7 +220,7 @@ impl Ingest {
             .handle
             .as_deref()
             .filter(|h| !h.is_empty())
-            .map(|h| self.canon.canonicalize(h));
+            .map(|h| self.canonical(h));
         let chat = m.chat_rowid.and_then(|c| self.chats.get(&c).copied());
         let sender = match (&handle, m.is_from_me) {
             (_, true) => self.owner.clone(),

@@ -232,6 +232,7 @@ fn step(
                     fresh.push(m);
                 }
             }
+            crate::memory::messages::index_new(&tx)?;
             set_cursor(&tx, CURSOR, last)?;
             tx.commit()?;
             Ok((ingest, fresh))

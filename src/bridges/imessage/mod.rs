@@ -19,8 +19,12 @@ use chatdb::{ChatDb, ChatDbError};
 use contacts::Card;
 use ingest::{Counts, Ingest};
 
-/// Rows read per short read transaction (and written per write transaction).
+/// Rows read per short read transaction (and written per write transaction) live.
 pub const BATCH: u32 = 10_000;
+/// Rows per transaction in a backfill: fewer commits rewrite hot index pages less often.
+const BULK_BATCH: u32 = 50_000;
+/// WAL pages between checkpoints during a backfill (SQLite's default is 1,000).
+const BULK_CHECKPOINT_PAGES: i64 = 20_000;
 
 /// Where this bridge reads from.
 #[derive(Debug, Clone)]
@@ -85,14 +89,54 @@ pub fn backfill(
         ingest.sync_chats(&tx, &chats).map_err(sqlite)?;
         tx.commit().map_err(sqlite)?;
     }
+    // A bulk load touches many b-tree pages; a large page cache for the duration
+    // keeps them in memory instead of re-reading them from the WAL. Restored after.
+    let cache: i64 = store
+        .query_row("PRAGMA cache_size", [], |r| r.get(0))
+        .map_err(sqlite)?;
+    let checkpoint: i64 = store
+        .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+        .map_err(sqlite)?;
+    store
+        .pragma_update(None, "cache_size", -BULK_CACHE_KIB)
+        .map_err(sqlite)?;
+    store
+        .pragma_update(None, "wal_autocheckpoint", BULK_CHECKPOINT_PAGES)
+        .map_err(sqlite)?;
+    let result = copy_all(store, db, ingest, max, &mut progress);
+    store
+        .pragma_update(None, "cache_size", cache)
+        .map_err(sqlite)?;
+    store
+        .pragma_update(None, "wal_autocheckpoint", checkpoint)
+        .map_err(sqlite)?;
+    result?;
+    Ok(ingest.counts.clone())
+}
+
+/// Page cache for a backfill, in KiB.
+const BULK_CACHE_KIB: i64 = 64 * 1024;
+
+fn copy_all(
+    store: &mut Connection,
+    db: &ChatDb,
+    ingest: &mut Ingest,
+    max: i64,
+    progress: &mut impl FnMut(i64, i64),
+) -> Result<(), ChatDbError> {
+    let sqlite = |e: rusqlite::Error| ChatDbError::Sqlite {
+        path: PathBuf::from("steward.db"),
+        source: e,
+    };
     let mut cursor = 0;
     while cursor < max {
-        let (rows, bad, last) = db.messages_after(cursor, BATCH)?;
+        let (rows, bad, last) = db.messages_after(cursor, BULK_BATCH)?;
         ingest.counts.skipped += bad;
         let tx = store.transaction().map_err(sqlite)?;
         for row in &rows {
             ingest.row(&tx, row).map_err(sqlite)?;
         }
+        crate::memory::messages::index_new(&tx).map_err(sqlite)?;
         tx.commit().map_err(sqlite)?;
         if last <= cursor {
             break;
@@ -100,5 +144,5 @@ pub fn backfill(
         cursor = last;
         progress(cursor, max);
     }
-    Ok(ingest.counts.clone())
+    Ok(())
 }

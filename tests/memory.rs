@@ -11,7 +11,7 @@ fn imported() -> (tempfile::TempDir, rusqlite::Connection) {
     let s = fixtures::standard(dir.path());
     let mut conn = steward::store::open_writer(&dir.path().join("steward.db")).unwrap();
     let db = ChatDb::open(&s.db).unwrap();
-    let (cards, _) = imessage::load_cards(&[s.contacts.clone()]);
+    let (cards, _) = imessage::load_cards(std::slice::from_ref(&s.contacts));
     let mut ingest = {
         let tx = conn.transaction().unwrap();
         let i = Ingest::new(

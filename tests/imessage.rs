@@ -293,3 +293,22 @@ fn a_missing_or_corrupt_chat_db_is_a_clear_error_and_changes_nothing() {
         serde_json::json!([])
     );
 }
+
+#[test]
+fn people_search_matches_names_and_any_handle_form() {
+    let home = TestHome::new();
+    let s = fixtures::standard(&home.user_home);
+    import(&home, &s);
+    for q in ["ann", "Lee", "(512) 555-1234", "example.com"] {
+        let found = json(&home.run(&["people", "--json", "--search", q]));
+        let names: Vec<&str> = found
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        assert!(names.contains(&"Ann Lee"), "{q}: {names:?}");
+    }
+    let none = json(&home.run(&["people", "--json", "--search", "zebra"]));
+    assert_eq!(none, serde_json::json!([]));
+}

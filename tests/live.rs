@@ -128,3 +128,46 @@ async fn new_messages_are_published_as_inbound_events() {
         .await
         .unwrap();
 }
+
+#[test]
+fn a_replaced_chat_db_is_reopened_and_read_from_its_newest_row() {
+    let home = TestHome::new();
+    let s = fixtures::standard(&home.user_home);
+    assert!(home.run(&["init"]).status.success());
+    std::fs::write(home.file("steward.yaml"), config(&s)).unwrap();
+    let _daemon = home.up();
+    assert!(wait_until(|| count_for(&home, "Ann Lee") == 0));
+
+    // Messages (or a restore) swaps in a new file: build it aside, rename over.
+    let fresh = home.user_home.join("fresh.db");
+    let mut f = fixtures::ChatDbFixture::create(&fresh, true);
+    let ann = f.handle("+15125551234");
+    let chat = f.chat("iMessage;-;+15125551234", 45, None, &[ann]);
+    f.message(Msg {
+        text: Some("old line in the new file"),
+        handle: ann,
+        unix: 1_760_000_000,
+        chat: Some(chat),
+        ..Msg::default()
+    });
+    drop(f);
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", s.db.display()));
+    }
+    std::fs::rename(&fresh, &s.db).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut f = fixtures::ChatDbFixture::open(&s.db);
+    f.message(Msg {
+        text: Some("new after the swap"),
+        handle: ann,
+        unix: 1_760_000_100,
+        chat: Some(chat),
+        ..Msg::default()
+    });
+    assert!(
+        wait_until(|| count_for(&home, "Ann Lee") == 1),
+        "only the row after the swap"
+    );
+    let shown = json(&home.run(&["person", "show", "Ann Lee", "--json"]));
+    assert_eq!(shown["recent"][0]["text"], "new after the swap");
+}

@@ -99,7 +99,14 @@ fn watch(cfg: &LiveConfig, tx: mpsc::Sender<Wake>) -> Option<notify::Recommended
 
 struct Session {
     db: ChatDb,
+    /// The file the connection has open; a different one at the path means replaced.
+    identity: Option<(u64, u64)>,
     ingest: Option<Ingest>,
+}
+
+fn file_identity(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 fn run(
@@ -155,9 +162,15 @@ fn step(
     bus: &broadcast::Sender<Inbound>,
     session: &mut Option<Session>,
 ) -> Result<(), LiveError> {
+    let identity = file_identity(&cfg.chat_db);
+    if session.as_ref().is_some_and(|s| s.identity != identity) {
+        tracing::info!(path = %cfg.chat_db.display(), "chat.db was replaced; reopening");
+        *session = None;
+    }
     if session.is_none() {
         *session = Some(Session {
             db: ChatDb::open(&cfg.chat_db)?,
+            identity,
             ingest: None,
         });
     }

@@ -196,23 +196,39 @@ impl Store {
             .unwrap_or(false)
     }
 
+    /// Queue `f` for the writer thread; `reply` gets its result. A panic in `f`
+    /// fails this job only; an open transaction rolls back on unwind.
+    fn submit<T, F>(
+        &self,
+        f: F,
+        reply: impl FnOnce(Result<T, StoreError>) + Send + 'static,
+    ) -> Result<(), StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let job: Job = Box::new(move |conn| {
+            reply(
+                std::panic::catch_unwind(AssertUnwindSafe(|| f(conn)))
+                    .unwrap_or_else(|_| Err(StoreError::Task("a write job panicked".into()))),
+            )
+        });
+        self.inner
+            .jobs
+            .send(job)
+            .map_err(|_| StoreError::WriterGone)
+    }
+
     /// Run `f` on the writer connection. Writes are serialised in call order.
-    /// A panic in `f` fails this call only; an open transaction rolls back on unwind.
     pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let out = std::panic::catch_unwind(AssertUnwindSafe(|| f(conn)))
-                .unwrap_or_else(|_| Err(StoreError::Task("a write job panicked".into())));
+        self.submit(f, move |out| {
             let _ = tx.send(out);
-        });
-        self.inner
-            .jobs
-            .send(job)
-            .map_err(|_| StoreError::WriterGone)?;
+        })?;
         rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
@@ -224,15 +240,9 @@ impl Store {
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (tx, rx) = mpsc::sync_channel(1);
-        let job: Job = Box::new(move |conn| {
-            let out = std::panic::catch_unwind(AssertUnwindSafe(|| f(conn)))
-                .unwrap_or_else(|_| Err(StoreError::Task("a write job panicked".into())));
+        self.submit(f, move |out| {
             let _ = tx.send(out);
-        });
-        self.inner
-            .jobs
-            .send(job)
-            .map_err(|_| StoreError::WriterGone)?;
+        })?;
         rx.recv().map_err(|_| StoreError::WriterGone)?
     }
 

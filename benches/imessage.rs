@@ -44,6 +44,26 @@ const WORDS: &[&str] = &[
     "where", "are", "you", "parking", "deck", "tickets", "flight", "landed",
 ];
 
+/// A GUID that looks like Messages' (random UUIDs, so index inserts are random too).
+fn guid(i: usize) -> String {
+    let mut x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
+    let mut next = || {
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+        x ^= x >> 33;
+        x
+    };
+    let (a, b) = (next(), next());
+    format!(
+        "{:08X}-{:04X}-{:04X}-{:04X}-{:012X}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xffff,
+        b >> 48,
+        b & 0xffff_ffff_ffff
+    )
+}
+
 fn text(i: usize) -> String {
     let n = 3 + (i * 7919) % 14;
     (0..n)
@@ -103,7 +123,7 @@ fn main() {
             let blob = typedstream::encode(&t, i % 2 == 0);
             let date = base + i as i64 * 1_000_000_000;
             msg.execute(params![
-                format!("{i:08X}-0000-4000-8000-{i:012X}"),
+                guid(i),
                 if body_only { None } else { Some(t.as_str()) },
                 handles[h],
                 blob,

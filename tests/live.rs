@@ -171,3 +171,38 @@ fn a_replaced_chat_db_is_reopened_and_read_from_its_newest_row() {
     let shown = json(&home.run(&["person", "show", "Ann Lee", "--json"]));
     assert_eq!(shown["recent"][0]["text"], "new after the swap");
 }
+
+#[test]
+fn a_backfill_after_live_ingestion_never_duplicates() {
+    let home = TestHome::new();
+    let mut s = fixtures::standard(&home.user_home);
+    assert!(home.run(&["init"]).status.success());
+    std::fs::write(home.file("steward.yaml"), config(&s)).unwrap();
+    let mut daemon = home.up();
+    assert!(wait_until(|| count_for(&home, "Ann Lee") == 0));
+    s.fixture.message(Msg {
+        text: Some("live first"),
+        handle: 1,
+        unix: 1_760_000_000,
+        chat: Some(s.ann_chat),
+        ..Msg::default()
+    });
+    assert!(wait_until(|| count_for(&home, "Ann Lee") == 1));
+    daemon.signal(libc::SIGTERM);
+    daemon.wait_for_exit(Duration::from_secs(5)).unwrap();
+
+    let out = home.run(&[
+        "import",
+        "imessage",
+        "--db",
+        s.db.to_str().unwrap(),
+        "--contacts",
+        s.contacts.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let counts = json(&out);
+    assert_eq!(counts["messages"], fixtures::MESSAGES, "{counts}");
+    assert_eq!(counts["alreadyKnown"], 1, "{counts}");
+    assert_eq!(count_for(&home, "Ann Lee"), 6);
+}

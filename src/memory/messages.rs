@@ -96,43 +96,82 @@ pub fn rfc3339_ms(at_ms: i64) -> String {
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_string())
 }
 
-pub fn insert_message(conn: &Connection, m: &NewMessage<'_>) -> rusqlite::Result<Stored> {
-    let n = conn
-        .prepare_cached(
-            "INSERT INTO messages (channel, external_id, chat_id, sender_id, person_id, handle, direction, text, at, at_ms,
-                                   reply_to, edited, is_command)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-             ON CONFLICT (channel, external_id) DO NOTHING",
-        )?
-        .execute(params![
-            m.channel,
-            m.external_id,
-            m.chat_id,
-            m.sender_id,
-            m.person_id,
-            m.handle,
-            m.direction.as_str(),
-            m.text,
-            rfc3339_ms(m.at_ms),
-            m.at_ms,
-            m.reply_to,
-            m.edited,
-            m.is_command
-        ])?;
-    if n == 1 {
-        return Ok(Stored::New);
+/// FNV-1a 64 over `channel`, NUL, `external_id`. Stored, so it must never change.
+pub fn ext_key(channel: &str, external_id: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in channel
+        .bytes()
+        .chain(std::iter::once(0))
+        .chain(external_id.bytes())
+    {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    if m.edited {
-        let changed = conn
-            .prepare_cached(
-                "UPDATE messages SET text = ?3, edited = 1 WHERE channel = ?1 AND external_id = ?2 AND text != ?3",
-            )?
-            .execute(params![m.channel, m.external_id, m.text])?;
-        if changed == 1 {
+    h as i64
+}
+
+/// The stored text of a message, if memory has it.
+fn existing(
+    conn: &Connection,
+    channel: &str,
+    external_id: &str,
+) -> rusqlite::Result<Option<(i64, String)>> {
+    conn.prepare_cached(
+        "SELECT id, text FROM messages WHERE ext_key = ?1 AND channel = ?2 AND external_id = ?3",
+    )?
+    .query_row(
+        params![ext_key(channel, external_id), channel, external_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+}
+
+/// Store a message unless memory has it; a later sighting with an edit replaces the text.
+/// Callers hold the single writer, so check-then-insert cannot race.
+pub fn insert_message(conn: &Connection, m: &NewMessage<'_>) -> rusqlite::Result<Stored> {
+    insert_message_checked(conn, m, true)
+}
+
+/// `insert_message`, with the "seen it?" probe skipped when `check` is false:
+/// only for a source that knows the row cannot be in memory yet (a first import
+/// into a store with none of its messages, reading each row once).
+pub fn insert_message_checked(
+    conn: &Connection,
+    m: &NewMessage<'_>,
+    check: bool,
+) -> rusqlite::Result<Stored> {
+    if check && let Some((id, text)) = existing(conn, m.channel, m.external_id)? {
+        if m.edited && text != m.text {
+            // The update trigger rewrites the FTS row, which must exist first.
+            index_new(conn)?;
+            conn.prepare_cached("UPDATE messages SET text = ?2, edited = 1 WHERE id = ?1")?
+                .execute(params![id, m.text])?;
             return Ok(Stored::Edited);
         }
+        return Ok(Stored::Known);
     }
-    Ok(Stored::Known)
+    conn.prepare_cached(
+        "INSERT INTO messages (channel, external_id, ext_key, chat_id, sender_id, person_id, handle, direction, text, at,
+                               at_ms, reply_to, edited, is_command)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )?
+    .execute(params![
+        m.channel,
+        m.external_id,
+        ext_key(m.channel, m.external_id),
+        m.chat_id,
+        m.sender_id,
+        m.person_id,
+        m.handle,
+        m.direction.as_str(),
+        m.text,
+        rfc3339_ms(m.at_ms),
+        m.at_ms,
+        m.reply_to,
+        m.edited,
+        m.is_command
+    ])?;
+    Ok(Stored::New)
 }
 
 /// The highest message id in the full-text index.
@@ -216,4 +255,67 @@ pub fn set_cursor(conn: &Connection, source: &str, value: i64) -> rusqlite::Resu
         params![source, value, jiff::Timestamp::now().to_string()],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ext_key_is_fnv1a_and_stable() {
+        // FNV-1a 64 test vector: "a" → 0xaf63dc4c8601ec8c. Ours hashes "" NUL "a".
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        h ^= u64::from(b'a');
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        assert_eq!(h, 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(ext_key("imessage", "A"), ext_key("imessage", "A"));
+        assert_ne!(ext_key("imessage", "A"), ext_key("sms", "A"));
+        assert_ne!(
+            ext_key("imessag", "eA"),
+            ext_key("imessage", "A"),
+            "the NUL separates the parts"
+        );
+    }
+
+    #[test]
+    fn the_same_message_is_stored_once_and_edits_replace_text() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::migrate::migrate(&mut conn).unwrap();
+        conn.execute(
+            "INSERT INTO people (id, created_at) VALUES ('pa', 'now')",
+            [],
+        )
+        .unwrap();
+        let m = NewMessage {
+            channel: "imessage",
+            external_id: "G1",
+            chat_id: None,
+            sender_id: "pa",
+            person_id: "pa",
+            handle: None,
+            direction: Direction::In,
+            text: "hello",
+            at_ms: 0,
+            reply_to: None,
+            edited: false,
+            is_command: false,
+        };
+        assert_eq!(insert_message(&conn, &m).unwrap(), Stored::New);
+        assert_eq!(insert_message(&conn, &m).unwrap(), Stored::Known);
+        let edit = NewMessage {
+            text: "hello there",
+            edited: true,
+            ..m.clone()
+        };
+        assert_eq!(insert_message(&conn, &edit).unwrap(), Stored::Edited);
+        let other_channel = NewMessage {
+            channel: "sms",
+            ..m
+        };
+        assert_eq!(insert_message(&conn, &other_channel).unwrap(), Stored::New);
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 2);
+    }
 }

@@ -159,6 +159,8 @@ pub fn attach_card(conn: &Connection, name: &str, handles: &[Handle]) -> rusqlit
 
 /// Move everything of `from` into `into` and delete `from` (no checks; see `merge`).
 fn merge_into(conn: &Connection, into: &str, from: &str) -> rusqlite::Result<()> {
+    // Rows are about to move in the full-text index; unindexed ones must be indexed first.
+    super::messages::index_new(conn)?;
     conn.execute(
         "UPDATE handles SET person_id = ?1 WHERE person_id = ?2",
         params![into, from],
@@ -308,6 +310,7 @@ pub fn forget(conn: &Connection, id: &str) -> Result<Forgotten, MemoryError> {
         facts: count("SELECT COUNT(*) FROM facts WHERE person_id = ?1")?,
     };
     // Cascades remove handles, messages (and their FTS rows), reactions, facts, memberships.
+    super::messages::index_new(conn)?;
     conn.execute("DELETE FROM people WHERE id = ?1", [id])?;
     conn.execute(
         "DELETE FROM merges WHERE into_id = ?1 OR from_id = ?1",

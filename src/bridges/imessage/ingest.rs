@@ -51,6 +51,12 @@ pub struct Ingest {
     canonical: HashMap<String, Handle>,
     self_recent: HashMap<i64, VecDeque<(String, i64, bool)>>,
     warned: HashSet<&'static str>,
+    /// Memory held no messages from this bridge when the session began.
+    fresh: bool,
+    /// In a fresh session, rows up to this ROWID skip the "seen it?" probe: the
+    /// live reader never reads at or below its cursor, so nobody else can have
+    /// stored them. 0 (the default, and always for the live reader): check all.
+    unchecked_upto: i64,
     pub counts: Counts,
 }
 
@@ -89,6 +95,12 @@ impl Ingest {
             canonical: HashMap::new(),
             self_recent: HashMap::new(),
             warned: HashSet::new(),
+            fresh: conn.query_row(
+                "SELECT NOT EXISTS(SELECT 1 FROM messages WHERE channel IN ('imessage', 'sms', 'rcs'))",
+                [],
+                |r| r.get(0),
+            )?,
+            unchecked_upto: 0,
             counts: Counts::default(),
         };
         for card in cards {
@@ -103,6 +115,14 @@ impl Ingest {
             ingest.counts.people += after.saturating_sub(before) as u64;
         }
         Ok(ingest)
+    }
+
+    /// Let a fresh backfill skip the duplicate probe for rows up to `rowid`
+    /// (the live cursor). No effect unless memory had none of these messages.
+    pub fn skip_checks_upto(&mut self, rowid: i64) {
+        if self.fresh {
+            self.unchecked_upto = rowid;
+        }
     }
 
     pub fn owner_id(&self) -> &str {
@@ -317,7 +337,7 @@ impl Ingest {
             }
         };
 
-        let stored = messages::insert_message(
+        let stored = messages::insert_message_checked(
             conn,
             &NewMessage {
                 channel: &channel,
@@ -337,6 +357,7 @@ impl Ingest {
                 edited,
                 is_command: is_self,
             },
+            m.rowid > self.unchecked_upto,
         )?;
         match stored {
             Stored::New => self.counts.messages += 1,

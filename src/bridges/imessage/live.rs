@@ -148,6 +148,16 @@ fn run(
     }
 }
 
+/// The live cursor, set to `newest` if there is none yet. Atomic under the
+/// single writer: a backfill and the live reader agree on one value.
+pub fn ensure_cursor(conn: &rusqlite::Connection, newest: i64) -> rusqlite::Result<i64> {
+    conn.execute(
+        "INSERT INTO source_cursors (source, value, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT (source) DO NOTHING",
+        rusqlite::params![CURSOR, newest, jiff::Timestamp::now().to_string()],
+    )?;
+    Ok(get_cursor(conn, CURSOR)?.unwrap_or(newest))
+}
+
 #[derive(Debug, thiserror::Error)]
 enum LiveError {
     #[error(transparent)]
@@ -177,16 +187,8 @@ fn step(
     let s = session.as_mut().expect("opened above");
     let max = s.db.max_rowid()?;
     let first_max = max;
-    let cursor = store.write_blocking(move |c| {
-        Ok(match get_cursor(c, CURSOR)? {
-            Some(v) => v,
-            None => {
-                // First start: begin at the newest row; history is never acted on.
-                set_cursor(c, CURSOR, first_max)?;
-                first_max
-            }
-        })
-    })?;
+    // First start: begin at the newest row; history is never acted on.
+    let cursor = store.write_blocking(move |c| Ok(ensure_cursor(c, first_max)?))?;
     let mut cursor = if max < cursor {
         // chat.db was replaced by a smaller one: do not re-read it as new.
         tracing::warn!(

@@ -78,13 +78,26 @@ pub fn build_pipeline(home: &Home, config: &Config, store: Store) -> Result<Pipe
         }
     }
     let bridges = Bridges::new(list);
-    Ok(Pipeline::new(
-        store,
-        key,
-        roster,
-        pipeline::Settings::from_config(config),
-        bridges,
-    ))
+    let mut settings = pipeline::Settings::from_config(config);
+    // The owner's identities: configured handles plus those memory learned (chat.db accounts).
+    let learned = owner_handles_in_memory(&home.db_path());
+    let mut owners = config.owner.handles.clone();
+    owners.extend(learned);
+    settings.owners = pipeline::gates::OwnerIdentities::new(&owners);
+    Ok(Pipeline::new(store, key, roster, settings, bridges))
+}
+
+fn owner_handles_in_memory(db: &std::path::Path) -> Vec<String> {
+    let read = crate::store::open_readonly(db).and_then(|c| {
+        if crate::store::migrate::current_version(&c)? < 3 {
+            return Ok(Vec::new());
+        }
+        Ok(match crate::memory::people::owner_id(&c)? {
+            Some(id) => crate::memory::people::handles_of(&c, &id)?,
+            None => Vec::new(),
+        })
+    });
+    read.unwrap_or_default()
 }
 
 /// Start the iMessage live reader if the bridge is enabled.

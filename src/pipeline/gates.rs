@@ -30,6 +30,11 @@ impl OwnerIdentities {
 /// lower-case emails, digits-only phone numbers (with the leading country code).
 fn normalise(handle: &str) -> String {
     let h = handle.trim().to_lowercase();
+    // Canonical memory handles carry their kind: `phone:+1…`, `email:…`.
+    let h = match h.split_once(':') {
+        Some(("phone" | "email" | "p" | "e" | "tel" | "mailto", rest)) => rest.to_string(),
+        _ => h,
+    };
     if h.contains('@') {
         return h;
     }
@@ -182,7 +187,8 @@ mod tests {
 
     #[test]
     fn identity_allows_and_refuses() {
-        let owners = OwnerIdentities::new(&["+1 (512) 555-1234".into(), "Me@Example.com".into()]);
+        let owners =
+            OwnerIdentities::new(&["+1 (512) 555-1234".into(), "email:me@example.com".into()]);
         let me = Actor::Handle {
             channel: "imessage".into(),
             handle: "+15125551234".into(),

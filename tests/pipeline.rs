@@ -57,6 +57,28 @@ impl Fixture {
             .expect("every run has a receipt")
     }
 
+    /// A contact run from Ann whose plan is one reply: it waits for the owner.
+    async fn draft_to_ann(&self, text: &str) -> steward::pipeline::RunOutcome {
+        let req = request(
+            "imessage-assistant",
+            Trigger::Contact,
+            ann(),
+            vec![reply(text)],
+        );
+        self.pipeline.run(req).await.unwrap()
+    }
+
+    /// A manual concierge run that does nothing but leave its receipt.
+    async fn noop(&self) -> steward::pipeline::RunOutcome {
+        let req = request(
+            "concierge",
+            Trigger::Manual,
+            Actor::Console,
+            vec![Effect::Noop],
+        );
+        self.pipeline.run(req).await.unwrap()
+    }
+
     async fn verify_all(&self) -> Vec<verify::ReceiptCheck> {
         let key = self.pipeline.verifying_key();
         self.pipeline
@@ -114,16 +136,7 @@ fn ann() -> Actor {
 #[tokio::test]
 async fn a_noop_run_succeeds_with_a_receipt_that_verifies_offline() {
     let f = Fixture::new("");
-    let out = f
-        .pipeline
-        .run(request(
-            "concierge",
-            Trigger::Manual,
-            Actor::Console,
-            vec![Effect::Noop],
-        ))
-        .await
-        .unwrap();
+    let out = f.noop().await;
     assert_eq!(out.status, RunStatus::Succeeded);
     let r = f.receipt(&out.run_id).await;
     // Offline: only the published public key and the receipt itself.
@@ -281,16 +294,7 @@ async fn owner_notices_are_delivered_once_through_the_bridge() {
 #[tokio::test]
 async fn a_reply_waits_for_the_owner_and_sends_exactly_what_was_approved() {
     let f = Fixture::new("");
-    let out = f
-        .pipeline
-        .run(request(
-            "imessage-assistant",
-            Trigger::Contact,
-            ann(),
-            vec![reply("see you at 6")],
-        ))
-        .await
-        .unwrap();
+    let out = f.draft_to_ann("see you at 6").await;
     assert_eq!(out.status, RunStatus::Waiting);
     assert_eq!(out.confirmations.len(), 1);
     assert!(
@@ -344,16 +348,7 @@ async fn a_reply_waits_for_the_owner_and_sends_exactly_what_was_approved() {
 #[tokio::test]
 async fn a_rejected_reply_is_never_sent() {
     let f = Fixture::new("");
-    let out = f
-        .pipeline
-        .run(request(
-            "imessage-assistant",
-            Trigger::Contact,
-            ann(),
-            vec![reply("no")],
-        ))
-        .await
-        .unwrap();
+    let out = f.draft_to_ann("no").await;
     let done = f
         .pipeline
         .decide(
@@ -371,16 +366,7 @@ async fn a_rejected_reply_is_never_sent() {
 #[tokio::test]
 async fn an_expired_confirmation_is_never_sent() {
     let f = Fixture::new("confirm:\n  ttlMinutes: 0\n");
-    let out = f
-        .pipeline
-        .run(request(
-            "imessage-assistant",
-            Trigger::Contact,
-            ann(),
-            vec![reply("late")],
-        ))
-        .await
-        .unwrap();
+    let out = f.draft_to_ann("late").await;
     assert_eq!(out.status, RunStatus::Waiting);
     let err = f
         .pipeline
@@ -404,16 +390,7 @@ async fn an_expired_confirmation_is_never_sent() {
 #[tokio::test]
 async fn flipping_any_stored_byte_fails_verification() {
     let f = Fixture::new("");
-    let out = f
-        .pipeline
-        .run(request(
-            "concierge",
-            Trigger::Manual,
-            Actor::Console,
-            vec![Effect::Noop],
-        ))
-        .await
-        .unwrap();
+    let out = f.noop().await;
     assert!(f.verify_all().await[0].valid);
 
     // A journal row.
@@ -541,25 +518,8 @@ async fn a_soft_limit_allows_and_notifies_the_owner_once_a_day() {
 #[tokio::test]
 async fn a_broken_chain_or_a_swapped_key_seals_the_pipeline() {
     let f = Fixture::new("");
-    f.pipeline
-        .run(request(
-            "concierge",
-            Trigger::Manual,
-            Actor::Console,
-            vec![Effect::Noop],
-        ))
-        .await
-        .unwrap();
-    let waiting = f
-        .pipeline
-        .run(request(
-            "imessage-assistant",
-            Trigger::Contact,
-            ann(),
-            vec![reply("hi")],
-        ))
-        .await
-        .unwrap();
+    f.noop().await;
+    let waiting = f.draft_to_ann("hi").await;
     assert_eq!(f.pipeline.check_integrity().await.unwrap(), None);
 
     // A changed journal row of the last run seals it.
@@ -609,16 +569,7 @@ async fn a_broken_chain_or_a_swapped_key_seals_the_pipeline() {
         .await;
     let why = f.pipeline.check_integrity().await.unwrap().expect("sealed");
     assert!(why.contains("seq 2"), "{why}");
-    let out = f
-        .pipeline
-        .run(request(
-            "concierge",
-            Trigger::Manual,
-            Actor::Console,
-            vec![Effect::Noop],
-        ))
-        .await
-        .unwrap();
+    let out = f.noop().await;
     assert_eq!(out.status, RunStatus::Refused);
     assert_eq!(f.receipt(&out.run_id).await.payload["status"], "refused");
 }

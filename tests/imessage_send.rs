@@ -99,6 +99,33 @@ fn applescript_failures_become_typed_errors() {
     assert!(matches!(missing, Err(SendError::Spawn { .. })));
 }
 
+#[test]
+fn a_dm_guid_messages_cannot_find_is_retried_once_as_its_participant() {
+    let dir = tempfile::tempdir().unwrap();
+    // Fails for "chat" mode only, like Messages on builds that reject any;-; guids.
+    let path = dir.path().join("osascript");
+    let script = format!(
+        "#!/bin/sh\nn=$(ls {d}/call.*.argv 2>/dev/null | wc -l)\nprintf '%s\\0' \"$@\" > {d}/call.$n.argv\ncat > {d}/call.$n.stdin\n\
+         if [ \"$4\" = chat ]; then echo 'execution error: Can’t get chat id. (-1728)' >&2; exit 1; fi\nexit 0\n",
+        d = dir.path().display()
+    );
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let sender = Sender::new(&path, dir.path()).unwrap();
+    sender
+        .send("hi", &Target::Chat("any;-;+15125551234".into()))
+        .unwrap();
+    let calls = calls(dir.path());
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[1].0, vec!["-", "hi", "+15125551234", "participant"]);
+    // A group has no participant form: the error stands, nothing is retried.
+    let err = sender
+        .send("hi", &Target::Chat("any;+;0123abcd".into()))
+        .unwrap_err();
+    assert!(matches!(err, SendError::NotFound(_)));
+    assert_eq!(self::calls(dir.path()).len(), 3);
+}
+
 #[tokio::test]
 async fn a_confirmed_reply_runs_osascript_once_and_records_it() {
     let dir = tempfile::tempdir().unwrap();

@@ -66,6 +66,23 @@ impl Target {
         }
     }
 
+    /// For a 1:1 chat guid (`service;-;handle`), the same recipient as a participant.
+    pub fn direct_participant(&self) -> Option<Target> {
+        let Target::Chat(guid) = self else {
+            return None;
+        };
+        let mut parts = guid.splitn(3, ';');
+        let (service, kind, handle) = (parts.next()?, parts.next()?, parts.next()?);
+        if kind != "-" || handle.is_empty() {
+            return None;
+        }
+        Some(if service.eq_ignore_ascii_case("sms") {
+            Target::Sms(handle.to_string())
+        } else {
+            Target::Participant(handle.to_string())
+        })
+    }
+
     fn argv(&self) -> (&str, &'static str) {
         match self {
             Target::Chat(c) => (c, "chat"),
@@ -96,7 +113,20 @@ impl Sender {
     }
 
     /// Send `text` to `target`. Blocking: run it on a blocking thread.
+    /// A 1:1 chat guid Messages cannot find (-1728, reported for `any;-;…` guids
+    /// on some macOS 15 builds) is retried once as its participant.
     pub fn send(&self, text: &str, target: &Target) -> Result<(), SendError> {
+        match self.run(text, target) {
+            Err(SendError::NotFound(_)) if target.direct_participant().is_some() => {
+                let participant = target.direct_participant().expect("checked");
+                tracing::info!(target = ?target, "chat id not found; retrying as its participant");
+                self.run(text, &participant)
+            }
+            other => other,
+        }
+    }
+
+    fn run(&self, text: &str, target: &Target) -> Result<(), SendError> {
         let (to, mode) = target.argv();
         let mut child = Command::new(&self.osascript)
             .args(["-", text, to, mode])

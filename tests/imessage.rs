@@ -91,6 +91,13 @@ fn import_fills_memory_with_the_right_counts_and_is_idempotent() {
     assert_eq!(second["alreadyKnown"], MESSAGES);
     assert_eq!(json(&home.run(&["people", "--json"])), people);
 
+    let status = json(&home.run(&["status", "--json"]));
+    assert_eq!(status["database"]["messages"], MESSAGES);
+    assert_eq!(
+        status["database"]["people"],
+        people.as_array().unwrap().len()
+    );
+
     // Apple's files were only read.
     assert_eq!(std::fs::read(&s.db).unwrap(), db_before);
     assert_eq!(fixtures::hash_tree(&s.contacts), before);

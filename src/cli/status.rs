@@ -42,6 +42,10 @@ pub struct DatabaseStatus {
     pub supported_schema_version: u32,
     pub created_at: Option<String>,
     pub last_boot_at: Option<String>,
+    /// What memory holds and what waits for the owner (null before those tables exist).
+    pub people: Option<i64>,
+    pub messages: Option<i64>,
+    pub pending_confirmations: Option<i64>,
     pub error: Option<String>,
 }
 
@@ -78,6 +82,9 @@ fn database(home: &Home) -> DatabaseStatus {
         supported_schema_version: migrate::latest_version(),
         created_at: None,
         last_boot_at: None,
+        people: None,
+        messages: None,
+        pending_confirmations: None,
         error: None,
     };
     if !status.exists {
@@ -93,13 +100,30 @@ fn database(home: &Home) -> DatabaseStatus {
         } else {
             (None, None)
         };
-        Ok((version, created, booted))
+        let count = |min: u32, sql: &str| -> Result<Option<i64>, store::StoreError> {
+            if version < min {
+                return Ok(None);
+            }
+            Ok(Some(conn.query_row(sql, [], |r| r.get(0))?))
+        };
+        let counts = (
+            count(3, "SELECT COUNT(*) FROM people")?,
+            count(3, "SELECT COUNT(*) FROM messages")?,
+            count(
+                2,
+                "SELECT COUNT(*) FROM confirmations WHERE status = 'pending'",
+            )?,
+        );
+        Ok((version, created, booted, counts))
     });
     match read {
-        Ok((version, created, booted)) => {
+        Ok((version, created, booted, (people, messages, pending))) => {
             status.schema_version = Some(version);
             status.created_at = created;
             status.last_boot_at = booted;
+            status.people = people;
+            status.messages = messages;
+            status.pending_confirmations = pending;
         }
         Err(e) => status.error = Some(e.to_string()),
     }
@@ -164,6 +188,12 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
         (None, None) => "missing".to_string(),
     };
     println!("database   {} ({schema})", db.path.display());
+    if let (Some(p), Some(m)) = (db.people, db.messages) {
+        println!("memory     {p} people, {m} messages");
+    }
+    if let Some(n) = db.pending_confirmations.filter(|n| *n > 0) {
+        println!("waiting    {n} draft(s) for your yes: `steward confirm list`");
+    }
     if let Some(fp) = &report.key_fingerprint {
         println!("receipts   key {fp}");
     }

@@ -30,6 +30,7 @@ pub mod logging;
 pub mod memory;
 pub mod pipeline;
 pub mod service;
+pub mod signals;
 pub mod store;
 pub mod types;
 

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod budget;
 pub mod confirm;
+pub mod devices;
 pub mod doctor;
 pub mod import;
 pub mod init;
@@ -75,6 +76,10 @@ pub enum Command {
     /// One person: show, merge, split, forget.
     #[command(subcommand)]
     Person(people::PersonCommand),
+    /// The phones that may send signals: list, add, revoke.
+    Devices(devices::Args),
+    /// Recent phone signals, newest first.
+    Signals(devices::SignalArgs),
 }
 
 impl Cli {
@@ -95,6 +100,8 @@ impl Cli {
             Command::Import(cmd) => import::run(&home, cmd),
             Command::People(args) => people::list(&home, args),
             Command::Person(cmd) => people::person(&home, cmd),
+            Command::Devices(args) => devices::run(&home, args),
+            Command::Signals(args) => devices::signals(&home, args),
         }
     }
 }

@@ -6,6 +6,7 @@
 
 mod api;
 pub mod probe;
+mod signals;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +37,7 @@ pub struct AppState {
     pub listen: SocketAddr,
     pub started: Instant,
     token: Arc<String>,
+    signal_rate: signals::RateLimiter,
 }
 
 impl AppState {
@@ -46,6 +48,7 @@ impl AppState {
             listen,
             started: Instant::now(),
             token: Arc::new(token),
+            signal_rate: signals::RateLimiter::default(),
         }
     }
 }
@@ -53,9 +56,15 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let api = api::routes()
         .route("/v1/status", get(status))
+        .route("/v1/signals", get(signals::list))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    // Phones authenticate per device, not with the api-token; 8 KB at most.
+    let phone = Router::new()
+        .route("/v1/signals", axum::routing::post(signals::post))
+        .layer(DefaultBodyLimit::max(crate::signals::signal::MAX_BODY));
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(phone)
         .route("/.well-known/steward-receipts", get(api::receipt_key))
         .merge(api)
         .fallback(not_found)

@@ -33,7 +33,7 @@ pub fn get(
     token: Option<&str>,
     timeout: Duration,
 ) -> Result<ProbeResponse, ProbeError> {
-    request(addr, "GET", path, token, None, timeout)
+    request(addr, "GET", path, token, None, &[], timeout)
 }
 
 /// `POST path` with a JSON body.
@@ -44,7 +44,18 @@ pub fn post_json(
     body: &str,
     timeout: Duration,
 ) -> Result<ProbeResponse, ProbeError> {
-    request(addr, "POST", path, token, Some(body), timeout)
+    request(addr, "POST", path, token, Some(body), &[], timeout)
+}
+
+/// `POST path` with extra headers (a phone's device id or signal token).
+pub fn post_with_headers(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    timeout: Duration,
+) -> Result<ProbeResponse, ProbeError> {
+    request(addr, "POST", path, None, Some(body), headers, timeout)
 }
 
 fn request(
@@ -53,15 +64,19 @@ fn request(
     path: &str,
     token: Option<&str>,
     body: Option<&str>,
+    extra: &[(&str, &str)],
     timeout: Duration,
 ) -> Result<ProbeResponse, ProbeError> {
     let connect = |source| ProbeError::Connect { addr, source };
     let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(connect)?;
     stream.set_read_timeout(Some(timeout)).map_err(connect)?;
     stream.set_write_timeout(Some(timeout)).map_err(connect)?;
-    let auth = token
+    let mut auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
+    for (k, v) in extra {
+        auth.push_str(&format!("{k}: {v}\r\n"));
+    }
     let content = body
         .map(|b| {
             format!(

@@ -33,6 +33,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "memory",
         sql: include_str!("migrations/0003_memory.sql"),
     },
+    Migration {
+        version: 4,
+        name: "signals",
+        sql: include_str!("migrations/0004_signals.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -215,3 +215,55 @@ fn a_device_is_rate_limited_and_token_mode_is_opt_in() {
         401
     );
 }
+
+#[test]
+fn a_drive_fires_commute_copilot_once_and_shows_in_presence() {
+    let home = TestHome::new();
+    assert!(home.run(&["init"]).status.success());
+    let phone = add(&home, "iPhone", false);
+    let daemon = home.up();
+    let post = |nonce: &str, rest: &str| {
+        let msg = format!("v1|{}|{}|{nonce}|{rest}", phone.id, now_iso(0));
+        let body = json!({ "msg": msg, "sig": signature(&phone.secret, &msg) }).to_string();
+        let r = probe::post_with_headers(
+            daemon.addr,
+            "/v1/signals",
+            &[("X-Steward-Device", &phone.id)],
+            &body,
+            T,
+        )
+        .unwrap();
+        assert_eq!(r.status, 200, "{}", r.body);
+        serde_json::from_str::<serde_json::Value>(&r.body).unwrap()
+    };
+    let first = post("d-1", "device|detail=driving");
+    assert_eq!(first["runs"].as_array().unwrap().len(), 1);
+    let second = post("d-2", "device|detail=CarPlay");
+    assert!(
+        second["runs"].as_array().unwrap().is_empty(),
+        "the same drive"
+    );
+    post("d-3", "location|detail=gym");
+
+    let runs = json(&home.run(&["runs", "--json", "--agent", "commute-copilot"]));
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+    assert_eq!(runs[0]["trigger"], "signal");
+    assert_eq!(runs[0]["status"], "succeeded");
+
+    let token = std::fs::read_to_string(home.file("api-token")).unwrap();
+    let p: serde_json::Value = serde_json::from_str(
+        &probe::get(daemon.addr, "/v1/presence", Some(token.trim()), T)
+            .unwrap()
+            .body,
+    )
+    .unwrap();
+    // The gym came after the drive: contacts hear "working out", never the place.
+    assert_eq!(p["availability"], "working out right now");
+    assert_eq!(p["place"], "the gym");
+    assert!(
+        p["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("On iPhone (last 2h):")
+    );
+}

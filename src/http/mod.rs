@@ -57,6 +57,7 @@ pub fn router(state: AppState) -> Router {
     let api = api::routes()
         .route("/v1/status", get(status))
         .route("/v1/signals", get(signals::list))
+        .route("/v1/presence", get(signals::presence_now))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     // Phones authenticate per device, not with the api-token; 8 KB at most.
     let phone = Router::new()

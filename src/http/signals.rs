@@ -12,9 +12,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState};
+use crate::agents::spec::Usd;
 use crate::keys::constant_time_eq;
-use crate::signals::devices;
+use crate::pipeline::{Actor, Effect, RunRequest, Trigger};
 use crate::signals::signal::{self, Rejection, SignalBody, SignedBody, StoreSignalError};
+use crate::signals::{devices, presence};
 
 /// Signals accepted per device per minute.
 pub const RATE_PER_MINUTE: u32 = 60;
@@ -59,12 +61,69 @@ pub async fn post(
     body: Bytes,
 ) -> (StatusCode, Json<Value>) {
     match accept(&state, &headers, &body).await {
-        Ok(id) => (StatusCode::OK, Json(json!({ "ok": true, "id": id }))),
+        Ok((id, device, signal)) => {
+            let fired = fire_nano_agents(&state, id, &device, &signal).await;
+            (
+                StatusCode::OK,
+                Json(json!({ "ok": true, "id": id, "runs": fired })),
+            )
+        }
         Err(r) => refuse(r),
     }
 }
 
-async fn accept(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<i64, Rejection> {
+/// Signals wake nano agents through the pipeline. A drive starts when a driving
+/// signal has no driving signal from the same device in the 10 minutes before
+/// it; commute-copilot runs once per drive (deduplicated by the start signal).
+async fn fire_nano_agents(
+    state: &AppState,
+    id: i64,
+    device: &str,
+    s: &signal::Signal,
+) -> Vec<String> {
+    if !presence::is_driving(s) {
+        return Vec::new();
+    }
+    let since = s.ts - presence::DRIVING_FRESH_MS;
+    let dev = device.to_string();
+    let earlier = state
+        .pipeline
+        .store()
+        .read(move |c| Ok(signal::since(c, since)?))
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .any(|(other, d, sig)| {
+            other != id && d == dev && sig.ts <= s.ts && presence::is_driving(&sig)
+        });
+    if earlier {
+        return Vec::new();
+    }
+    let req = RunRequest {
+        agent: "commute-copilot".into(),
+        trigger: Trigger::Signal,
+        actor: Actor::Device {
+            id: device.to_string(),
+        },
+        input: serde_json::to_string(s).unwrap_or_default(),
+        dedup_key: Some(format!("commute-copilot:drive:{id}")),
+        plan: vec![Effect::Noop],
+        forecast_usd: Usd(0),
+    };
+    match state.pipeline.run(req).await {
+        Ok(out) => vec![out.run_id],
+        Err(e) => {
+            tracing::warn!(error = %e, "commute-copilot did not run");
+            Vec::new()
+        }
+    }
+}
+
+async fn accept(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(i64, String, signal::Signal), Rejection> {
     let now = jiff::Timestamp::now().as_millisecond();
     let store = state.pipeline.store().clone();
     let internal = |e: crate::store::StoreError| {
@@ -117,16 +176,37 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<i6
     if !state.signal_rate.allow(&device, now) {
         return Err(Rejection::RateLimited(RATE_PER_MINUTE));
     }
-    store
+    let (dev, sig) = (device.clone(), signal.clone());
+    let id = store
         .write(
-            move |c| match signal::store(c, &device, nonce.as_deref(), &signal, now) {
+            move |c| match signal::store(c, &dev, nonce.as_deref(), &sig, now) {
                 Ok(id) => Ok(Ok(id)),
                 Err(StoreSignalError::Replay) => Ok(Err(Rejection::Replay)),
                 Err(StoreSignalError::Sqlite(e)) => Err(e.into()),
             },
         )
         .await
-        .map_err(internal)?
+        .map_err(internal)??;
+    Ok((id, device, signal))
+}
+
+/// `GET /v1/presence`: availability (what contacts may hear), place (inner
+/// circle only) and the owner's summary line.
+pub async fn presence_now(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let now = jiff::Timestamp::now().as_millisecond();
+    let since = now - presence::PLACE_FRESH_MS.max(presence::FOCUS_FRESH_MS);
+    let rows = state
+        .pipeline
+        .store()
+        .read(move |c| Ok(signal::since(c, since)?))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let signals: Vec<signal::Signal> = rows.into_iter().map(|(_, _, s)| s).collect();
+    Ok(Json(json!({
+        "availability": presence::availability(&signals, now),
+        "place": presence::place(&signals, now),
+        "summary": presence::owner_summary(&signals, now),
+    })))
 }
 
 #[derive(Debug, Deserialize)]

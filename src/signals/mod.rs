@@ -8,6 +8,7 @@
 //! device): header `x-steward-signal-token` and a JSON body.
 
 pub mod devices;
+pub mod presence;
 pub mod signal;
 
 pub use devices::{Device, DeviceError, Mode};

@@ -305,6 +305,28 @@ pub struct Stored {
     pub at: String,
 }
 
+/// Every signal since `since_ms` (all devices), for presence.
+pub fn since(conn: &Connection, since_ms: i64) -> rusqlite::Result<Vec<(i64, String, Signal)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, device_id, kind, app, detail, metric, value, ts_ms FROM signals WHERE ts_ms >= ?1 ORDER BY ts_ms",
+    )?;
+    stmt.query_map([since_ms], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            Signal {
+                kind: r.get(2)?,
+                app: r.get(3)?,
+                detail: r.get(4)?,
+                metric: r.get(5)?,
+                value: r.get(6)?,
+                ts: r.get(7)?,
+            },
+        ))
+    })?
+    .collect()
+}
+
 pub fn list(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<Stored>> {
     let mut stmt = conn.prepare(
         "SELECT s.id, COALESCE(d.name, s.device_id), s.kind, s.app, s.detail, s.metric, s.value, s.ts_ms

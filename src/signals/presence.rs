@@ -37,7 +37,7 @@ fn is_parked(s: &Signal) -> bool {
     s.kind == "device" && text(s).contains("parked")
 }
 
-fn newest<'a>(signals: &'a [Signal], pred: impl Fn(&Signal) -> bool) -> Option<&'a Signal> {
+fn newest(signals: &[Signal], pred: impl Fn(&Signal) -> bool) -> Option<&Signal> {
     signals.iter().filter(|s| pred(s)).max_by_key(|s| s.ts)
 }
 
@@ -197,7 +197,7 @@ pub fn owner_summary(signals: &[Signal], now: i64) -> Option<String> {
             }
         }
     }
-    apps.sort_by(|a, b| b.1.cmp(&a.1));
+    apps.sort_by_key(|a| std::cmp::Reverse(a.1));
     if !apps.is_empty() {
         let top: Vec<&str> = apps.iter().take(4).map(|(a, _)| *a).collect();
         parts.push(format!("apps: {}", top.join(", ")));

@@ -14,6 +14,7 @@ pub mod install;
 pub mod people;
 pub mod receipts;
 pub mod runs;
+pub mod shortcuts;
 pub mod status;
 pub mod up;
 
@@ -80,6 +81,9 @@ pub enum Command {
     Devices(devices::Args),
     /// Recent phone signals, newest first.
     Signals(devices::SignalArgs),
+    /// iPhone Shortcuts that send signed signals.
+    #[command(subcommand)]
+    Shortcuts(shortcuts::Command),
 }
 
 impl Cli {
@@ -102,6 +106,7 @@ impl Cli {
             Command::Person(cmd) => people::person(&home, cmd),
             Command::Devices(args) => devices::run(&home, args),
             Command::Signals(args) => devices::signals(&home, args),
+            Command::Shortcuts(cmd) => shortcuts::run(&home, cmd),
         }
     }
 }

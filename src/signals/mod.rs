@@ -9,6 +9,7 @@
 
 pub mod devices;
 pub mod presence;
+pub mod shortcuts;
 pub mod signal;
 
 pub use devices::{Device, DeviceError, Mode};

@@ -26,6 +26,7 @@ pub mod daemon;
 pub mod home;
 pub mod http;
 pub mod keys;
+pub mod llm;
 pub mod logging;
 pub mod memory;
 pub mod pipeline;

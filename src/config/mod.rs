@@ -46,6 +46,52 @@ pub struct Config {
     pub budget: BudgetConfig,
     pub confirm: ConfirmConfig,
     pub bridges: BridgesConfig,
+    pub models: ModelsConfig,
+}
+
+/// Model providers, capability aliases and prices (per million tokens).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct ModelsConfig {
+    pub providers: std::collections::BTreeMap<String, ProviderConfig>,
+    /// Alias → ordered `provider/model` list; the first that answers wins.
+    pub capabilities: std::collections::BTreeMap<String, Vec<String>>,
+    pub prices: std::collections::BTreeMap<String, Price>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// `/v1/chat/completions`: OpenAI, Ollama, llama.cpp, LM Studio, vLLM, OpenRouter.
+    Openai,
+    /// `/v1/messages`.
+    Anthropic,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProviderConfig {
+    pub kind: ProviderKind,
+    pub base_url: String,
+    #[serde(default)]
+    pub api_key: Option<SecretRef>,
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: u64,
+}
+
+fn default_timeout() -> u64 {
+    60
+}
+
+/// US dollars per million tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Price {
+    #[serde(rename = "in")]
+    pub input: f64,
+    pub out: f64,
+    #[serde(default)]
+    pub cached_in: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

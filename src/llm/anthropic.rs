@@ -1,0 +1,99 @@
+//! Anthropic `POST {baseUrl}/v1/messages`.
+
+use serde_json::{Value, json};
+
+use super::{
+    ChatRequest, ChatResponse, LlmError, Provider, Role, ToolCall, Usage, estimate_tokens,
+};
+
+pub const VERSION: &str = "2023-06-01";
+
+pub async fn chat(p: &Provider, model: &str, req: &ChatRequest) -> Result<ChatResponse, LlmError> {
+    let mut system: Vec<&str> = req
+        .messages
+        .iter()
+        .filter(|m| m.role == Role::System)
+        .map(|m| m.content.as_str())
+        .collect();
+    if req.json {
+        // No JSON flag in this protocol: ask for it, then check what comes back.
+        system.push("Reply with one JSON object and nothing else.");
+    }
+    let messages: Vec<Value> = req
+        .messages
+        .iter()
+        .filter(|m| m.role != Role::System)
+        .map(|m| json!({ "role": m.role, "content": m.content }))
+        .collect();
+    let mut body =
+        json!({ "model": model, "max_tokens": req.max_tokens.max(1), "messages": messages });
+    if !system.is_empty() {
+        body["system"] = json!(system.join("\n\n"));
+    }
+    if !req.tools.is_empty() {
+        body["tools"] = Value::Array(
+            req.tools.iter().map(|t| json!({ "name": t.name, "description": t.description, "input_schema": t.parameters })).collect(),
+        );
+    }
+    let mut headers = vec![("anthropic-version", VERSION.to_string())];
+    if let Some(key) = &p.key {
+        headers.push(("x-api-key", key.expose().to_string()));
+    }
+    let v = p
+        .post(&format!("{}/v1/messages", p.base_url), &headers, &body)
+        .await?;
+    let blocks = v["content"]
+        .as_array()
+        .ok_or_else(|| p.malformed("no content array"))?;
+    let mut text = String::new();
+    let mut tool_calls = Vec::new();
+    for b in blocks {
+        match b["type"].as_str() {
+            Some("text") => text.push_str(b["text"].as_str().unwrap_or_default()),
+            Some("tool_use") => tool_calls.push(ToolCall {
+                id: b["id"].as_str().unwrap_or_default().to_string(),
+                name: b["name"]
+                    .as_str()
+                    .ok_or_else(|| p.malformed("a tool_use without a name"))?
+                    .to_string(),
+                arguments: b["input"].clone(),
+            }),
+            _ => {}
+        }
+    }
+    let text = (!text.is_empty()).then_some(text);
+    if text.is_none() && tool_calls.is_empty() {
+        return Err(p.malformed("neither text nor tool_use blocks"));
+    }
+    if req.json
+        && let Some(t) = &text
+        && serde_json::from_str::<Value>(t.trim()).is_err()
+    {
+        return Err(p.malformed("JSON was asked for, the reply is not JSON"));
+    }
+    let usage = match v.get("usage").filter(|u| u.is_object()) {
+        Some(u) => {
+            let cached = u["cache_read_input_tokens"].as_u64().unwrap_or(0);
+            Usage {
+                input: u["input_tokens"].as_u64().unwrap_or(0) + cached,
+                output: u["output_tokens"].as_u64().unwrap_or(0),
+                cached,
+                estimated: false,
+            }
+        }
+        None => Usage {
+            input: estimate_tokens(req.messages.iter().map(|m| m.content.chars().count()).sum()),
+            output: estimate_tokens(text.as_deref().map_or(0, |t| t.chars().count())),
+            cached: 0,
+            estimated: true,
+        },
+    };
+    Ok(ChatResponse {
+        text,
+        tool_calls,
+        usage,
+        model: v["model"].as_str().unwrap_or(model).to_string(),
+        provider: p.name.clone(),
+        cost_micros: 0,
+    })
+}

@@ -1,0 +1,297 @@
+//! Model work: two wire protocols (OpenAI-compatible chat completions and
+//! Anthropic messages) behind one closed `Provider` enum, retries that honour
+//! `Retry-After`, costs from reported usage (estimated, and marked, when a
+//! server reports none), and capability aliases with ordered fallbacks.
+//! Agents name capabilities (`fast`, `draft`, `reason`), never vendors.
+
+mod anthropic;
+mod openai;
+pub mod price;
+mod retry;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::{ModelsConfig, ProviderConfig, ProviderKind, Secret};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    #[error("no model for capability `{0}`: add one under `models:` in steward.yaml")]
+    NoModel(String),
+    #[error(
+        "capability `{cap}` names {target:?}; write it as provider/model with a provider under models.providers"
+    )]
+    BadTarget { cap: String, target: String },
+    #[error("provider {provider}: the API key reference failed: {detail}")]
+    Key { provider: String, detail: String },
+    #[error("provider {provider} answered HTTP {status}: {detail}")]
+    Http {
+        provider: String,
+        status: u16,
+        detail: String,
+        /// Seconds the server asked us to wait.
+        retry_after: Option<u64>,
+    },
+    #[error("provider {provider} did not answer within {timeout:?}")]
+    Timeout { provider: String, timeout: Duration },
+    #[error("provider {provider} is unreachable: {detail}")]
+    Connect { provider: String, detail: String },
+    #[error("provider {provider} sent a reply that is not its protocol: {detail}")]
+    Malformed { provider: String, detail: String },
+    #[error("every model for `{cap}` failed; last: {last}")]
+    Exhausted { cap: String, last: Box<LlmError> },
+}
+
+impl LlmError {
+    /// Worth another attempt at the same provider.
+    fn retryable(&self) -> bool {
+        matches!(self, LlmError::Http { status, .. } if *status == 429 || *status >= 500)
+            || matches!(self, LlmError::Timeout { .. } | LlmError::Connect { .. })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+}
+
+/// A function the model may call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    /// JSON Schema of the arguments.
+    pub parameters: Value,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChatRequest {
+    pub messages: Vec<Message>,
+    pub tools: Vec<ToolSpec>,
+    /// Ask for a single JSON object back.
+    pub json: bool,
+    pub max_tokens: u32,
+    /// Sent as `Idempotency-Key` where the protocol takes one (the run's step key).
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: Value,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    pub input: u64,
+    pub output: u64,
+    pub cached: u64,
+    /// The server reported no usage; these are chars/4 estimates.
+    pub estimated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatResponse {
+    pub text: Option<String>,
+    pub tool_calls: Vec<ToolCall>,
+    pub usage: Usage,
+    /// The model the server says it used.
+    pub model: String,
+    pub provider: String,
+    pub cost_micros: i64,
+}
+
+/// One configured provider. A closed set: a new wire protocol is a variant.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    name: String,
+    kind: ProviderKind,
+    base_url: String,
+    key: Option<Secret>,
+    timeout: Duration,
+    http: reqwest::Client,
+}
+
+impl Provider {
+    pub fn new(name: &str, cfg: &ProviderConfig) -> Result<Provider, LlmError> {
+        let key = match &cfg.api_key {
+            Some(r) => Some(r.resolve().map_err(|e| LlmError::Key {
+                provider: name.into(),
+                detail: e.to_string(),
+            })?),
+            None => None,
+        };
+        let timeout = Duration::from_secs(cfg.timeout_seconds.max(1));
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| LlmError::Connect {
+                provider: name.into(),
+                detail: e.to_string(),
+            })?;
+        Ok(Provider {
+            name: name.to_string(),
+            kind: cfg.kind,
+            base_url: cfg.base_url.trim_end_matches('/').to_string(),
+            key,
+            timeout,
+            http,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// One chat completion, retried on 429/5xx/timeouts with jittered backoff.
+    pub async fn chat(&self, model: &str, req: &ChatRequest) -> Result<ChatResponse, LlmError> {
+        retry::with_retries(|| async {
+            match self.kind {
+                ProviderKind::Openai => openai::chat(self, model, req).await,
+                ProviderKind::Anthropic => anthropic::chat(self, model, req).await,
+            }
+        })
+        .await
+    }
+
+    fn http_error(&self, e: reqwest::Error) -> LlmError {
+        if e.is_timeout() {
+            LlmError::Timeout {
+                provider: self.name.clone(),
+                timeout: self.timeout,
+            }
+        } else {
+            LlmError::Connect {
+                provider: self.name.clone(),
+                detail: e.without_url().to_string(),
+            }
+        }
+    }
+
+    /// Send a JSON POST and return the parsed JSON body, or the HTTP error.
+    async fn post(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: &Value,
+    ) -> Result<Value, LlmError> {
+        let mut req = self.http.post(url).json(body);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        let resp = req.send().await.map_err(|e| self.http_error(e))?;
+        let status = resp.status();
+        let retry_after = retry::retry_after(resp.headers());
+        let text = resp.text().await.map_err(|e| self.http_error(e))?;
+        if !status.is_success() {
+            // The body may echo the request; keep it short and never include headers.
+            let detail: String = text.chars().take(300).collect();
+            return Err(LlmError::Http {
+                provider: self.name.clone(),
+                status: status.as_u16(),
+                detail,
+                retry_after,
+            });
+        }
+        serde_json::from_str(&text).map_err(|e| self.malformed(format!("not JSON: {e}")))
+    }
+
+    fn malformed(&self, detail: impl std::fmt::Display) -> LlmError {
+        LlmError::Malformed {
+            provider: self.name.clone(),
+            detail: detail.to_string(),
+        }
+    }
+}
+
+/// chars/4, the estimate used when a server reports no usage.
+pub fn estimate_tokens(chars: usize) -> u64 {
+    chars.div_ceil(4) as u64
+}
+
+/// Capability aliases over the configured providers.
+#[derive(Debug, Clone, Default)]
+pub struct Router {
+    providers: BTreeMap<String, Provider>,
+    capabilities: BTreeMap<String, Vec<String>>,
+    prices: price::Prices,
+}
+
+impl Router {
+    pub fn from_config(cfg: &ModelsConfig) -> Result<Router, LlmError> {
+        let mut providers = BTreeMap::new();
+        for (name, p) in &cfg.providers {
+            providers.insert(name.clone(), Provider::new(name, p)?);
+        }
+        Ok(Router {
+            providers,
+            capabilities: cfg.capabilities.clone(),
+            prices: price::Prices::with_defaults(&cfg.prices),
+        })
+    }
+
+    pub fn has(&self, capability: &str) -> bool {
+        self.capabilities
+            .get(capability)
+            .is_some_and(|l| !l.is_empty())
+    }
+
+    /// Run `req` on the first model of `capability` that answers.
+    pub async fn chat(
+        &self,
+        capability: &str,
+        req: &ChatRequest,
+    ) -> Result<ChatResponse, LlmError> {
+        let targets = self
+            .capabilities
+            .get(capability)
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| LlmError::NoModel(capability.to_string()))?;
+        let mut last = None;
+        for target in targets {
+            let (pname, model) = target.split_once('/').ok_or_else(|| LlmError::BadTarget {
+                cap: capability.into(),
+                target: target.clone(),
+            })?;
+            let provider = self
+                .providers
+                .get(pname)
+                .ok_or_else(|| LlmError::BadTarget {
+                    cap: capability.into(),
+                    target: target.clone(),
+                })?;
+            match provider.chat(model, req).await {
+                Ok(mut resp) => {
+                    resp.cost_micros = self
+                        .prices
+                        .cost_micros(&format!("{pname}/{model}"), &resp.usage);
+                    return Ok(resp);
+                }
+                Err(e) => {
+                    tracing::warn!(capability, target = %target, error = %e, "model failed; trying the next");
+                    last = Some(e);
+                }
+            }
+        }
+        Err(LlmError::Exhausted {
+            cap: capability.into(),
+            last: Box::new(last.expect("at least one target")),
+        })
+    }
+}

@@ -1,0 +1,337 @@
+//! Both wire protocols against local servers that speak them: success, tool
+//! calls, JSON mode, 429 with Retry-After, 500 then success, timeouts,
+//! malformed replies, missing usage, fallbacks, and the no-model refusal.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+use steward::config::{ModelsConfig, ProviderConfig, ProviderKind, SecretRef};
+use steward::llm::{ChatRequest, LlmError, Message, Role, Router, ToolSpec};
+
+#[derive(Clone, Default)]
+struct Server {
+    calls: Arc<AtomicU32>,
+    last: Arc<std::sync::Mutex<(HeaderMap, Value)>>,
+}
+
+async fn openai(State(s): State<Server>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let n = s.calls.fetch_add(1, Ordering::SeqCst);
+    *s.last.lock().unwrap() = (headers, body.clone());
+    let usage = json!({ "prompt_tokens": 12, "completion_tokens": 5, "prompt_tokens_details": { "cached_tokens": 2 } });
+    let reply = |message: Value, usage: Option<Value>| {
+        let mut v = json!({ "id": "c1", "model": format!("{}-2025", body["model"].as_str().unwrap()), "choices": [{ "index": 0, "message": message }] });
+        if let Some(u) = usage {
+            v["usage"] = u;
+        }
+        Json(v).into_response()
+    };
+    match body["model"].as_str().unwrap() {
+        "ok" => reply(
+            json!({ "role": "assistant", "content": "hello" }),
+            Some(usage),
+        ),
+        "nousage" => reply(
+            json!({ "role": "assistant", "content": "twelve chars" }),
+            None,
+        ),
+        "tools" => reply(
+            json!({ "role": "assistant", "content": null, "tool_calls": [{ "id": "t1", "type": "function", "function": { "name": "lookup", "arguments": "{\"who\":\"Ann\"}" } }] }),
+            Some(usage),
+        ),
+        "json" => reply(
+            json!({ "role": "assistant", "content": "{\"a\":1}" }),
+            Some(usage),
+        ),
+        "junk-json" => reply(
+            json!({ "role": "assistant", "content": "sure! here you go" }),
+            Some(usage),
+        ),
+        "flaky-429" if n == 0 => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "1")],
+            "slow down",
+        )
+            .into_response(),
+        "flaky-500" if n == 0 => (StatusCode::INTERNAL_SERVER_ERROR, "oops").into_response(),
+        "flaky-429" | "flaky-500" => reply(
+            json!({ "role": "assistant", "content": "recovered" }),
+            Some(usage),
+        ),
+        "down" => (StatusCode::SERVICE_UNAVAILABLE, "down").into_response(),
+        "slow" => {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            reply(
+                json!({ "role": "assistant", "content": "late" }),
+                Some(usage),
+            )
+        }
+        "garbage" => (StatusCode::OK, "<html>not json</html>").into_response(),
+        "unauthorized" => (StatusCode::UNAUTHORIZED, "{\"error\":\"bad key\"}").into_response(),
+        other => panic!("unexpected model {other}"),
+    }
+}
+
+async fn anthropic(
+    State(s): State<Server>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    s.calls.fetch_add(1, Ordering::SeqCst);
+    *s.last.lock().unwrap() = (headers, body.clone());
+    let content = if body["tools"].is_array() {
+        json!([{ "type": "tool_use", "id": "tu1", "name": "lookup", "input": { "who": "Ann" } }])
+    } else {
+        json!([{ "type": "text", "text": "{\"ok\":true}" }])
+    };
+    Json(json!({
+        "id": "m1", "type": "message", "role": "assistant", "model": body["model"], "content": content,
+        "usage": { "input_tokens": 100, "output_tokens": 20, "cache_read_input_tokens": 50 }
+    }))
+    .into_response()
+}
+
+async fn start(server: Server) -> String {
+    let app = axum::Router::new()
+        .route("/v1/chat/completions", post(openai))
+        .route("/v1/messages", post(anthropic))
+        .with_state(server);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+fn router(base: &str, caps: &[(&str, &[&str])]) -> Router {
+    unsafe { std::env::set_var("STEWARD_TEST_LLM_KEY", "sk-test-123") };
+    let mut providers = BTreeMap::new();
+    let key = Some(SecretRef::Env("STEWARD_TEST_LLM_KEY".into()));
+    providers.insert(
+        "local".to_string(),
+        ProviderConfig {
+            kind: ProviderKind::Openai,
+            base_url: format!("{base}/v1"),
+            api_key: key.clone(),
+            timeout_seconds: 1,
+        },
+    );
+    providers.insert(
+        "anthropic".to_string(),
+        ProviderConfig {
+            kind: ProviderKind::Anthropic,
+            base_url: base.to_string(),
+            api_key: key,
+            timeout_seconds: 5,
+        },
+    );
+    let capabilities = caps
+        .iter()
+        .map(|(c, l)| (c.to_string(), l.iter().map(|s| s.to_string()).collect()))
+        .collect();
+    Router::from_config(&ModelsConfig {
+        providers,
+        capabilities,
+        prices: BTreeMap::new(),
+    })
+    .unwrap()
+}
+
+fn ask(text: &str) -> ChatRequest {
+    ChatRequest {
+        messages: vec![
+            Message {
+                role: Role::System,
+                content: "be brief".into(),
+            },
+            Message {
+                role: Role::User,
+                content: text.into(),
+            },
+        ],
+        max_tokens: 64,
+        ..ChatRequest::default()
+    }
+}
+
+#[tokio::test]
+async fn openai_compatible_success_tools_json_and_usage() {
+    let server = Server::default();
+    let base = start(server.clone()).await;
+    let r = router(
+        &base,
+        &[
+            ("fast", &["local/ok"]),
+            ("tools", &["local/tools"]),
+            ("json", &["local/json"]),
+            ("junk", &["local/junk-json"]),
+            ("nousage", &["local/nousage"]),
+        ],
+    );
+
+    let mut req = ask("hi");
+    req.idempotency_key = Some("run_1:0:1".into());
+    let out = r.chat("fast", &req).await.unwrap();
+    assert_eq!(out.text.as_deref(), Some("hello"));
+    assert_eq!(
+        (
+            out.usage.input,
+            out.usage.output,
+            out.usage.cached,
+            out.usage.estimated
+        ),
+        (12, 5, 2, false)
+    );
+    assert_eq!(
+        (out.model.as_str(), out.provider.as_str()),
+        ("ok-2025", "local")
+    );
+    let (headers, body) = server.last.lock().unwrap().clone();
+    assert_eq!(headers["authorization"], "Bearer sk-test-123");
+    assert_eq!(headers["idempotency-key"], "run_1:0:1");
+    assert_eq!(body["messages"][0]["role"], "system");
+
+    let mut tools = ask("who?");
+    tools.tools = vec![ToolSpec {
+        name: "lookup".into(),
+        description: "find a person".into(),
+        parameters: json!({ "type": "object" }),
+    }];
+    let out = r.chat("tools", &tools).await.unwrap();
+    assert_eq!(out.tool_calls[0].name, "lookup");
+    assert_eq!(out.tool_calls[0].arguments, json!({ "who": "Ann" }));
+    assert_eq!(
+        server.last.lock().unwrap().1["tools"][0]["function"]["name"],
+        "lookup"
+    );
+
+    let mut j = ask("json please");
+    j.json = true;
+    assert_eq!(
+        r.chat("json", &j).await.unwrap().text.as_deref(),
+        Some("{\"a\":1}")
+    );
+    assert_eq!(
+        server.last.lock().unwrap().1["response_format"]["type"],
+        "json_object"
+    );
+    let err = r.chat("junk", &j).await.unwrap_err();
+    assert!(err.to_string().contains("not JSON"), "{err}");
+
+    let est = r.chat("nousage", &ask("abcdefgh")).await.unwrap();
+    assert!(est.usage.estimated);
+    assert_eq!(est.usage.output, 3, "12 chars / 4");
+}
+
+#[tokio::test]
+async fn retries_honour_retry_after_and_recover_from_500() {
+    let server = Server::default();
+    let base = start(server.clone()).await;
+    let r = router(&base, &[("a", &["local/flaky-429"])]);
+    let started = Instant::now();
+    assert_eq!(
+        r.chat("a", &ask("x")).await.unwrap().text.as_deref(),
+        Some("recovered")
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "waited for Retry-After: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(server.calls.load(Ordering::SeqCst), 2);
+
+    let server = Server::default();
+    let base = start(server.clone()).await;
+    let r = router(&base, &[("b", &["local/flaky-500"])]);
+    assert_eq!(
+        r.chat("b", &ask("x")).await.unwrap().text.as_deref(),
+        Some("recovered")
+    );
+    assert_eq!(server.calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn failures_are_typed_and_fall_back_in_order() {
+    let server = Server::default();
+    let base = start(server.clone()).await;
+    let r = router(
+        &base,
+        &[
+            ("slow", &["local/slow"]),
+            ("garbage", &["local/garbage"]),
+            ("auth", &["local/unauthorized"]),
+            ("draft", &["local/down", "local/ok"]),
+        ],
+    );
+    let err = r.chat("slow", &ask("x")).await.unwrap_err();
+    assert!(
+        matches!(&err, LlmError::Exhausted { last, .. } if matches!(**last, LlmError::Timeout { .. })),
+        "{err}"
+    );
+    let err = r.chat("garbage", &ask("x")).await.unwrap_err();
+    assert!(
+        matches!(&err, LlmError::Exhausted { last, .. } if matches!(**last, LlmError::Malformed { .. })),
+        "{err}"
+    );
+    // 401 is not retried, and the key never appears in the error.
+    let before = server.calls.load(Ordering::SeqCst);
+    let err = r.chat("auth", &ask("x")).await.unwrap_err();
+    assert_eq!(server.calls.load(Ordering::SeqCst), before + 1);
+    assert!(!err.to_string().contains("sk-test-123"), "{err}");
+    // The first model is down after its retries; the second answers.
+    assert_eq!(
+        r.chat("draft", &ask("x")).await.unwrap().text.as_deref(),
+        Some("hello")
+    );
+    // No model for a capability: the refusal says how to fix it.
+    let err = r.chat("reason", &ask("x")).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no model for capability `reason`: add one under `models:` in steward.yaml"
+    );
+}
+
+#[tokio::test]
+async fn anthropic_messages_protocol_and_cost() {
+    let server = Server::default();
+    let base = start(server.clone()).await;
+    let r = router(&base, &[("draft", &["anthropic/claude-sonnet-4-5"])]);
+    let mut req = ask("hi");
+    req.json = true;
+    let out = r.chat("draft", &req).await.unwrap();
+    assert_eq!(out.text.as_deref(), Some("{\"ok\":true}"));
+    assert_eq!(
+        (out.usage.input, out.usage.cached, out.usage.output),
+        (150, 50, 20)
+    );
+    // 100 × $3 + 50 × $0.30 + 20 × $15 per million, in micro-dollars.
+    assert_eq!(out.cost_micros, 300 + 15 + 300);
+    let (headers, body) = server.last.lock().unwrap().clone();
+    assert_eq!(headers["x-api-key"], "sk-test-123");
+    assert_eq!(headers["anthropic-version"], "2023-06-01");
+    assert!(body["system"].as_str().unwrap().starts_with("be brief"));
+    assert_eq!(
+        body["messages"].as_array().unwrap().len(),
+        1,
+        "system goes in its own field"
+    );
+
+    let mut tools = ask("who?");
+    tools.tools = vec![ToolSpec {
+        name: "lookup".into(),
+        description: "d".into(),
+        parameters: json!({ "type": "object" }),
+    }];
+    let out = r.chat("draft", &tools).await.unwrap();
+    assert_eq!(out.tool_calls[0].arguments, json!({ "who": "Ann" }));
+    assert_eq!(
+        server.last.lock().unwrap().1["tools"][0]["input_schema"]["type"],
+        "object"
+    );
+}

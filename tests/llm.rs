@@ -335,3 +335,104 @@ async fn anthropic_messages_protocol_and_cost() {
         "object"
     );
 }
+
+#[tokio::test]
+async fn an_ask_step_records_model_tokens_and_cost_in_the_receipt() {
+    use steward::agents::spec::{Roster, Usd};
+    use steward::bridges::{Bridge, Bridges, console::ConsoleBridge};
+    use steward::pipeline::{
+        Actor, Effect, Pipeline, RunRequest, RunStatus, Settings, Trigger, runs,
+    };
+
+    let server = Server::default();
+    let base = start(server.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut providers = BTreeMap::new();
+    providers.insert(
+        "local".to_string(),
+        ProviderConfig {
+            kind: ProviderKind::Openai,
+            base_url: format!("{base}/v1"),
+            api_key: None,
+            timeout_seconds: 5,
+        },
+    );
+    let mut prices = BTreeMap::new();
+    prices.insert(
+        "local/ok".to_string(),
+        steward::config::Price {
+            input: 1.0,
+            out: 2.0,
+            cached_in: None,
+        },
+    );
+    let mut capabilities = BTreeMap::new();
+    capabilities.insert("fast".to_string(), vec!["local/ok".to_string()]);
+    let models = Router::from_config(&ModelsConfig {
+        providers,
+        capabilities,
+        prices,
+    })
+    .unwrap();
+    let store = steward::store::Store::open(&dir.path().join("steward.db")).unwrap();
+    let pipeline = Pipeline::new(
+        store.clone(),
+        ed25519_dalek::SigningKey::from_bytes(&[5u8; 32]),
+        Roster::load(dir.path()),
+        Settings::from_config(&steward::config::Config::default()),
+        Bridges::new(vec![Bridge::Console(ConsoleBridge::new(dir.path()))]),
+    )
+    .with_models(models);
+    let ask = |agent: &str| RunRequest {
+        agent: agent.into(),
+        trigger: Trigger::Manual,
+        actor: Actor::Console,
+        input: "what is due today?".into(),
+        dedup_key: None,
+        plan: vec![Effect::Ask {
+            prompt: "what is due today?".into(),
+            json: false,
+        }],
+        forecast_usd: Usd(1000),
+    };
+    // concierge's capability is `fast`: configured.
+    let out = pipeline.run(ask("concierge")).await.unwrap();
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.reason);
+    let id = out.run_id.clone();
+    let receipt = store
+        .read(move |c| Ok(runs::receipt(c, &id)?))
+        .await
+        .unwrap()
+        .unwrap();
+    let p = &receipt.payload;
+    assert_eq!(
+        (p["model"].as_str(), p["provider"].as_str()),
+        (Some("ok-2025"), Some("local"))
+    );
+    assert_eq!(
+        (p["tokensIn"].as_i64(), p["tokensOut"].as_i64()),
+        (Some(12), Some(5))
+    );
+    // 12 input × $1 + 5 output × $2 per million = 22 micro-dollars.
+    assert_eq!(p["costUsd"].as_f64(), Some(0.000022));
+    assert_eq!(
+        server.last.lock().unwrap().0["idempotency-key"]
+            .to_str()
+            .unwrap(),
+        format!("{}:0:1", out.run_id)
+    );
+    // chief-of-staff needs `reason`, which is not configured: refused with the fix.
+    let refused = pipeline.run(ask("chief-of-staff")).await.unwrap();
+    assert_eq!(refused.status, RunStatus::Refused);
+    assert_eq!(
+        refused.reason.as_deref(),
+        Some("no model for capability `reason`: add one under `models:` in steward.yaml")
+    );
+    // The budget was settled with the actual cost.
+    let day = pipeline.today();
+    let spent: i64 = store
+        .read(move |c| Ok(c.query_row("SELECT spent_micros FROM budget_usage WHERE scope = 'agent:concierge' AND day = ?1", [day], |r| r.get(0))?))
+        .await
+        .unwrap();
+    assert_eq!(spent, 22);
+}

@@ -84,7 +84,8 @@ pub fn build_pipeline(home: &Home, config: &Config, store: Store) -> Result<Pipe
     let mut owners = config.owner.handles.clone();
     owners.extend(learned);
     settings.owners = pipeline::gates::OwnerIdentities::new(&owners);
-    Ok(Pipeline::new(store, key, roster, settings, bridges))
+    let models = crate::llm::Router::from_config(&config.models).unwrap_or_default();
+    Ok(Pipeline::new(store, key, roster, settings, bridges).with_models(models))
 }
 
 fn owner_handles_in_memory(db: &std::path::Path) -> Vec<String> {

@@ -234,10 +234,19 @@ pub struct Router {
 }
 
 impl Router {
+    /// Providers that cannot be set up (an unset key variable) are left out with
+    /// a warning, so the rest keep working; calls that name them fail clearly.
     pub fn from_config(cfg: &ModelsConfig) -> Result<Router, LlmError> {
         let mut providers = BTreeMap::new();
         for (name, p) in &cfg.providers {
-            providers.insert(name.clone(), Provider::new(name, p)?);
+            match Provider::new(name, p) {
+                Ok(provider) => {
+                    providers.insert(name.clone(), provider);
+                }
+                Err(e) => {
+                    tracing::warn!(provider = %name, error = %e, "model provider unavailable")
+                }
+            }
         }
         Ok(Router {
             providers,

@@ -30,6 +30,11 @@ enum Next {
 enum Delivery {
     Contact(confirm::ConfirmedSend),
     Owner(OwnerSend),
+    /// A model call: reaches no one, so a call left half-done is simply made again.
+    Model {
+        prompt: String,
+        json: bool,
+    },
 }
 
 impl Delivery {
@@ -37,12 +42,14 @@ impl Delivery {
         match self {
             Delivery::Contact(c) => c.channel(),
             Delivery::Owner(o) => o.channel(),
+            Delivery::Model { .. } => "model",
         }
     }
     fn target(&self) -> String {
         match self {
             Delivery::Contact(c) => format!("{}:{}", c.channel(), c.to()),
             Delivery::Owner(o) => format!("{}:owner", o.channel()),
+            Delivery::Model { .. } => "model".to_string(),
         }
     }
 }
@@ -93,6 +100,10 @@ fn prepare(
     let delivery = match effect {
         Effect::Noop => return Ok(Next::Done),
         Effect::NotifyOwner { channel, text } => Delivery::Owner(OwnerSend::new(channel, text)),
+        Effect::Ask { prompt, json } => Delivery::Model {
+            prompt: prompt.clone(),
+            json: *json,
+        },
         Effect::Reply { .. } => match confirm::for_step(&tx, run_id, step)? {
             StepConfirmation::Confirmed(send) => Delivery::Contact(send),
             StepConfirmation::Pending => return Ok(Next::Waiting),
@@ -181,7 +192,7 @@ impl Pipeline {
             return Ok(outcome(&run.id, run.status, run.reason.clone(), Vec::new()));
         }
         for (step, effect) in run.plan.iter().enumerate() {
-            match self.step(&run.id, step, effect).await? {
+            match self.step(&run.id, &run.agent, step, effect).await? {
                 Next::Done | Next::Skipped => {}
                 Next::Waiting => {
                     let id = run.id.clone();
@@ -213,6 +224,7 @@ impl Pipeline {
     async fn step(
         &self,
         run_id: &str,
+        agent: &str,
         step: usize,
         effect: &Effect,
     ) -> Result<Next, PipelineError> {
@@ -229,6 +241,9 @@ impl Pipeline {
         else {
             return Ok(next);
         };
+        if let Delivery::Model { prompt, json } = &delivery {
+            return self.ask(&key, agent, prompt, *json).await;
+        }
         let bridge = match self.inner.bridges.get(delivery.channel()) {
             Ok(b) => b.clone(),
             Err(e) => {
@@ -260,7 +275,7 @@ impl Pipeline {
                             Ok(())
                         })
                         .await?;
-                    return Box::pin(self.step(run_id, step, effect)).await;
+                    return Box::pin(self.step(run_id, agent, step, effect)).await;
                 }
                 Err(e) => {
                     return self
@@ -273,6 +288,7 @@ impl Pipeline {
         let sent = match &delivery {
             Delivery::Contact(send) => bridge.send_contact(&key, send).await,
             Delivery::Owner(send) => bridge.send_owner(&key, send).await,
+            Delivery::Model { .. } => unreachable!("model steps return above"),
         };
         if sent.is_ok() {
             self.inner.fault.point("send.delivered");
@@ -285,6 +301,67 @@ impl Pipeline {
             false,
         )
         .await
+    }
+
+    /// Call the agent's capability model; journal the call and add its usage and
+    /// cost to the run (settled against the budget when the run finishes).
+    async fn ask(
+        &self,
+        key: &StepKey,
+        agent: &str,
+        prompt: &str,
+        json: bool,
+    ) -> Result<Next, PipelineError> {
+        let capability = self
+            .inner
+            .roster
+            .get(agent)
+            .ok()
+            .and_then(|s| s.capability.clone())
+            .unwrap_or_default();
+        let req = crate::llm::ChatRequest {
+            messages: vec![crate::llm::Message {
+                role: crate::llm::Role::User,
+                content: prompt.to_string(),
+            }],
+            json,
+            max_tokens: 1024,
+            idempotency_key: Some(key.to_string()),
+            tools: Vec::new(),
+        };
+        let result = self.inner.models.chat(&capability, &req).await;
+        let k = key.clone();
+        self.store
+            .write(move |c| {
+                let tx = c.transaction()?;
+                match &result {
+                    Ok(r) => {
+                        let payload = json!({
+                            "step": k.step, "attempt": k.attempt, "capability": capability, "model": r.model,
+                            "provider": r.provider, "tokensIn": r.usage.input, "tokensOut": r.usage.output,
+                            "cached": r.usage.cached, "estimated": r.usage.estimated, "costMicros": r.cost_micros,
+                            "text": r.text, "toolCalls": r.tool_calls,
+                        });
+                        record_step(&tx, &k, "ask", "done", Some(&payload.to_string()))?;
+                        journal::append(&tx, &k.run_id, "model.called", &payload)?;
+                        tx.execute(
+                            "UPDATE runs SET tokens_in = tokens_in + ?2, tokens_out = tokens_out + ?3,
+                                    cost_micros = cost_micros + ?4, model = ?5, provider = ?6 WHERE id = ?1",
+                            rusqlite::params![k.run_id, r.usage.input as i64, r.usage.output as i64, r.cost_micros, r.model, r.provider],
+                        )?;
+                    }
+                    Err(e) => {
+                        let payload = json!({ "step": k.step, "attempt": k.attempt, "capability": capability, "error": e.to_string() });
+                        record_step(&tx, &k, "ask", "failed", Some(&e.to_string()))?;
+                        journal::append(&tx, &k.run_id, "model.failed", &payload)?;
+                    }
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        self.inner.fault.point("model.called");
+        Ok(Next::Done)
     }
 
     async fn settle(
@@ -364,7 +441,7 @@ impl Pipeline {
                 if run.status.is_final() {
                     return Ok((run.status, run.reason));
                 }
-                // No model work runs yet, so the reservation is released (cost 0).
+                // What the run's model calls cost replaces its reservation.
                 runs::finish(
                     &tx,
                     &inner.key,
@@ -372,7 +449,7 @@ impl Pipeline {
                     &run,
                     status,
                     why.as_deref(),
-                    0,
+                    run.cost_micros,
                 )?;
                 tx.commit()?;
                 Ok((status, why))

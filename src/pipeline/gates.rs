@@ -126,7 +126,7 @@ pub fn check_policy(
     let mut needs_confirmation = Vec::new();
     for (i, effect) in req.plan.iter().enumerate() {
         let (tool, channel, text) = match effect {
-            Effect::Noop => continue,
+            Effect::Noop | Effect::Ask { .. } => continue,
             Effect::Reply { channel, text, to } => {
                 if spec.audience != Audience::Contacts {
                     return Err(format!(
@@ -162,6 +162,31 @@ pub fn check_policy(
         }
     }
     Ok(PolicyDecision { needs_confirmation })
+}
+
+/// The model side of policy: an `ask` step needs the agent's capability
+/// configured; the refusal says how to configure it.
+pub fn check_models(
+    spec: &AgentSpec,
+    req: &RunRequest,
+    has_model: impl Fn(&str) -> bool,
+) -> Result<(), String> {
+    if !req.plan.iter().any(|e| matches!(e, Effect::Ask { .. })) {
+        return Ok(());
+    }
+    let Some(cap) = &spec.capability else {
+        return Err(format!(
+            "{} uses no model (no capability in its spec)",
+            spec.name
+        ));
+    };
+    if has_model(cap) {
+        Ok(())
+    } else {
+        Err(format!(
+            "no model for capability `{cap}`: add one under `models:` in steward.yaml"
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -133,6 +133,7 @@ struct Inner {
     settings: Settings,
     bridges: Bridges,
     fault: fault::Fault,
+    models: crate::llm::Router,
     /// Set when the store fails its integrity check: every run is refused.
     sealed: Mutex<Option<String>>,
     // One executor per run at a time, so two approvals of one run cannot race.
@@ -163,10 +164,19 @@ impl Pipeline {
                 settings,
                 bridges,
                 fault: fault::Fault::from_env(),
+                models: crate::llm::Router::default(),
                 sealed: Mutex::new(None),
                 executing: Mutex::new(HashMap::new()),
             }),
         }
+    }
+
+    /// The models `ask` steps use. Call before the pipeline is shared.
+    pub fn with_models(mut self, models: crate::llm::Router) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("with_models is called right after new()")
+            .models = models;
+        self
     }
 
     pub fn store(&self) -> &Store {
@@ -539,7 +549,9 @@ fn admit(
     }
     // 2. Policy.
     let policy = inner.roster.get(&req.agent).and_then(|spec| {
-        gates::check_policy(spec, &req, |c| inner.bridges.has(c)).map(|d| (spec, d))
+        let d = gates::check_policy(spec, &req, |c| inner.bridges.has(c))?;
+        gates::check_models(spec, &req, |c| inner.models.has(c))?;
+        Ok((spec, d))
     });
     gate_record(
         &tx,

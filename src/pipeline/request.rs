@@ -68,6 +68,14 @@ pub enum Effect {
     /// A message to the owner's own chat on `channel`.
     #[serde(rename_all = "camelCase")]
     NotifyOwner { channel: String, text: String },
+    /// Ask the agent's capability model; the reply is journaled, and its usage
+    /// and cost are recorded on the run and settled against the budget.
+    #[serde(rename_all = "camelCase")]
+    Ask {
+        prompt: String,
+        #[serde(default)]
+        json: bool,
+    },
     /// Nothing leaves; the run only leaves its journal and receipt.
     Noop,
 }
@@ -77,6 +85,7 @@ impl Effect {
         match self {
             Effect::Reply { .. } => "reply",
             Effect::NotifyOwner { .. } => "notifyOwner",
+            Effect::Ask { .. } => "ask",
             Effect::Noop => "noop",
         }
     }

@@ -155,3 +155,29 @@ fn an_enabled_imessage_bridge_without_its_database_fails_with_the_fix() {
         "{c}"
     );
 }
+
+#[test]
+fn a_configured_model_that_does_not_answer_fails_the_models_check() {
+    let home = TestHome::new();
+    assert!(home.run(&["init"]).status.success());
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        home.file("steward.yaml"),
+        format!(
+            "models:\n  providers:\n    local: {{kind: openai, baseUrl: \"http://127.0.0.1:{port}/v1\", timeoutSeconds: 2}}\n  capabilities:\n    fast: [\"local/tiny\"]\n"
+        ),
+    )
+    .unwrap();
+    let report = json(&home.run(&["doctor", "--json"]));
+    let c = check(&report, "models");
+    assert_eq!(c["status"], "fail", "{c}");
+    assert!(
+        c["detail"].as_str().unwrap().contains("fast → local/tiny"),
+        "{c}"
+    );
+}

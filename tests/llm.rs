@@ -436,3 +436,36 @@ async fn an_ask_step_records_model_tokens_and_cost_in_the_receipt() {
         .unwrap();
     assert_eq!(spent, 22);
 }
+
+/// Against a real OpenAI-compatible server (llama.cpp's, Ollama, …) when one runs:
+/// `STEWARD_TEST_LLM_URL=http://127.0.0.1:8080/v1 STEWARD_TEST_LLM_MODEL=x cargo test --test llm -- --ignored`.
+#[tokio::test]
+#[ignore = "needs a running model server: set STEWARD_TEST_LLM_URL (and STEWARD_TEST_LLM_MODEL)"]
+async fn a_real_local_model_answers() {
+    let url = std::env::var("STEWARD_TEST_LLM_URL").expect("STEWARD_TEST_LLM_URL");
+    let model = std::env::var("STEWARD_TEST_LLM_MODEL").unwrap_or_else(|_| "local".into());
+    let mut providers = BTreeMap::new();
+    providers.insert(
+        "real".to_string(),
+        ProviderConfig {
+            kind: ProviderKind::Openai,
+            base_url: url,
+            api_key: None,
+            timeout_seconds: 120,
+        },
+    );
+    let mut capabilities = BTreeMap::new();
+    capabilities.insert("fast".to_string(), vec![format!("real/{model}")]);
+    let r = Router::from_config(&ModelsConfig {
+        providers,
+        capabilities,
+        prices: BTreeMap::new(),
+    })
+    .unwrap();
+    let out = r
+        .chat("fast", &ask("Say hello in one word."))
+        .await
+        .unwrap();
+    assert!(out.text.is_some_and(|t| !t.trim().is_empty()));
+    assert!(out.usage.input > 0);
+}

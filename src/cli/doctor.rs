@@ -113,6 +113,7 @@ pub fn checks(home: &Home) -> Vec<Check> {
         },
         check_audit(&home.db_path()),
         check_imessage(config.as_ref().ok()),
+        check_models(config.as_ref().ok()),
         check_port(home, listen),
         if listen.ip().is_loopback() {
             Check::ok("exposure", format!("HTTP stays on loopback ({listen})"))
@@ -312,6 +313,74 @@ fn check_imessage(config: Option<&Config>) -> Check {
             e.to_string(),
             "point bridges.imessage.chatDb at the Messages database, or set bridges.imessage.enabled: false",
         ),
+    }
+}
+
+/// Each capability's first model answers a one-token request; reports latency.
+fn check_models(config: Option<&Config>) -> Check {
+    use crate::llm::{ChatRequest, Message, Role, Router};
+    const NAME: &str = "models";
+    let Some(cfg) = config.map(|c| &c.models) else {
+        return Check::ok(NAME, "skipped (config invalid)");
+    };
+    if cfg.capabilities.is_empty() {
+        return Check::ok(
+            NAME,
+            "no models configured: deterministic work only (add models: to steward.yaml)",
+        );
+    }
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return Check::bad(
+            NAME,
+            Level::Warn,
+            "cannot start a runtime to probe models",
+            "retry",
+        );
+    };
+    let mut lines = Vec::new();
+    let mut failed = false;
+    for (cap, targets) in &cfg.capabilities {
+        let Some(first) = targets.first() else {
+            continue;
+        };
+        let mut one = cfg.clone();
+        one.capabilities = [(cap.clone(), vec![first.clone()])].into_iter().collect();
+        let started = std::time::Instant::now();
+        let result = rt.block_on(async {
+            let router = Router::from_config(&one)?;
+            let req = ChatRequest {
+                messages: vec![Message {
+                    role: Role::User,
+                    content: "ping".into(),
+                }],
+                max_tokens: 1,
+                ..ChatRequest::default()
+            };
+            router.chat(cap, &req).await
+        });
+        match result {
+            Ok(_) => lines.push(format!(
+                "{cap} → {first}: {} ms",
+                started.elapsed().as_millis()
+            )),
+            Err(e) => {
+                failed = true;
+                lines.push(format!("{cap} → {first}: {e}"));
+            }
+        }
+    }
+    if failed {
+        Check::bad(
+            NAME,
+            Level::Fail,
+            lines.join("; "),
+            "check models.providers (baseUrl, apiKey reference) and that the server runs",
+        )
+    } else {
+        Check::ok(NAME, lines.join("; "))
     }
 }
 

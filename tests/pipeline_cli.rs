@@ -229,3 +229,35 @@ fn a_tampered_store_fails_verification_naming_what_broke() {
     let plain = stdout(&home.run(&["audit", "verify"]));
     assert!(plain.contains("seq 5"), "{plain}");
 }
+
+#[test]
+fn runs_forecast_prices_the_first_model_of_the_capability() {
+    let home = TestHome::new();
+    assert!(home.run(&["init"]).status.success());
+    std::fs::write(
+        home.file("steward.yaml"),
+        "models:\n  providers:\n    anthropic: {kind: anthropic, baseUrl: \"http://127.0.0.1:9\", apiKey: \"env:STEWARD_TEST_UNSET_KEY\"}\n  capabilities:\n    reason: [\"anthropic/claude-sonnet-4-5\"]\n",
+    )
+    .unwrap();
+    let input = "x".repeat(400);
+    let out = home.run(&[
+        "runs",
+        "forecast",
+        "chief-of-staff",
+        "--input",
+        &input,
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let f = json(&out);
+    assert_eq!(f["model"], "anthropic/claude-sonnet-4-5");
+    assert_eq!(
+        (f["tokensIn"].as_u64(), f["tokensOut"].as_u64()),
+        (Some(100), Some(256))
+    );
+    // 100 × $3 + 256 × $15 per million.
+    assert_eq!(f["costMicros"], 4140);
+    assert_eq!(f["confidence"], 0.0);
+    let unknown = home.run(&["runs", "forecast", "nobody"]);
+    assert_eq!(unknown.status.code(), Some(1));
+}

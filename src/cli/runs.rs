@@ -31,10 +31,45 @@ pub enum Show {
         #[arg(long)]
         json: bool,
     },
+    /// What a run of AGENT with this input would cost: tokens, model, confidence.
+    Forecast {
+        agent: String,
+        #[arg(long, default_value = "")]
+        input: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
     let conn = store::open_readonly(&home.db_path())?;
+    if let Some(Show::Forecast { agent, input, json }) = &args.show {
+        let config = crate::config::Config::load(&home.config_path())?;
+        let roster = crate::agents::Roster::load(home.root());
+        let spec = roster.get(agent).map_err(anyhow::Error::msg)?;
+        let router = crate::llm::Router::from_config(&config.models)?;
+        let f = crate::pipeline::forecast::forecast(
+            &conn,
+            agent,
+            spec.capability.as_deref(),
+            &router,
+            input,
+        )?;
+        if *json {
+            super::print_json(&f)?;
+        } else {
+            println!(
+                "{agent}: ~{} tokens in, ~{} out on {} = ${:.6} (confidence {:.2}, from {} runs)",
+                f.tokens_in,
+                f.tokens_out,
+                f.model.as_deref().unwrap_or("no model"),
+                f.cost_usd,
+                f.confidence,
+                f.runs_considered
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(Show::Show { id, json }) = args.show {
         let detail = runs::show(&conn, &id)?
             .with_context(|| format!("no run {id:?}; `steward runs` lists them"))?;

@@ -255,10 +255,24 @@ impl Router {
         })
     }
 
+    /// The first `provider/model` of `capability`.
+    pub fn first_target(&self, capability: &str) -> Option<String> {
+        self.capabilities.get(capability)?.first().cloned()
+    }
+
+    /// What `usage` would cost on `target` (`provider/model`), in micro-dollars.
+    pub fn cost_of(&self, target: &str, usage: &Usage) -> i64 {
+        self.prices.cost_micros(target, usage)
+    }
+
+    /// Whether `capability` names at least one model on an available provider.
     pub fn has(&self, capability: &str) -> bool {
-        self.capabilities
-            .get(capability)
-            .is_some_and(|l| !l.is_empty())
+        self.capabilities.get(capability).is_some_and(|l| {
+            l.iter().any(|t| {
+                t.split_once('/')
+                    .is_some_and(|(p, _)| self.providers.contains_key(p))
+            })
+        })
     }
 
     /// Run `req` on the first model of `capability` that answers.

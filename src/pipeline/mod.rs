@@ -17,6 +17,7 @@ pub mod canonical;
 pub mod confirm;
 mod execute;
 pub mod fault;
+pub mod forecast;
 pub mod gates;
 pub mod journal;
 pub mod receipt;
@@ -195,6 +196,33 @@ impl Pipeline {
         &self.inner.settings
     }
 
+    /// The forecast for `agent` given `input` (see `forecast`).
+    pub async fn forecast(
+        &self,
+        agent: &str,
+        input: &str,
+    ) -> Result<forecast::Forecast, PipelineError> {
+        let inner = Arc::clone(&self.inner);
+        let (agent, input) = (agent.to_string(), input.to_string());
+        Ok(self
+            .store
+            .read(move |c| {
+                let cap = inner
+                    .roster
+                    .get(&agent)
+                    .ok()
+                    .and_then(|s| s.capability.clone());
+                Ok(forecast::forecast(
+                    c,
+                    &agent,
+                    cap.as_deref(),
+                    &inner.models,
+                    &input,
+                )?)
+            })
+            .await?)
+    }
+
     /// The owner's local day now (budgets count per local day).
     pub fn today(&self) -> String {
         jiff::Timestamp::now()
@@ -204,7 +232,22 @@ impl Pipeline {
     }
 
     /// Admit, gate and (as far as confirmations allow) execute one run.
-    pub async fn run(&self, req: RunRequest) -> Result<RunOutcome, PipelineError> {
+    pub async fn run(&self, mut req: RunRequest) -> Result<RunOutcome, PipelineError> {
+        // A run that asks a model reserves a forecast even if the caller gave none.
+        if req.forecast_usd.micros() == 0
+            && req.plan.iter().any(|e| matches!(e, Effect::Ask { .. }))
+        {
+            let prompts: String = req
+                .plan
+                .iter()
+                .filter_map(|e| match e {
+                    Effect::Ask { prompt, .. } => Some(prompt.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let f = self.forecast(&req.agent, &prompts).await?;
+            req.forecast_usd = Usd(f.cost_micros);
+        }
         let inner = Arc::clone(&self.inner);
         let day = self.today();
         let admitted = self

@@ -2,9 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{
-    ChatRequest, ChatResponse, LlmError, Provider, Role, ToolCall, Usage, estimate_tokens,
-};
+use super::{ChatRequest, ChatResponse, LlmError, Provider, Role, ToolCall, Usage};
 
 pub const VERSION: &str = "2023-06-01";
 
@@ -62,38 +60,15 @@ pub async fn chat(p: &Provider, model: &str, req: &ChatRequest) -> Result<ChatRe
         }
     }
     let text = (!text.is_empty()).then_some(text);
-    if text.is_none() && tool_calls.is_empty() {
-        return Err(p.malformed("neither text nor tool_use blocks"));
-    }
-    if req.json
-        && let Some(t) = &text
-        && serde_json::from_str::<Value>(t.trim()).is_err()
-    {
-        return Err(p.malformed("JSON was asked for, the reply is not JSON"));
-    }
-    let usage = match v.get("usage").filter(|u| u.is_object()) {
-        Some(u) => {
-            let cached = u["cache_read_input_tokens"].as_u64().unwrap_or(0);
-            Usage {
-                input: u["input_tokens"].as_u64().unwrap_or(0) + cached,
-                output: u["output_tokens"].as_u64().unwrap_or(0),
-                cached,
-                estimated: false,
-            }
+    // Anthropic's input_tokens excludes cache reads; Usage.input counts all input.
+    let usage = v.get("usage").filter(|u| u.is_object()).map(|u| {
+        let cached = u["cache_read_input_tokens"].as_u64().unwrap_or(0);
+        Usage {
+            input: u["input_tokens"].as_u64().unwrap_or(0) + cached,
+            output: u["output_tokens"].as_u64().unwrap_or(0),
+            cached,
+            estimated: false,
         }
-        None => Usage {
-            input: estimate_tokens(req.messages.iter().map(|m| m.content.chars().count()).sum()),
-            output: estimate_tokens(text.as_deref().map_or(0, |t| t.chars().count())),
-            cached: 0,
-            estimated: true,
-        },
-    };
-    Ok(ChatResponse {
-        text,
-        tool_calls,
-        usage,
-        model: v["model"].as_str().unwrap_or(model).to_string(),
-        provider: p.name.clone(),
-        cost_micros: 0,
-    })
+    });
+    super::finish_reply(p, req, model, &v, text, tool_calls, usage)
 }

@@ -225,6 +225,45 @@ pub fn estimate_tokens(chars: usize) -> u64 {
     chars.div_ceil(4) as u64
 }
 
+/// The end of both protocols: check JSON mode, fill in usage (estimated and
+/// marked when the server sent none), and name the model the server used.
+fn finish_reply(
+    p: &Provider,
+    req: &ChatRequest,
+    requested_model: &str,
+    reply: &Value,
+    text: Option<String>,
+    tool_calls: Vec<ToolCall>,
+    usage: Option<Usage>,
+) -> Result<ChatResponse, LlmError> {
+    if text.is_none() && tool_calls.is_empty() {
+        return Err(p.malformed("neither text nor tool calls"));
+    }
+    if req.json
+        && let Some(t) = &text
+        && serde_json::from_str::<Value>(t.trim()).is_err()
+    {
+        return Err(p.malformed("JSON was asked for, the reply is not JSON"));
+    }
+    let usage = usage.unwrap_or_else(|| Usage {
+        input: estimate_tokens(req.messages.iter().map(|m| m.content.chars().count()).sum()),
+        output: estimate_tokens(text.as_deref().map_or(0, |t| t.chars().count())),
+        cached: 0,
+        estimated: true,
+    });
+    Ok(ChatResponse {
+        text,
+        tool_calls,
+        usage,
+        model: reply["model"]
+            .as_str()
+            .unwrap_or(requested_model)
+            .to_string(),
+        provider: p.name.clone(),
+        cost_micros: 0,
+    })
+}
+
 /// Capability aliases over the configured providers.
 #[derive(Debug, Clone, Default)]
 pub struct Router {

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::{ChatRequest, ChatResponse, LlmError, Provider, ToolCall, Usage, estimate_tokens};
+use super::{ChatRequest, ChatResponse, LlmError, Provider, ToolCall, Usage};
 
 pub async fn chat(p: &Provider, model: &str, req: &ChatRequest) -> Result<ChatResponse, LlmError> {
     let mut body = json!({
@@ -63,37 +63,13 @@ pub async fn chat(p: &Provider, model: &str, req: &ChatRequest) -> Result<ChatRe
             arguments,
         });
     }
-    if text.is_none() && tool_calls.is_empty() {
-        return Err(p.malformed("neither content nor tool calls"));
-    }
-    if req.json
-        && let Some(t) = &text
-        && serde_json::from_str::<Value>(t).is_err()
-    {
-        return Err(p.malformed("JSON mode was asked for, the reply is not JSON"));
-    }
-    let usage = match v.get("usage").filter(|u| u.is_object()) {
-        Some(u) => Usage {
-            input: u["prompt_tokens"].as_u64().unwrap_or(0),
-            output: u["completion_tokens"].as_u64().unwrap_or(0),
-            cached: u["prompt_tokens_details"]["cached_tokens"]
-                .as_u64()
-                .unwrap_or(0),
-            estimated: false,
-        },
-        None => Usage {
-            input: estimate_tokens(req.messages.iter().map(|m| m.content.chars().count()).sum()),
-            output: estimate_tokens(text.as_deref().map_or(0, |t| t.chars().count())),
-            cached: 0,
-            estimated: true,
-        },
-    };
-    Ok(ChatResponse {
-        text,
-        tool_calls,
-        usage,
-        model: v["model"].as_str().unwrap_or(model).to_string(),
-        provider: p.name.clone(),
-        cost_micros: 0,
-    })
+    let usage = v.get("usage").filter(|u| u.is_object()).map(|u| Usage {
+        input: u["prompt_tokens"].as_u64().unwrap_or(0),
+        output: u["completion_tokens"].as_u64().unwrap_or(0),
+        cached: u["prompt_tokens_details"]["cached_tokens"]
+            .as_u64()
+            .unwrap_or(0),
+        estimated: false,
+    });
+    super::finish_reply(p, req, model, &v, text, tool_calls, usage)
 }

@@ -469,3 +469,85 @@ async fn a_real_local_model_answers() {
     assert!(out.text.is_some_and(|t| !t.trim().is_empty()));
     assert!(out.usage.input > 0);
 }
+
+#[tokio::test]
+async fn a_model_locked_agent_only_uses_local_providers() {
+    use steward::agents::spec::{Roster, Usd};
+    use steward::bridges::{Bridge, Bridges, console::ConsoleBridge};
+    use steward::pipeline::{Actor, Effect, Pipeline, RunRequest, RunStatus, Settings, Trigger};
+
+    let server = Server::default();
+    let base = start(server.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("agents")).unwrap();
+    for (name, cap) in [("doc-reader", "fast"), ("doc-summary", "reason")] {
+        std::fs::write(
+            dir.path().join(format!("agents/{name}.yaml")),
+            format!("name: {name}\nrole: documents\ndescription: reads owner documents\ntier: nano\ncapability: {cap}\naudience: owner\nmodelLock: local\n"),
+        )
+        .unwrap();
+    }
+    let mut providers = BTreeMap::new();
+    // Never contacted: the lock skips it (and .invalid would not resolve anyway).
+    providers.insert(
+        "cloud".to_string(),
+        ProviderConfig {
+            kind: ProviderKind::Openai,
+            base_url: "https://models.example.invalid/v1".into(),
+            api_key: None,
+            timeout_seconds: 5,
+        },
+    );
+    providers.insert(
+        "local".to_string(),
+        ProviderConfig {
+            kind: ProviderKind::Openai,
+            base_url: format!("{base}/v1"),
+            api_key: None,
+            timeout_seconds: 5,
+        },
+    );
+    let mut capabilities = BTreeMap::new();
+    capabilities.insert(
+        "fast".to_string(),
+        vec!["cloud/ok".to_string(), "local/ok".to_string()],
+    );
+    capabilities.insert("reason".to_string(), vec!["cloud/ok".to_string()]);
+    let models = Router::from_config(&ModelsConfig {
+        providers,
+        capabilities,
+        prices: BTreeMap::new(),
+    })
+    .unwrap();
+    let store = steward::store::Store::open(&dir.path().join("steward.db")).unwrap();
+    let pipeline = Pipeline::new(
+        store,
+        ed25519_dalek::SigningKey::from_bytes(&[6u8; 32]),
+        Roster::load(dir.path()),
+        Settings::from_config(&steward::config::Config::default()),
+        Bridges::new(vec![Bridge::Console(ConsoleBridge::new(dir.path()))]),
+    )
+    .with_models(models);
+    let ask = |agent: &str| RunRequest {
+        agent: agent.into(),
+        trigger: Trigger::Manual,
+        actor: Actor::Console,
+        input: String::new(),
+        dedup_key: None,
+        plan: vec![Effect::Ask {
+            prompt: "summarise my passport scan".into(),
+            json: false,
+        }],
+        forecast_usd: Usd(0),
+    };
+    let ok = pipeline.run(ask("doc-reader")).await.unwrap();
+    assert_eq!(ok.status, RunStatus::Succeeded, "{:?}", ok.reason);
+    assert_eq!(
+        server.calls.load(Ordering::SeqCst),
+        1,
+        "only the local model was called"
+    );
+    let refused = pipeline.run(ask("doc-summary")).await.unwrap();
+    assert_eq!(refused.status, RunStatus::Refused);
+    assert!(refused.reason.unwrap().contains("locked to local models"));
+}

@@ -223,6 +223,16 @@ struct RawSpec {
     budget: AgentBudget,
     #[serde(default)]
     prompt: Option<String>,
+    #[serde(default)]
+    model_lock: Option<ModelLock>,
+}
+
+/// Restricts which models an agent may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelLock {
+    /// Only providers on this machine (e.g. anything that reads the owner's documents).
+    Local,
 }
 
 /// One agent's manifest.
@@ -242,6 +252,7 @@ pub struct AgentSpec {
     pub tools: Vec<Tool>,
     pub budget: AgentBudget,
     pub prompt: Option<String>,
+    pub model_lock: Option<ModelLock>,
 }
 
 impl AgentSpec {
@@ -285,6 +296,7 @@ impl AgentSpec {
             tools: raw.tools,
             budget: raw.budget,
             prompt: raw.prompt,
+            model_lock: raw.model_lock,
         })
     }
 

@@ -160,6 +160,23 @@ impl Provider {
     }
 
     /// One chat completion, retried on 429/5xx/timeouts with jittered backoff.
+    /// A provider on this machine (its base URL is loopback): what a model lock allows.
+    pub fn is_local(&self) -> bool {
+        let rest = self
+            .base_url
+            .split_once("://")
+            .map_or(self.base_url.as_str(), |(_, r)| r);
+        let authority = rest.split('/').next().unwrap_or_default();
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => authority.split(':').next().unwrap_or_default(),
+        };
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+
     pub async fn chat(&self, model: &str, req: &ChatRequest) -> Result<ChatResponse, LlmError> {
         retry::with_retries(|| async {
             match self.kind {
@@ -304,12 +321,14 @@ impl Router {
         self.prices.cost_micros(target, usage)
     }
 
-    /// Whether `capability` names at least one model on an available provider.
-    pub fn has(&self, capability: &str) -> bool {
+    /// Whether `capability` names at least one model on an available provider
+    /// (a local one, when `local_only`).
+    pub fn has(&self, capability: &str, local_only: bool) -> bool {
         self.capabilities.get(capability).is_some_and(|l| {
             l.iter().any(|t| {
                 t.split_once('/')
-                    .is_some_and(|(p, _)| self.providers.contains_key(p))
+                    .and_then(|(p, _)| self.providers.get(p))
+                    .is_some_and(|p| !local_only || p.is_local())
             })
         })
     }
@@ -319,6 +338,16 @@ impl Router {
         &self,
         capability: &str,
         req: &ChatRequest,
+    ) -> Result<ChatResponse, LlmError> {
+        self.chat_locked(capability, req, false).await
+    }
+
+    /// `chat`, using only local providers when `local_only` (an agent's model lock).
+    pub async fn chat_locked(
+        &self,
+        capability: &str,
+        req: &ChatRequest,
+        local_only: bool,
     ) -> Result<ChatResponse, LlmError> {
         let targets = self
             .capabilities
@@ -338,6 +367,9 @@ impl Router {
                     cap: capability.into(),
                     target: target.clone(),
                 })?;
+            if local_only && !provider.is_local() {
+                continue;
+            }
             match provider.chat(model, req).await {
                 Ok(mut resp) => {
                     resp.cost_micros = self
@@ -353,7 +385,46 @@ impl Router {
         }
         Err(LlmError::Exhausted {
             cap: capability.into(),
-            last: Box::new(last.expect("at least one target")),
+            last: Box::new(
+                last.unwrap_or_else(|| {
+                    LlmError::NoModel(format!("{capability} (local models only)"))
+                }),
+            ),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider(url: &str) -> Provider {
+        let cfg = ProviderConfig {
+            kind: ProviderKind::Openai,
+            base_url: url.into(),
+            api_key: None,
+            timeout_seconds: 1,
+        };
+        Provider::new("p", &cfg).unwrap()
+    }
+
+    #[test]
+    fn local_means_a_loopback_base_url() {
+        for url in [
+            "http://127.0.0.1:11434/v1",
+            "http://localhost:8080",
+            "http://[::1]:8080/v1",
+            "http://127.1.2.3",
+        ] {
+            assert!(provider(url).is_local(), "{url}");
+        }
+        for url in [
+            "https://api.anthropic.com",
+            "http://10.0.0.5:11434/v1",
+            "http://localhost.evil.com/v1",
+            "http://192.168.1.2",
+        ] {
+            assert!(!provider(url).is_local(), "{url}");
+        }
     }
 }

@@ -329,7 +329,16 @@ impl Pipeline {
             idempotency_key: Some(key.to_string()),
             tools: Vec::new(),
         };
-        let result = self.inner.models.chat(&capability, &req).await;
+        let local_only = self
+            .inner
+            .roster
+            .get(agent)
+            .is_ok_and(|s| s.model_lock == Some(crate::agents::spec::ModelLock::Local));
+        let result = self
+            .inner
+            .models
+            .chat_locked(&capability, &req, local_only)
+            .await;
         let k = key.clone();
         self.store
             .write(move |c| {

@@ -169,7 +169,7 @@ pub fn check_policy(
 pub fn check_models(
     spec: &AgentSpec,
     req: &RunRequest,
-    has_model: impl Fn(&str) -> bool,
+    has_model: impl Fn(&str, bool) -> bool,
 ) -> Result<(), String> {
     if !req.plan.iter().any(|e| matches!(e, Effect::Ask { .. })) {
         return Ok(());
@@ -180,8 +180,14 @@ pub fn check_models(
             spec.name
         ));
     };
-    if has_model(cap) {
+    let local_only = spec.model_lock == Some(crate::agents::spec::ModelLock::Local);
+    if has_model(cap, local_only) {
         Ok(())
+    } else if local_only && has_model(cap, false) {
+        Err(format!(
+            "{} is locked to local models and `{cap}` lists none: add a provider on 127.0.0.1 to it",
+            spec.name
+        ))
     } else {
         Err(format!(
             "no model for capability `{cap}`: add one under `models:` in steward.yaml"

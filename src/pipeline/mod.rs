@@ -593,7 +593,7 @@ fn admit(
     // 2. Policy.
     let policy = inner.roster.get(&req.agent).and_then(|spec| {
         let d = gates::check_policy(spec, &req, |c| inner.bridges.has(c))?;
-        gates::check_models(spec, &req, |c| inner.models.has(c))?;
+        gates::check_models(spec, &req, |c, local| inner.models.has(c, local))?;
         Ok((spec, d))
     });
     gate_record(

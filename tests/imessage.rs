@@ -8,15 +8,7 @@ use common::{TestHome, json, stderr};
 use fixtures::{MESSAGES, REACTIONS, SKIPPED};
 
 fn import(home: &TestHome, s: &fixtures::Scenario) -> serde_json::Value {
-    let out = home.run(&[
-        "import",
-        "imessage",
-        "--db",
-        s.db.to_str().unwrap(),
-        "--contacts",
-        s.contacts.to_str().unwrap(),
-        "--json",
-    ]);
+    let out = home.cmd(&[]).args(s.import_args()).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     json(&out)
 }

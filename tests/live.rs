@@ -191,15 +191,7 @@ fn a_backfill_after_live_ingestion_never_duplicates() {
     daemon.signal(libc::SIGTERM);
     daemon.wait_for_exit(Duration::from_secs(5)).unwrap();
 
-    let out = home.run(&[
-        "import",
-        "imessage",
-        "--db",
-        s.db.to_str().unwrap(),
-        "--contacts",
-        s.contacts.to_str().unwrap(),
-        "--json",
-    ]);
+    let out = home.cmd(&[]).args(s.import_args()).output().unwrap();
     assert!(out.status.success(), "{}", common::stderr(&out));
     let counts = json(&out);
     assert_eq!(counts["messages"], fixtures::MESSAGES, "{counts}");

@@ -143,6 +143,72 @@ fn router(base: &str, caps: &[(&str, &[&str])]) -> Router {
     .unwrap()
 }
 
+/// An OpenAI-compatible provider at `base_url` without a key.
+fn openai_at(base_url: String) -> ProviderConfig {
+    ProviderConfig {
+        kind: ProviderKind::Openai,
+        base_url,
+        api_key: None,
+        timeout_seconds: 5,
+    }
+}
+
+fn models(
+    providers: Vec<(&str, ProviderConfig)>,
+    caps: &[(&str, &[&str])],
+    prices: BTreeMap<String, steward::config::Price>,
+) -> Router {
+    let providers = providers
+        .into_iter()
+        .map(|(n, p)| (n.to_string(), p))
+        .collect();
+    let capabilities = caps
+        .iter()
+        .map(|(c, l)| (c.to_string(), l.iter().map(|s| s.to_string()).collect()))
+        .collect();
+    Router::from_config(&ModelsConfig {
+        providers,
+        capabilities,
+        prices,
+    })
+    .unwrap()
+}
+
+/// A pipeline over a fresh store in `dir` (agents from `dir/agents` override), using `models`.
+fn pipeline_in(
+    dir: &std::path::Path,
+    models: Router,
+) -> (steward::pipeline::Pipeline, steward::store::Store) {
+    use steward::bridges::{Bridge, Bridges, console::ConsoleBridge};
+    let store = steward::store::Store::open(&dir.join("steward.db")).unwrap();
+    let pipeline = steward::pipeline::Pipeline::new(
+        store.clone(),
+        ed25519_dalek::SigningKey::from_bytes(&[5u8; 32]),
+        steward::agents::spec::Roster::load(dir),
+        steward::pipeline::Settings::from_config(&steward::config::Config::default()),
+        Bridges::new(vec![Bridge::Console(ConsoleBridge::new(dir))]),
+    )
+    .with_models(models);
+    (pipeline, store)
+}
+
+/// A manual run of `agent` whose plan is one model question.
+fn ask_run(agent: &str, prompt: &str, forecast_micros: i64) -> steward::pipeline::RunRequest {
+    use steward::pipeline::{Actor, Effect, RunRequest, Trigger};
+    RunRequest {
+        agent: agent.into(),
+        trigger: Trigger::Manual,
+        actor: Actor::Console,
+        input: prompt.into(),
+        dedup_key: None,
+        plan: vec![Effect::Ask {
+            prompt: prompt.into(),
+            json: false,
+        }],
+        forecast_usd: steward::agents::spec::Usd(forecast_micros),
+    }
+}
+
 fn ask(text: &str) -> ChatRequest {
     ChatRequest {
         messages: vec![
@@ -338,25 +404,11 @@ async fn anthropic_messages_protocol_and_cost() {
 
 #[tokio::test]
 async fn an_ask_step_records_model_tokens_and_cost_in_the_receipt() {
-    use steward::agents::spec::{Roster, Usd};
-    use steward::bridges::{Bridge, Bridges, console::ConsoleBridge};
-    use steward::pipeline::{
-        Actor, Effect, Pipeline, RunRequest, RunStatus, Settings, Trigger, runs,
-    };
+    use steward::pipeline::{RunStatus, runs};
 
     let server = Server::default();
     let base = start(server.clone()).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut providers = BTreeMap::new();
-    providers.insert(
-        "local".to_string(),
-        ProviderConfig {
-            kind: ProviderKind::Openai,
-            base_url: format!("{base}/v1"),
-            api_key: None,
-            timeout_seconds: 5,
-        },
-    );
     let mut prices = BTreeMap::new();
     prices.insert(
         "local/ok".to_string(),
@@ -366,35 +418,13 @@ async fn an_ask_step_records_model_tokens_and_cost_in_the_receipt() {
             cached_in: None,
         },
     );
-    let mut capabilities = BTreeMap::new();
-    capabilities.insert("fast".to_string(), vec!["local/ok".to_string()]);
-    let models = Router::from_config(&ModelsConfig {
-        providers,
-        capabilities,
+    let router = models(
+        vec![("local", openai_at(format!("{base}/v1")))],
+        &[("fast", &["local/ok"])],
         prices,
-    })
-    .unwrap();
-    let store = steward::store::Store::open(&dir.path().join("steward.db")).unwrap();
-    let pipeline = Pipeline::new(
-        store.clone(),
-        ed25519_dalek::SigningKey::from_bytes(&[5u8; 32]),
-        Roster::load(dir.path()),
-        Settings::from_config(&steward::config::Config::default()),
-        Bridges::new(vec![Bridge::Console(ConsoleBridge::new(dir.path()))]),
-    )
-    .with_models(models);
-    let ask = |agent: &str| RunRequest {
-        agent: agent.into(),
-        trigger: Trigger::Manual,
-        actor: Actor::Console,
-        input: "what is due today?".into(),
-        dedup_key: None,
-        plan: vec![Effect::Ask {
-            prompt: "what is due today?".into(),
-            json: false,
-        }],
-        forecast_usd: Usd(1000),
-    };
+    );
+    let (pipeline, store) = pipeline_in(dir.path(), router);
+    let ask = |agent: &str| ask_run(agent, "what is due today?", 1000);
     // concierge's capability is `fast`: configured.
     let out = pipeline.run(ask("concierge")).await.unwrap();
     assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.reason);
@@ -472,9 +502,7 @@ async fn a_real_local_model_answers() {
 
 #[tokio::test]
 async fn a_model_locked_agent_only_uses_local_providers() {
-    use steward::agents::spec::{Roster, Usd};
-    use steward::bridges::{Bridge, Bridges, console::ConsoleBridge};
-    use steward::pipeline::{Actor, Effect, Pipeline, RunRequest, RunStatus, Settings, Trigger};
+    use steward::pipeline::RunStatus;
 
     let server = Server::default();
     let base = start(server.clone()).await;
@@ -487,59 +515,23 @@ async fn a_model_locked_agent_only_uses_local_providers() {
         )
         .unwrap();
     }
-    let mut providers = BTreeMap::new();
-    // Never contacted: the lock skips it (and .invalid would not resolve anyway).
-    providers.insert(
-        "cloud".to_string(),
-        ProviderConfig {
-            kind: ProviderKind::Openai,
-            base_url: "https://models.example.invalid/v1".into(),
-            api_key: None,
-            timeout_seconds: 5,
-        },
+    // "cloud" is never contacted: the lock skips it (and .invalid would not resolve anyway).
+    let router = models(
+        vec![
+            (
+                "cloud",
+                openai_at("https://models.example.invalid/v1".into()),
+            ),
+            ("local", openai_at(format!("{base}/v1"))),
+        ],
+        &[
+            ("fast", &["cloud/ok", "local/ok"]),
+            ("reason", &["cloud/ok"]),
+        ],
+        BTreeMap::new(),
     );
-    providers.insert(
-        "local".to_string(),
-        ProviderConfig {
-            kind: ProviderKind::Openai,
-            base_url: format!("{base}/v1"),
-            api_key: None,
-            timeout_seconds: 5,
-        },
-    );
-    let mut capabilities = BTreeMap::new();
-    capabilities.insert(
-        "fast".to_string(),
-        vec!["cloud/ok".to_string(), "local/ok".to_string()],
-    );
-    capabilities.insert("reason".to_string(), vec!["cloud/ok".to_string()]);
-    let models = Router::from_config(&ModelsConfig {
-        providers,
-        capabilities,
-        prices: BTreeMap::new(),
-    })
-    .unwrap();
-    let store = steward::store::Store::open(&dir.path().join("steward.db")).unwrap();
-    let pipeline = Pipeline::new(
-        store,
-        ed25519_dalek::SigningKey::from_bytes(&[6u8; 32]),
-        Roster::load(dir.path()),
-        Settings::from_config(&steward::config::Config::default()),
-        Bridges::new(vec![Bridge::Console(ConsoleBridge::new(dir.path()))]),
-    )
-    .with_models(models);
-    let ask = |agent: &str| RunRequest {
-        agent: agent.into(),
-        trigger: Trigger::Manual,
-        actor: Actor::Console,
-        input: String::new(),
-        dedup_key: None,
-        plan: vec![Effect::Ask {
-            prompt: "summarise my passport scan".into(),
-            json: false,
-        }],
-        forecast_usd: Usd(0),
-    };
+    let (pipeline, _store) = pipeline_in(dir.path(), router);
+    let ask = |agent: &str| ask_run(agent, "summarise my passport scan", 0);
     let ok = pipeline.run(ask("doc-reader")).await.unwrap();
     assert_eq!(ok.status, RunStatus::Succeeded, "{:?}", ok.reason);
     assert_eq!(

@@ -30,6 +30,7 @@ pub mod llm;
 pub mod logging;
 pub mod memory;
 pub mod pipeline;
+pub mod runtime;
 pub mod service;
 pub mod signals;
 pub mod store;

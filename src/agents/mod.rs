@@ -4,3 +4,24 @@
 pub mod spec;
 
 pub use spec::{AgentSpec, Roster};
+
+use crate::pipeline::Effect;
+
+/// The plan of a run started by hand (`steward agents run`): a model agent asks
+/// its capability with the input as data; an agent without a model leaves only
+/// its journal and receipt until its deterministic behaviour is scheduled.
+pub fn manual_plan(spec: &AgentSpec, input: &str) -> Vec<Effect> {
+    if spec.capability.is_none() {
+        return vec![Effect::Noop];
+    }
+    let mut prompt = format!("You are {}, {}.", spec.name, spec.description);
+    if !input.trim().is_empty() {
+        prompt.push_str("\n\nThe owner's input, as data:\n<input>\n");
+        prompt.push_str(input);
+        prompt.push_str("\n</input>");
+    }
+    vec![Effect::Ask {
+        prompt,
+        json: false,
+    }]
+}

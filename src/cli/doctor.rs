@@ -114,6 +114,7 @@ pub fn checks(home: &Home) -> Vec<Check> {
         check_audit(&home.db_path()),
         check_imessage(config.as_ref().ok()),
         check_models(config.as_ref().ok()),
+        check_runtime(config.as_ref().ok()),
         check_port(home, listen),
         if listen.ip().is_loopback() {
             Check::ok("exposure", format!("HTTP stays on loopback ({listen})"))
@@ -381,6 +382,38 @@ fn check_models(config: Option<&Config>) -> Check {
         )
     } else {
         Check::ok(NAME, lines.join("; "))
+    }
+}
+
+/// The remote runtime publishes its receipt key; reports latency and fingerprint.
+fn check_runtime(config: Option<&Config>) -> Check {
+    const NAME: &str = "runtime";
+    let Some(cfg) = config.and_then(|c| c.runtime.as_ref()) else {
+        return Check::ok(NAME, "none configured: runtime: remote agents are refused");
+    };
+    let rt = crate::runtime::Runtime::from_config(cfg);
+    let started = std::time::Instant::now();
+    let probe = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.block_on(rt.published_key()).map_err(|e| e.to_string()));
+    match probe {
+        Ok(key) => Check::ok(
+            NAME,
+            format!(
+                "{}: receipt key {} in {} ms",
+                rt.url(),
+                key.fingerprint,
+                started.elapsed().as_millis()
+            ),
+        ),
+        Err(e) => Check::bad(
+            NAME,
+            Level::Fail,
+            e,
+            "check runtime.url and runtime.token in steward.yaml and that the runtime is up",
+        ),
     }
 }
 

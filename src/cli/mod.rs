@@ -3,6 +3,7 @@
 //! Commands that list or show something take `--json` and print stable camelCase
 //! JSON; the plain form is for people. anyhow lives here and in `main` only.
 
+pub mod agents;
 pub mod audit;
 pub mod budget;
 pub mod confirm;
@@ -12,6 +13,7 @@ pub mod import;
 pub mod init;
 pub mod install;
 pub mod people;
+pub mod reach;
 pub mod receipts;
 pub mod runs;
 pub mod shortcuts;
@@ -56,6 +58,9 @@ pub enum Command {
     Install(install::InstallArgs),
     /// Remove what `install` installed.
     Uninstall(install::UninstallArgs),
+    /// Agents: run one now.
+    #[command(subcommand)]
+    Agents(agents::Command),
     /// Governed runs, newest first; `runs show ID` adds the journal and receipt.
     Runs(runs::Args),
     /// Show or verify signed run receipts.
@@ -96,6 +101,7 @@ impl Cli {
             Command::Doctor(args) => doctor::run(&home, args),
             Command::Install(args) => install::install(&home, args),
             Command::Uninstall(args) => install::uninstall(&home, args),
+            Command::Agents(cmd) => agents::run(&home, cmd),
             Command::Runs(args) => runs::run(&home, args),
             Command::Receipts(cmd) => receipts::run(&home, cmd),
             Command::Audit(cmd) => audit::run(&home, cmd),

@@ -15,7 +15,12 @@ use crate::store;
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Print a run's receipt: {"payload":{…},"signature":"…","algorithm":"ed25519"}.
-    Show { run_id: String },
+    Show {
+        run_id: String,
+        /// Accepted for symmetry: a receipt is JSON either way.
+        #[arg(long)]
+        json: bool,
+    },
     /// Verify one receipt file offline, or every stored receipt against journal, chain and key.
     Verify {
         /// A receipt JSON file; without it, every stored receipt is checked.
@@ -30,7 +35,7 @@ pub enum Command {
 
 pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
-        Command::Show { run_id } => {
+        Command::Show { run_id, json: _ } => {
             let conn = store::open_readonly(&home.db_path())?;
             let r = runs::receipt(&conn, &run_id)?.with_context(|| {
                 format!("no receipt for run {run_id:?} (unknown run, or it has not ended)")

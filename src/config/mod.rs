@@ -47,6 +47,38 @@ pub struct Config {
     pub confirm: ConfirmConfig,
     pub bridges: BridgesConfig,
     pub models: ModelsConfig,
+    /// The remote agent runtime heavy runs are forwarded to; none by default.
+    pub runtime: Option<RuntimeConfig>,
+}
+
+/// A Lantern-compatible agent runtime (control plane) for heavy runs.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RuntimeConfig {
+    /// Base URL, e.g. `https://runtime.example.com`.
+    pub url: String,
+    /// Bearer token, by reference (`env:LANTERN_API_TOKEN`).
+    #[serde(default)]
+    pub token: Option<SecretRef>,
+    /// An agent with `runtime: auto` is forwarded when its forecast exceeds this.
+    #[serde(default = "default_heavy_tokens")]
+    pub heavy_tokens: u64,
+    /// Longest wait for a remote run to finish before the local run fails.
+    #[serde(default = "default_runtime_deadline")]
+    pub deadline_seconds: u64,
+    /// Time between polls of a remote run.
+    #[serde(default = "default_poll_millis")]
+    pub poll_millis: u64,
+}
+
+fn default_heavy_tokens() -> u64 {
+    20_000
+}
+fn default_runtime_deadline() -> u64 {
+    600
+}
+fn default_poll_millis() -> u64 {
+    1000
 }
 
 /// Model providers, capability aliases and prices (per million tokens).

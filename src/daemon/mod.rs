@@ -85,7 +85,13 @@ pub fn build_pipeline(home: &Home, config: &Config, store: Store) -> Result<Pipe
     owners.extend(learned);
     settings.owners = pipeline::gates::OwnerIdentities::new(&owners);
     let models = crate::llm::Router::from_config(&config.models).unwrap_or_default();
-    Ok(Pipeline::new(store, key, roster, settings, bridges).with_models(models))
+    let runtime = config
+        .runtime
+        .as_ref()
+        .map(crate::runtime::Runtime::from_config);
+    Ok(Pipeline::new(store, key, roster, settings, bridges)
+        .with_models(models)
+        .with_runtime(runtime))
 }
 
 fn owner_handles_in_memory(db: &std::path::Path) -> Vec<String> {

@@ -7,7 +7,7 @@
 mod anthropic;
 mod openai;
 pub mod price;
-mod retry;
+pub mod retry;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

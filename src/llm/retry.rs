@@ -21,7 +21,7 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
         .ok()
 }
 
-fn jitter(attempt: u32) -> Duration {
+pub fn jitter(attempt: u32) -> Duration {
     let mut b = [0u8; 2];
     let _ = getrandom::fill(&mut b);
     let base = 250u64 << attempt.min(4);

@@ -14,8 +14,10 @@ use super::{OwnerSend, Pipeline, PipelineError, StepKey, journal, runs};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// What to do about one step, decided in a transaction.
-enum Next {
+pub(super) enum Next {
     Done,
+    /// The step may not run (the remote runtime refused it): the run is refused.
+    Refused(String),
     Waiting,
     Skipped,
     Expired,
@@ -27,13 +29,17 @@ enum Next {
     },
 }
 
-enum Delivery {
+pub(super) enum Delivery {
     Contact(confirm::ConfirmedSend),
     Owner(OwnerSend),
     /// A model call: reaches no one, so a call left half-done is simply made again.
     Model {
         prompt: String,
         json: bool,
+    },
+    /// A run on the remote runtime: found again by its key after a crash, never created twice.
+    Forward {
+        input: String,
     },
 }
 
@@ -43,6 +49,7 @@ impl Delivery {
             Delivery::Contact(c) => c.channel(),
             Delivery::Owner(o) => o.channel(),
             Delivery::Model { .. } => "model",
+            Delivery::Forward { .. } => "runtime",
         }
     }
     fn target(&self) -> String {
@@ -50,6 +57,7 @@ impl Delivery {
             Delivery::Contact(c) => format!("{}:{}", c.channel(), c.to()),
             Delivery::Owner(o) => format!("{}:owner", o.channel()),
             Delivery::Model { .. } => "model".to_string(),
+            Delivery::Forward { .. } => "runtime".to_string(),
         }
     }
 }
@@ -68,7 +76,7 @@ fn latest_attempt(
     .optional()
 }
 
-fn record_step(
+pub(super) fn record_step(
     conn: &Connection,
     key: &StepKey,
     kind: &str,
@@ -103,6 +111,9 @@ fn prepare(
         Effect::Ask { prompt, json } => Delivery::Model {
             prompt: prompt.clone(),
             json: *json,
+        },
+        Effect::Forward { input } => Delivery::Forward {
+            input: input.clone(),
         },
         Effect::Reply { .. } => match confirm::for_step(&tx, run_id, step)? {
             StepConfirmation::Confirmed(send) => Delivery::Contact(send),
@@ -205,6 +216,11 @@ impl Pipeline {
                         .await?;
                     return Ok(outcome(&run.id, RunStatus::Waiting, None, pending));
                 }
+                Next::Refused(reason) => {
+                    return self
+                        .finish(&run.id, RunStatus::Refused, Some(&reason))
+                        .await;
+                }
                 Next::Expired => {
                     let reason =
                         "the owner did not answer the confirmation in time; nothing was sent";
@@ -241,8 +257,12 @@ impl Pipeline {
         else {
             return Ok(next);
         };
-        if let Delivery::Model { prompt, json } = &delivery {
-            return self.ask(&key, agent, prompt, *json).await;
+        match &delivery {
+            Delivery::Model { prompt, json } => return self.ask(&key, agent, prompt, *json).await,
+            Delivery::Forward { input } => {
+                return self.forward(&key, agent, input, recovering).await;
+            }
+            _ => {}
         }
         let bridge = match self.inner.bridges.get(delivery.channel()) {
             Ok(b) => b.clone(),
@@ -288,7 +308,9 @@ impl Pipeline {
         let sent = match &delivery {
             Delivery::Contact(send) => bridge.send_contact(&key, send).await,
             Delivery::Owner(send) => bridge.send_owner(&key, send).await,
-            Delivery::Model { .. } => unreachable!("model steps return above"),
+            Delivery::Model { .. } | Delivery::Forward { .. } => {
+                unreachable!("model and runtime steps return above")
+            }
         };
         if sent.is_ok() {
             self.inner.fault.point("send.delivered");
@@ -433,7 +455,7 @@ impl Pipeline {
             .await?)
     }
 
-    async fn finish(
+    pub(super) async fn finish(
         &self,
         run_id: &str,
         status: RunStatus,

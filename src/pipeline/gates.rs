@@ -117,16 +117,10 @@ pub fn check_policy(
         }
         _ => {}
     }
-    if spec.runtime == RuntimeKind::Remote {
-        return Err(format!(
-            "{} needs the remote runtime, and none is configured (runtime.url)",
-            spec.name
-        ));
-    }
     let mut needs_confirmation = Vec::new();
     for (i, effect) in req.plan.iter().enumerate() {
         let (tool, channel, text) = match effect {
-            Effect::Noop | Effect::Ask { .. } => continue,
+            Effect::Noop | Effect::Ask { .. } | Effect::Forward { .. } => continue,
             Effect::Reply { channel, text, to } => {
                 if spec.audience != Audience::Contacts {
                     return Err(format!(
@@ -162,6 +156,28 @@ pub fn check_policy(
         }
     }
     Ok(PolicyDecision { needs_confirmation })
+}
+
+/// The runtime side of policy: a forwarded step needs a configured runtime,
+/// and an agent locked to local models is never forwarded.
+pub fn check_runtime(spec: &AgentSpec, req: &RunRequest, has_runtime: bool) -> Result<(), String> {
+    let forwards = req.plan.iter().any(|e| matches!(e, Effect::Forward { .. }));
+    if !forwards && spec.runtime != RuntimeKind::Remote {
+        return Ok(());
+    }
+    if spec.model_lock == Some(crate::agents::spec::ModelLock::Local) {
+        return Err(format!(
+            "{} is locked to local models; it is never forwarded to the remote runtime",
+            spec.name
+        ));
+    }
+    if !has_runtime {
+        return Err(format!(
+            "{} needs the remote runtime, and none is configured: add `runtime: {{url: …}}` to steward.yaml",
+            spec.name
+        ));
+    }
+    Ok(())
 }
 
 /// The model side of policy: an `ask` step needs the agent's capability
@@ -342,8 +358,18 @@ mod tests {
         // Remote runtime without one configured.
         let mut remote = concierge.clone();
         remote.runtime = RuntimeKind::Remote;
+        let run = req("concierge", Trigger::Manual, vec![]);
         assert!(
-            check_policy(&remote, &req("concierge", Trigger::Manual, vec![]), console).is_err()
+            check_runtime(&remote, &run, false)
+                .unwrap_err()
+                .contains("runtime: {url")
+        );
+        assert_eq!(check_runtime(&remote, &run, true), Ok(()));
+        remote.model_lock = Some(crate::agents::spec::ModelLock::Local);
+        assert!(
+            check_runtime(&remote, &run, true)
+                .unwrap_err()
+                .contains("locked to local")
         );
     }
 }

@@ -18,6 +18,7 @@ pub mod confirm;
 mod execute;
 pub mod fault;
 pub mod forecast;
+mod forward;
 pub mod gates;
 pub mod journal;
 pub mod receipt;
@@ -135,6 +136,8 @@ struct Inner {
     bridges: Bridges,
     fault: fault::Fault,
     models: crate::llm::Router,
+    /// Where heavy runs go; `None` refuses agents that need it.
+    runtime: Option<crate::runtime::Runtime>,
     /// Set when the store fails its integrity check: every run is refused.
     sealed: Mutex<Option<String>>,
     // One executor per run at a time, so two approvals of one run cannot race.
@@ -166,6 +169,7 @@ impl Pipeline {
                 bridges,
                 fault: fault::Fault::from_env(),
                 models: crate::llm::Router::default(),
+                runtime: None,
                 sealed: Mutex::new(None),
                 executing: Mutex::new(HashMap::new()),
             }),
@@ -177,6 +181,14 @@ impl Pipeline {
         Arc::get_mut(&mut self.inner)
             .expect("with_models is called right after new()")
             .models = models;
+        self
+    }
+
+    /// The remote runtime `forward` steps use. Call before the pipeline is shared.
+    pub fn with_runtime(mut self, runtime: Option<crate::runtime::Runtime>) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("with_runtime is called right after new()")
+            .runtime = runtime;
         self
     }
 
@@ -233,10 +245,9 @@ impl Pipeline {
 
     /// Admit, gate and (as far as confirmations allow) execute one run.
     pub async fn run(&self, mut req: RunRequest) -> Result<RunOutcome, PipelineError> {
-        // A run that asks a model reserves a forecast even if the caller gave none.
-        if req.forecast_usd.micros() == 0
-            && req.plan.iter().any(|e| matches!(e, Effect::Ask { .. }))
-        {
+        // A run that asks a model reserves a forecast even if the caller gave none,
+        // and goes to the remote runtime when its agent or its size says so.
+        if req.plan.iter().any(|e| matches!(e, Effect::Ask { .. })) {
             let prompts: String = req
                 .plan
                 .iter()
@@ -246,7 +257,10 @@ impl Pipeline {
                 })
                 .collect();
             let f = self.forecast(&req.agent, &prompts).await?;
-            req.forecast_usd = Usd(f.cost_micros);
+            if req.forecast_usd.micros() == 0 {
+                req.forecast_usd = Usd(f.cost_micros);
+            }
+            forward::route(&self.inner, &mut req, f.tokens_in + f.tokens_out);
         }
         let inner = Arc::clone(&self.inner);
         let day = self.today();
@@ -594,6 +608,7 @@ fn admit(
     let policy = inner.roster.get(&req.agent).and_then(|spec| {
         let d = gates::check_policy(spec, &req, |c| inner.bridges.has(c))?;
         gates::check_models(spec, &req, |c, local| inner.models.has(c, local))?;
+        gates::check_runtime(spec, &req, inner.runtime.is_some())?;
         Ok((spec, d))
     });
     gate_record(

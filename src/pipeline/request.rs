@@ -76,6 +76,10 @@ pub enum Effect {
         #[serde(default)]
         json: bool,
     },
+    /// Run the agent on the remote runtime with `input`; its verified receipt
+    /// is journaled and its cost recorded on this run.
+    #[serde(rename_all = "camelCase")]
+    Forward { input: String },
     /// Nothing leaves; the run only leaves its journal and receipt.
     Noop,
 }
@@ -86,6 +90,7 @@ impl Effect {
             Effect::Reply { .. } => "reply",
             Effect::NotifyOwner { .. } => "notifyOwner",
             Effect::Ask { .. } => "ask",
+            Effect::Forward { .. } => "forward",
             Effect::Noop => "noop",
         }
     }

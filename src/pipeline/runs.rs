@@ -4,7 +4,7 @@
 use ed25519_dalek::SigningKey;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::audit::{self, Record};
 use super::journal::{self, Event};
@@ -151,6 +151,23 @@ pub fn finish(
         "auditHash": audit_hash,
         "keyFingerprint": fingerprint,
     });
+    // Forwarded work: the remote receipts this run verified (also in the journal
+    // the journalHash covers), named here so a reader sees them without the journal.
+    let remote: Vec<Value> = events
+        .iter()
+        .filter(|e| e.kind == "runtime.verified")
+        .filter_map(|e| serde_json::from_str::<Value>(&e.payload).ok())
+        .map(|p| {
+            json!({
+                "runId": p["remoteRunId"], "status": p["status"], "costUsd": p["costUsd"],
+                "signature": p["receipt"]["signature"], "keyFingerprint": p["keyFingerprint"],
+            })
+        })
+        .collect();
+    let mut payload = payload;
+    if !remote.is_empty() {
+        payload["remoteRuns"] = Value::Array(remote);
+    }
     let receipt = receipt::sign(key, payload);
     conn.prepare_cached(
         "INSERT INTO receipts (run_id, payload, signature, algorithm) VALUES (?1, ?2, ?3, ?4)",

@@ -2,6 +2,8 @@
 //! `steward` binary, and a daemon started on 127.0.0.1:0.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod lantern;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -157,26 +157,26 @@ mod tests {
     #[test]
     fn home_file_overrides_the_shipped_one() {
         let home = tempfile::tempdir().unwrap();
-        let shipped_text = shipped(Folder::Profiles, "owner.md").unwrap();
-        let asset = load(home.path(), Folder::Profiles, "owner.md")
+        let shipped_text = shipped(Folder::Profiles, "owner.example.md").unwrap();
+        let asset = load(home.path(), Folder::Profiles, "owner.example.md")
             .unwrap()
             .unwrap();
         assert_eq!(asset.origin, Origin::Shipped);
         assert_eq!(asset.text, shipped_text);
 
         std::fs::create_dir(home.path().join("profiles")).unwrap();
-        let mine = home.path().join("profiles/owner.md");
+        let mine = home.path().join("profiles/owner.example.md");
         std::fs::write(&mine, "# Me\n").unwrap();
         std::fs::write(home.path().join("profiles/extra.md"), "x").unwrap();
-        let asset = load(home.path(), Folder::Profiles, "owner.md")
+        let asset = load(home.path(), Folder::Profiles, "owner.example.md")
             .unwrap()
             .unwrap();
         assert_eq!(asset.origin, Origin::Home(mine));
         assert_eq!(asset.text, "# Me\n");
         let names = list(home.path(), Folder::Profiles);
-        assert!(names.contains(&"owner.md".to_string()));
+        assert!(names.contains(&"owner.example.md".to_string()));
         assert!(names.contains(&"extra.md".to_string()));
-        assert_eq!(names.iter().filter(|n| *n == "owner.md").count(), 1);
+        assert_eq!(names.iter().filter(|n| *n == "owner.example.md").count(), 1);
     }
 
     #[test]

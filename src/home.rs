@@ -140,8 +140,8 @@ impl Home {
         report.note(config, made);
 
         let profile = self.owner_profile_path();
-        let template = assets::shipped(assets::Folder::Profiles, "owner.md")
-            .expect("profiles/owner.md ships in the binary");
+        let template = assets::shipped(assets::Folder::Profiles, "owner.example.md")
+            .expect("profiles/owner.example.md ships in the binary");
         let made = write_new(&profile, template.as_bytes())?;
         report.note(profile, made);
 

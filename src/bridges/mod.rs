@@ -104,4 +104,8 @@ impl Bridges {
     pub fn has(&self, channel: &str) -> bool {
         self.get(channel).is_ok()
     }
+
+    pub fn channels(&self) -> Vec<&'static str> {
+        self.list.iter().map(Bridge::channel).collect()
+    }
 }

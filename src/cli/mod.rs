@@ -16,6 +16,7 @@ pub mod people;
 pub mod reach;
 pub mod receipts;
 pub mod runs;
+pub mod say;
 pub mod shortcuts;
 pub mod status;
 pub mod up;
@@ -58,6 +59,8 @@ pub enum Command {
     Install(install::InstallArgs),
     /// Remove what `install` installed.
     Uninstall(install::UninstallArgs),
+    /// Say something in your self-chat (as the owner) and print the reply.
+    Say(say::Args),
     /// Agents: run one now.
     #[command(subcommand)]
     Agents(agents::Command),
@@ -102,6 +105,7 @@ impl Cli {
             Command::Install(args) => install::install(&home, args),
             Command::Uninstall(args) => install::uninstall(&home, args),
             Command::Agents(cmd) => agents::run(&home, cmd),
+            Command::Say(args) => say::run(&home, args),
             Command::Runs(args) => runs::run(&home, args),
             Command::Receipts(cmd) => receipts::run(&home, cmd),
             Command::Audit(cmd) => audit::run(&home, cmd),

@@ -6,6 +6,7 @@
 //! then the pid record and the "listening" line that launchd logs and tests read.
 //! Bridges, the scheduler and file watchers join here in later issues.
 
+mod owner;
 pub mod pidfile;
 
 use std::future::Future;
@@ -238,8 +239,12 @@ where
     };
     // The bus every bridge publishes new messages on; the router subscribes (later issues).
     let (bus, _) = tokio::sync::broadcast::channel::<crate::types::Inbound>(1024);
+    let (profile, profile_watch) = owner::profile(home.owner_profile_path(), &pipeline);
+    let owner =
+        crate::commands::Owner::new(pipeline.clone(), profile, config.owner.region.as_str());
+    let router = owner::route(owner.clone(), bus.subscribe());
     let imessage = start_imessage(&config, store.clone(), bus.clone());
-    let app = http::router(AppState::new(home.clone(), pipeline, bound, token));
+    let app = http::router(AppState::new(home.clone(), pipeline, owner, bound, token));
     let (stopping_tx, stopping) = watch::channel(false);
     tokio::spawn(async move {
         let why = stop.await;
@@ -260,6 +265,9 @@ where
     }
     ticker.abort();
     let _ = ticker.await;
+    router.abort();
+    let _ = router.await;
+    drop(profile_watch);
     if let Some(live) = imessage {
         // Finishes the batch in hand; its thread holds a store handle.
         let _ = tokio::task::spawn_blocking(move || live.stop()).await;

@@ -43,6 +43,7 @@ impl From<PipelineError> for ApiError {
             PipelineError::NotOwner(_) => StatusCode::FORBIDDEN,
             PipelineError::BadEdit => StatusCode::BAD_REQUEST,
             PipelineError::Sealed(_) => StatusCode::SERVICE_UNAVAILABLE,
+            PipelineError::KillSwitch => StatusCode::LOCKED,
             PipelineError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(status, e.to_string())

@@ -5,6 +5,7 @@
 //! message that says what to do. Later issues add their routers under `/v1`.
 
 mod api;
+mod owner;
 pub mod probe;
 mod signals;
 
@@ -34,6 +35,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct AppState {
     pub home: Home,
     pub pipeline: Pipeline,
+    pub owner: crate::commands::Owner,
     pub listen: SocketAddr,
     pub started: Instant,
     token: Arc<String>,
@@ -41,10 +43,17 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(home: Home, pipeline: Pipeline, listen: SocketAddr, token: String) -> Self {
+    pub fn new(
+        home: Home,
+        pipeline: Pipeline,
+        owner: crate::commands::Owner,
+        listen: SocketAddr,
+        token: String,
+    ) -> Self {
         AppState {
             home,
             pipeline,
+            owner,
             listen,
             started: Instant::now(),
             token: Arc::new(token),
@@ -58,6 +67,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/signals", get(signals::list))
         .route("/v1/presence", get(signals::presence_now))
+        .route("/v1/owner/messages", axum::routing::post(owner::message))
+        .route("/v1/owner/profile", get(owner::profile))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     // Phones authenticate per device, not with the api-token; 8 KB at most.
     let phone = Router::new()

@@ -17,6 +17,8 @@ pub enum MemoryError {
     SamePerson,
     #[error("{0} is the only handle of its person; there is nothing to split off")]
     OnlyHandle(String),
+    #[error("{0} is one of your own handles; it cannot be someone else's")]
+    OwnHandle(String),
     #[error("memory database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }
@@ -361,4 +363,62 @@ pub fn handles_of(conn: &Connection, id: &str) -> rusqlite::Result<Vec<String>> 
     let mut stmt =
         conn.prepare_cached("SELECT handle FROM handles WHERE person_id = ?1 ORDER BY handle")?;
     stmt.query_map([id], |r| r.get(0))?.collect()
+}
+
+/// The owner's correction "HANDLE is NAME": the handle, and the messages through
+/// it, belong to the one person named NAME (created if there is none), and that
+/// name is fixed: a later Contacts import does not rename them.
+pub fn correct_identity(
+    conn: &Connection,
+    handle: &Handle,
+    name: &str,
+) -> Result<String, MemoryError> {
+    let name = name.trim();
+    let current = person_for_handle(conn, handle)?;
+    if current.is_some() && current == owner_id(conn)? {
+        return Err(MemoryError::OwnHandle(handle.to_string()));
+    }
+    let named = ids(
+        conn,
+        "SELECT id FROM people WHERE lower(name) = lower(?1) AND is_owner = 0",
+        name,
+    )?;
+    if named.len() > 1 {
+        return Err(MemoryError::Ambiguous {
+            query: name.to_string(),
+            ids: named,
+        });
+    }
+    let target = named.into_iter().next();
+    // The handle alone, off whoever else it was filed under.
+    let alone = |c: &str| -> Result<String, MemoryError> {
+        if handles_of(conn, c)?.len() > 1 {
+            split(conn, handle)
+        } else {
+            Ok(c.to_string())
+        }
+    };
+    let id = match (current, target) {
+        (Some(c), Some(t)) if c == t => t,
+        (Some(c), Some(t)) => {
+            let moved = alone(&c)?;
+            merge_into(conn, &t, &moved)?;
+            t
+        }
+        (Some(c), None) => alone(&c)?,
+        (None, Some(t)) => {
+            insert_handle(conn, handle, &t, "manual")?;
+            t
+        }
+        (None, None) => {
+            let id = create_person(conn, Some(name), Some("manual"), false)?;
+            insert_handle(conn, handle, &id, "manual")?;
+            id
+        }
+    };
+    conn.execute(
+        "UPDATE people SET name = ?2, name_source = 'manual' WHERE id = ?1",
+        params![id, name],
+    )?;
+    Ok(id)
 }

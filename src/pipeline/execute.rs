@@ -92,6 +92,26 @@ pub(super) fn record_step(
     Ok(())
 }
 
+/// The text the run's latest successful model step before `step` got back,
+/// cut to what one message may carry.
+fn model_text(conn: &Connection, run_id: &str, step: usize) -> rusqlite::Result<Option<String>> {
+    let result: Option<String> = conn
+        .query_row(
+            "SELECT result FROM steps WHERE run_id = ?1 AND step < ?2 AND kind IN ('ask', 'forward')
+             AND state = 'done' ORDER BY step DESC, attempt DESC LIMIT 1",
+            params![run_id, step as i64],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    let text = result
+        .and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok())
+        .and_then(|v| v["text"].as_str().map(str::to_string))
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
+    Ok(text.map(|t| t.chars().take(super::request::MAX_TEXT_CHARS).collect()))
+}
+
 fn prepare(
     conn: &mut Connection,
     run_id: &str,
@@ -114,6 +134,31 @@ fn prepare(
         },
         Effect::Forward { input } => Delivery::Forward {
             input: input.clone(),
+        },
+        Effect::Relay { channel } => match model_text(&tx, run_id, step)? {
+            Some(text) => Delivery::Owner(OwnerSend::new(channel, &text)),
+            None => {
+                let key = StepKey {
+                    run_id: run_id.to_string(),
+                    step,
+                    attempt: 1,
+                };
+                record_step(
+                    &tx,
+                    &key,
+                    effect.kind(),
+                    "skipped",
+                    Some("no model answer to relay"),
+                )?;
+                journal::append(
+                    &tx,
+                    run_id,
+                    "step.skipped",
+                    &json!({ "step": step, "reason": "no model answer" }),
+                )?;
+                tx.commit()?;
+                return Ok(Next::Skipped);
+            }
         },
         Effect::Reply { .. } => match confirm::for_step(&tx, run_id, step)? {
             StepConfirmation::Confirmed(send) => Delivery::Contact(send),
@@ -164,6 +209,10 @@ fn prepare(
         attempt,
     };
     record_step(&tx, &key, effect.kind(), "intended", None)?;
+    if let Delivery::Owner(send) = &delivery {
+        // Before the send: the copy the bridge reads back is never a command.
+        crate::commands::state::record_echo(&tx, send.channel(), send.text())?;
+    }
     journal::append(
         &tx,
         run_id,

@@ -197,6 +197,11 @@ impl Pipeline {
             "receipt": receipt, "keyFingerprint": fingerprint, "verified": true,
         });
         let succeeded = run.status == "succeeded";
+        let output_text = match &run.output {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(v) => v["text"].as_str().map(str::to_string),
+            None => None,
+        };
         let (id, status) = (run.id.clone(), run.status.clone());
         let (tokens_in, tokens_out) = (run.tokens_in as i64, run.tokens_out as i64);
         self.store
@@ -209,7 +214,9 @@ impl Pipeline {
                     rusqlite::params![k.run_id, tokens_in, tokens_out, cost_micros, model, provider],
                 )?;
                 if succeeded {
-                    record_step(&tx, &k, "forward", "done", Some(&id))?;
+                    // The text a later relay step sends the owner, if the runtime gave one.
+                    let result = json!({ "remoteRunId": id, "text": output_text });
+                    record_step(&tx, &k, "forward", "done", Some(&result.to_string()))?;
                 } else {
                     let why = format!("remote run {id} ended {status}");
                     record_step(&tx, &k, "forward", "failed", Some(&why))?;

@@ -132,9 +132,11 @@ pub fn check_policy(
                     return Err(format!("step {i}: a reply needs a recipient"));
                 }
                 needs_confirmation.push(i);
-                (Tool::Reply, channel, text)
+                (Tool::Reply, channel, text.as_str())
             }
-            Effect::NotifyOwner { channel, text } => (Tool::NotifyOwner, channel, text),
+            Effect::NotifyOwner { channel, text } => (Tool::NotifyOwner, channel, text.as_str()),
+            // The text is the model's, checked when it is known.
+            Effect::Relay { channel } => (Tool::NotifyOwner, channel, "…"),
         };
         if !spec.allows(tool) {
             return Err(format!(

@@ -95,6 +95,8 @@ pub enum PipelineError {
     NoRun(String),
     #[error("Steward will not act: {0}")]
     Sealed(String),
+    #[error("the kill switch is on: nothing is sent until the owner says `kill switch off`")]
+    KillSwitch,
 }
 
 impl From<rusqlite::Error> for PipelineError {
@@ -195,6 +197,14 @@ impl Pipeline {
     pub fn store(&self) -> &Store {
         &self.store
     }
+    /// Whether `actor` is the owner (the console, or one of the owner's handles).
+    pub fn is_owner(&self, actor: &Actor) -> bool {
+        gates::identity(actor, &self.inner.settings.owners) == Identity::Owner
+    }
+    /// The channels this process has bridges for.
+    pub fn channels(&self) -> Vec<&'static str> {
+        self.inner.bridges.channels()
+    }
     pub fn roster(&self) -> &Roster {
         &self.inner.roster
     }
@@ -286,6 +296,13 @@ impl Pipeline {
             return Err(PipelineError::NotOwner(by.to_string()));
         }
         self.ensure_unsealed()?;
+        if self
+            .store
+            .read(|c| Ok(crate::commands::state::kill_switch(c)?))
+            .await?
+        {
+            return Err(PipelineError::KillSwitch);
+        }
         if let Some(text) = &edited {
             let n = text.chars().count();
             if n == 0 || n > request::MAX_TEXT_CHARS {
@@ -591,6 +608,14 @@ fn admit(
         .clone();
     if let Some(reason) = sealed {
         gate_record(&tx, &run_id, &actor, "integrity", &Err(reason.clone()))?;
+        let out = refuse(&tx, reason)?;
+        tx.commit()?;
+        return Ok(out);
+    }
+    // 0b. Kill switch: nothing acts; only the self-chat's replies reach the owner.
+    if req.agent != crate::commands::SELF_CHAT_AGENT && crate::commands::state::kill_switch(&tx)? {
+        let reason = PipelineError::KillSwitch.to_string();
+        gate_record(&tx, &run_id, &actor, "killSwitch", &Err(reason.clone()))?;
         let out = refuse(&tx, reason)?;
         tx.commit()?;
         return Ok(out);

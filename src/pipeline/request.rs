@@ -76,6 +76,9 @@ pub enum Effect {
         #[serde(default)]
         json: bool,
     },
+    /// Send the owner (on `channel`) the text the run's last model step got back.
+    #[serde(rename_all = "camelCase")]
+    Relay { channel: String },
     /// Run the agent on the remote runtime with `input`; its verified receipt
     /// is journaled and its cost recorded on this run.
     #[serde(rename_all = "camelCase")]
@@ -91,6 +94,7 @@ impl Effect {
             Effect::NotifyOwner { .. } => "notifyOwner",
             Effect::Ask { .. } => "ask",
             Effect::Forward { .. } => "forward",
+            Effect::Relay { .. } => "relay",
             Effect::Noop => "noop",
         }
     }

@@ -38,6 +38,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "signals",
         sql: include_str!("migrations/0004_signals.sql"),
     },
+    Migration {
+        version: 5,
+        name: "owner",
+        sql: include_str!("migrations/0005_owner.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -1,0 +1,64 @@
+//! `steward say "TEXT" [--json]`: TEXT as the owner's self-chat line, to the
+//! running daemon (or an in-process one for this single turn); prints the reply.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::reach::{self, Reach};
+use crate::commands::{Owner, OwnerMessage, Reply};
+use crate::home::Home;
+use crate::pipeline::Actor;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// What you would type in your self-chat.
+    pub text: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
+    let reply: Reply = match reach::reach(home)? {
+        Reach::Daemon { addr, token } => {
+            let body = json!({ "text": args.text });
+            // An owner turn may wait on a model.
+            let v = reach::post(
+                addr,
+                &token,
+                "/v1/owner/messages",
+                &body,
+                Duration::from_secs(300),
+            )?;
+            serde_json::from_value(v)?
+        }
+        Reach::Local => {
+            let profile_path = home.owner_profile_path();
+            reach::locally(home, move |pipeline, config| async move {
+                let profile = match crate::profile::watch::read(&profile_path) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        eprintln!("steward: {e}; using an empty profile for this turn");
+                        Default::default()
+                    }
+                };
+                let shared = crate::profile::watch::SharedProfile::new(profile);
+                let owner = Owner::new(pipeline, shared, config.owner.region.as_str());
+                Ok(owner
+                    .handle(OwnerMessage {
+                        channel: crate::bridges::console::CHANNEL.to_string(),
+                        actor: Actor::Console,
+                        text: args.text,
+                    })
+                    .await?)
+            })?
+        }
+    };
+    if args.json {
+        super::print_json(&reply)?;
+    } else {
+        println!("{}", reply.reply);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,142 @@
+//! Numbered replies to the last list ("1 send", "2 no", "1 edit …", bare "2").
+//! A list answers for 15 minutes; a number not on it gets a short answer.
+
+use super::grammar::ItemAction;
+use super::state::{self, ListItem};
+use super::views;
+use super::{CommandError, Owner, OwnerMessage};
+use crate::pipeline::{Decision, PipelineError, RunStatus};
+
+impl Owner {
+    pub(super) async fn item(
+        &self,
+        n: usize,
+        action: ItemAction,
+        msg: &OwnerMessage,
+    ) -> Result<String, CommandError> {
+        let now = state::now_ms();
+        let store = self.pipeline.store();
+        let Some(items) = store.read(move |c| Ok(state::list(c, now)?)).await? else {
+            return Ok("🤷 no list is open; say approvals, runs or brief.".into());
+        };
+        let Some(item) = items.get(n.wrapping_sub(1)).cloned() else {
+            return Ok(format!("no item {n}."));
+        };
+        match item {
+            ListItem::Confirmation(id) => self.confirmation(&id, action, msg).await,
+            ListItem::Commitment(id) => self.commitment(id, action).await,
+            ListItem::Run(id) => {
+                let key = self.pipeline.verifying_key();
+                Ok(store
+                    .read(move |c| Ok(views::receipt(c, &id, &key)?))
+                    .await?)
+            }
+        }
+    }
+
+    async fn confirmation(
+        &self,
+        id: &str,
+        action: ItemAction,
+        msg: &OwnerMessage,
+    ) -> Result<String, CommandError> {
+        let id_owned = id.to_string();
+        let found = self
+            .pipeline
+            .store()
+            .read(move |c| {
+                Ok(crate::pipeline::confirm::list_pending(c)?
+                    .into_iter()
+                    .find(|p| p.id == id_owned)
+                    .map(|p| {
+                        let name = views::display_name(c, &p.channel, &p.to);
+                        (p, name)
+                    }))
+            })
+            .await?;
+        let Some((pending, name)) = found else {
+            return Ok("that draft is no longer waiting (sent, dropped or expired).".into());
+        };
+        let (decision, text) = match action {
+            ItemAction::Send => (Decision::Approved, None),
+            ItemAction::Edit(t) => (Decision::Edited, Some(t)),
+            ItemAction::No | ItemAction::Done => (Decision::Rejected, None),
+            ItemAction::Default => {
+                return Ok(format!(
+                    "✍️ to {name}: \"{}\" — reply \"send\", \"edit …\" or \"no\" after its number.",
+                    pending.text
+                ));
+            }
+            ItemAction::Snooze(_) => {
+                return Ok(format!(
+                    "drafts can't be snoozed: this one expires at {} and is then never sent.",
+                    pending
+                        .expires_at
+                        .parse::<jiff::Timestamp>()
+                        .map(|t| views::local_time(t.as_millisecond(), &self.tz()))
+                        .unwrap_or_default()
+                ));
+            }
+            ItemAction::Other(_) => {
+                return Ok("reply \"1 send\", \"1 edit <text>\" or \"1 no\".".into());
+            }
+        };
+        match self.pipeline.decide(id, decision, text, &msg.actor).await {
+            Ok(out) => Ok(match (decision, out.status) {
+                (Decision::Rejected, _) => format!("👍 dropped — nothing sent to {name}."),
+                (_, RunStatus::Succeeded) => format!("✅ sent to {name}."),
+                (_, status) => format!(
+                    "⚠️ not sent to {name}: the run is {}{}",
+                    status.as_str(),
+                    out.reason.map(|r| format!(" ({r})")).unwrap_or_default()
+                ),
+            }),
+            Err(
+                e @ (PipelineError::KillSwitch
+                | PipelineError::Expired(_)
+                | PipelineError::AlreadyDecided { .. }
+                | PipelineError::BadEdit),
+            ) => Ok(format!("⚠️ {e}")),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn commitment(&self, id: i64, action: ItemAction) -> Result<String, CommandError> {
+        let now = state::now_ms();
+        let tz = self.tz();
+        let snooze_ms = |span: Option<super::duration::Span>| match span {
+            Some(s) => s
+                .resolve(&jiff::Timestamp::now().to_zoned(tz.clone()))
+                .as_millisecond(),
+            None => now + 3 * 3_600_000,
+        };
+        let (status, next) = match action {
+            ItemAction::Send | ItemAction::Done | ItemAction::Default => ("done", None),
+            ItemAction::No => ("dismissed", None),
+            ItemAction::Snooze(span) => ("snoozed", Some(snooze_ms(span))),
+            ItemAction::Edit(_) | ItemAction::Other(_) => {
+                return Ok("reply \"done\", \"snooze [2h]\" or \"no\" after its number.".into());
+            }
+        };
+        let title: Option<String> = self
+            .pipeline
+            .store()
+            .write(move |c| {
+                c.execute(
+                    "UPDATE commitments SET status = ?2, next_nudge_ms = COALESCE(?3, next_nudge_ms),
+                            closed_ms = CASE WHEN ?2 IN ('done', 'dismissed') THEN ?4 END WHERE id = ?1",
+                    rusqlite::params![id, status, next, now],
+                )?;
+                Ok(c.query_row("SELECT title FROM commitments WHERE id = ?1", [id], |r| r.get(0))
+                    .ok())
+            })
+            .await?;
+        let title = title.unwrap_or_default();
+        Ok(match (status, next) {
+            ("done", _) => format!("✅ done: {title}"),
+            ("dismissed", _) => format!("👍 dropped: {title}"),
+            (_, Some(at)) => format!("😴 snoozed until {}: {title}", views::local_time(at, &tz)),
+            _ => title,
+        })
+    }
+}

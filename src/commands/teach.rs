@@ -1,0 +1,236 @@
+//! Commands that change what Steward knows or may do: presence, per-contact
+//! pauses, facts (after a yes), reminders, identity corrections, disclosure.
+
+use rusqlite::Connection;
+use serde_json::json;
+
+use super::grammar::Presence;
+use super::state::{self, QUESTION};
+use super::views::{human_duration, local_time};
+use crate::memory::handle::Canonicalizer;
+use crate::memory::people::{self, MemoryError};
+
+/// One person by name or handle, or the sentence that says why not.
+pub fn person(
+    conn: &Connection,
+    who: &str,
+    canon: &Canonicalizer,
+) -> Result<(String, String), String> {
+    match people::find(conn, who, canon) {
+        Ok(id) => {
+            let name = conn
+                .query_row("SELECT name FROM people WHERE id = ?1", [&id], |r| {
+                    r.get::<_, Option<String>>(0)
+                })
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| who.to_string());
+            Ok((id, name))
+        }
+        Err(MemoryError::NotFound(_)) => Err(format!("🤷 I don't know anyone called {who}.")),
+        Err(MemoryError::Ambiguous { ids, .. }) => Err(format!(
+            "🤷 {who} could be {} people; use their full name or number.",
+            ids.len()
+        )),
+        Err(e) => Err(format!("⚠️ {e}")),
+    }
+}
+
+pub fn set_presence(
+    conn: &Connection,
+    p: &Presence,
+    until_ms: i64,
+    tz: &jiff::tz::TimeZone,
+) -> rusqlite::Result<String> {
+    state::set(
+        conn,
+        state::PRESENCE,
+        &json!({
+            "state": p.state, "text": p.text, "place": p.place,
+            "setAtMs": state::now_ms(), "untilMs": until_ms,
+        }),
+    )?;
+    Ok(format!(
+        "👍 status: {} until {} (contacts hear only that you're {}).",
+        p.text,
+        local_time(until_ms, tz),
+        match p.state {
+            "sleep" => "asleep",
+            "driving" => "driving",
+            "focus" | "busy" => "busy",
+            "free" => "around",
+            _ => "away",
+        }
+    ))
+}
+
+/// The owner's manual status, if it has not run out.
+pub fn presence_now(conn: &Connection, now_ms: i64) -> rusqlite::Result<Option<serde_json::Value>> {
+    Ok(state::get(conn, state::PRESENCE)?
+        .map(|(v, _)| v)
+        .filter(|v| v["untilMs"].as_i64().is_some_and(|u| u > now_ms)))
+}
+
+pub fn pause_contact(
+    conn: &Connection,
+    who: &str,
+    until_ms: Option<i64>,
+    canon: &Canonicalizer,
+    tz: &jiff::tz::TimeZone,
+) -> rusqlite::Result<String> {
+    let (id, name) = match person(conn, who, canon) {
+        Ok(p) => p,
+        Err(msg) => return Ok(msg),
+    };
+    // "Until resumed" is a pause that outlives any realistic uptime.
+    let forever = state::now_ms() + 100 * 365 * 86_400_000;
+    state::pause_contact(conn, &id, until_ms.unwrap_or(forever), "owner")?;
+    Ok(match until_ms {
+        Some(u) => format!(
+            "⏸ paused {name} until {}; I won't draft replies to them.",
+            local_time(u, tz)
+        ),
+        None => format!("⏸ paused {name}; say \"resume {name}\" when ready."),
+    })
+}
+
+pub fn resume_contact(
+    conn: &Connection,
+    who: &str,
+    canon: &Canonicalizer,
+) -> rusqlite::Result<String> {
+    let (id, name) = match person(conn, who, canon) {
+        Ok(p) => p,
+        Err(msg) => return Ok(msg),
+    };
+    Ok(if state::resume_contact(conn, &id)? {
+        format!("▶️ {name} resumed.")
+    } else {
+        format!("{name} was not paused.")
+    })
+}
+
+pub fn whats_paused(
+    conn: &Connection,
+    now_ms: i64,
+    tz: &jiff::tz::TimeZone,
+) -> rusqlite::Result<String> {
+    let mut out = String::new();
+    match state::global_pause(conn, now_ms)? {
+        Some(Some(u)) => out.push_str(&format!("⏸ everything until {}\n", local_time(u, tz))),
+        Some(None) => out.push_str("⏸ everything, until you say resume\n"),
+        None => {}
+    }
+    for p in state::paused_contacts(conn, now_ms)? {
+        let left = p.until_ms - now_ms;
+        let when = if left > 365 * 86_400_000 {
+            "until resumed".to_string()
+        } else {
+            format!("for {}", human_duration(left))
+        };
+        out.push_str(&format!(
+            "⏸ {} {when} ({})\n",
+            p.name.as_deref().unwrap_or(&p.person_id),
+            p.reason
+        ));
+    }
+    if out.is_empty() {
+        out.push_str("nothing is paused.");
+    }
+    Ok(out.trim_end().to_string())
+}
+
+/// Ask before saving a typed fact.
+pub fn remember(
+    conn: &Connection,
+    who: &str,
+    key: &str,
+    value: &str,
+    canon: &Canonicalizer,
+) -> rusqlite::Result<String> {
+    let (id, name) = match person(conn, who, canon) {
+        Ok(p) => p,
+        Err(msg) => return Ok(msg),
+    };
+    state::set(
+        conn,
+        QUESTION,
+        &json!({ "kind": "fact", "personId": id, "name": name, "key": key, "value": value }),
+    )?;
+    Ok(format!("📝 save {name}'s {key}: {value}? yes/no"))
+}
+
+/// The owner's yes or no to the last question.
+pub fn answer(conn: &Connection, yes: bool, now_ms: i64) -> rusqlite::Result<String> {
+    let question =
+        state::get(conn, QUESTION)?.filter(|(_, at)| now_ms - at <= state::QUESTION_TTL_MS);
+    state::clear(conn, QUESTION)?;
+    let Some((q, _)) = question else {
+        return Ok("🤷 there's no question waiting for a yes or no.".into());
+    };
+    let name = q["name"].as_str().unwrap_or("them");
+    let (key, value) = (
+        q["key"].as_str().unwrap_or_default(),
+        q["value"].as_str().unwrap_or_default(),
+    );
+    if !yes {
+        return Ok(format!("👍 not saved: {name}'s {key}."));
+    }
+    let person = q["personId"].as_str().unwrap_or_default();
+    let added = crate::memory::query::add_fact(conn, person, key, value, "owner", 1.0)?;
+    Ok(if added {
+        format!("📝 noted — {name}'s {key}: {value}")
+    } else {
+        format!("already known — {name}'s {key}: {value}")
+    })
+}
+
+pub fn remind(
+    conn: &Connection,
+    title: &str,
+    now_ms: i64,
+    tz: &jiff::tz::TimeZone,
+) -> rusqlite::Result<String> {
+    // The concierge's first nudge comes 45 minutes after capture.
+    let next = now_ms + 45 * 60_000;
+    conn.execute(
+        "INSERT INTO commitments (title, source, next_nudge_ms, created_ms) VALUES (?1, 'owner', ?2, ?3)",
+        rusqlite::params![title, next, now_ms],
+    )?;
+    Ok(format!(
+        "📌 noted: {title} — I'll nudge you at {}.",
+        local_time(next, tz)
+    ))
+}
+
+pub fn identity(
+    conn: &Connection,
+    handle: &str,
+    name: &str,
+    canon: &Canonicalizer,
+) -> rusqlite::Result<String> {
+    let h = canon.canonicalize(handle);
+    Ok(match people::correct_identity(conn, &h, name) {
+        Ok(_) => format!("👍 {handle} is {name}."),
+        Err(MemoryError::Sqlite(e)) => return Err(e),
+        Err(e) => format!("🤷 {e}"),
+    })
+}
+
+pub fn disclose(
+    conn: &Connection,
+    who: &str,
+    allow: bool,
+    canon: &Canonicalizer,
+) -> rusqlite::Result<String> {
+    let (id, name) = match person(conn, who, canon) {
+        Ok(p) => p,
+        Err(msg) => return Ok(msg),
+    };
+    state::set_disclosure(conn, &id, allow)?;
+    Ok(if allow {
+        format!("🔓 I may tell {name} where you are (inner circle rules still apply).")
+    } else {
+        format!("🔒 I won't tell {name} where you are.")
+    })
+}

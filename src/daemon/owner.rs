@@ -1,0 +1,146 @@
+//! The daemon's owner side: the owner profile (loaded, watched, problems told
+//! once) and the router that hands self-chat lines to the command centre.
+
+use std::path::PathBuf;
+
+use tokio::sync::broadcast;
+
+use crate::commands::{Owner, OwnerMessage, state};
+use crate::pipeline::{Actor, Effect, Pipeline, RunRequest, Trigger};
+use crate::profile::watch::{self, SharedProfile};
+use crate::profile::{OwnerProfile, ProfileError};
+use crate::types::Inbound;
+
+/// Load the profile now and keep it current. A problem (now or after an edit)
+/// is told to the owner once per distinct problem; the last good profile stays.
+pub fn profile(
+    path: PathBuf,
+    pipeline: &Pipeline,
+) -> (SharedProfile, Option<notify::RecommendedWatcher>) {
+    let (initial, problem) = match watch::read(&path) {
+        Ok(p) => (p, None),
+        Err(e) => (OwnerProfile::default(), Some(e)),
+    };
+    let shared = SharedProfile::new(initial);
+    let rt = tokio::runtime::Handle::current();
+    let report = {
+        let pipeline = pipeline.clone();
+        move |problem: Option<ProfileError>| {
+            let pipeline = pipeline.clone();
+            rt.spawn(async move { report(&pipeline, problem).await });
+        }
+    };
+    if let Some(e) = problem {
+        report(Some(e));
+    }
+    let watcher = watch::watch(path, shared.clone(), report);
+    (shared, watcher)
+}
+
+async fn report(pipeline: &Pipeline, problem: Option<ProfileError>) {
+    let text = problem.as_ref().map(ToString::to_string);
+    let t = text.clone();
+    // Tell once per distinct problem; a good load clears it so the next one is told.
+    let fresh = pipeline
+        .store()
+        .write(move |c| {
+            let last = state::get(c, state::PROFILE_PROBLEM)?
+                .and_then(|(v, _)| v.as_str().map(str::to_string));
+            match &t {
+                Some(p) if last.as_deref() == Some(p.as_str()) => Ok(false),
+                Some(p) => {
+                    state::set(
+                        c,
+                        state::PROFILE_PROBLEM,
+                        &serde_json::Value::String(p.clone()),
+                    )?;
+                    Ok(true)
+                }
+                None => {
+                    state::clear(c, state::PROFILE_PROBLEM)?;
+                    Ok(false)
+                }
+            }
+        })
+        .await
+        .unwrap_or(false);
+    let Some(problem) = text.filter(|_| fresh) else {
+        return;
+    };
+    let channel = pipeline.settings().owner_channel.clone();
+    let msg = format!(
+        "⚠️ {problem}. I'm keeping the last good version of your profile until it's fixed."
+    );
+    let out = pipeline
+        .run(RunRequest {
+            agent: crate::commands::SELF_CHAT_AGENT.into(),
+            trigger: Trigger::Owner,
+            actor: Actor::Console,
+            input: String::new(),
+            dedup_key: None,
+            plan: vec![Effect::NotifyOwner { channel, text: msg }],
+            forecast_usd: crate::agents::spec::Usd(0),
+        })
+        .await;
+    if let Err(e) = out {
+        tracing::warn!(error = %e, "cannot tell the owner about the profile problem");
+    }
+}
+
+/// Hand every new self-chat line to the command centre, after dropping the
+/// echoes of Steward's own replies.
+pub fn route(owner: Owner, mut bus: broadcast::Receiver<Inbound>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let msg = match bus.recv().await {
+                Ok(m) => m,
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "the owner router fell behind");
+                    continue;
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            if !msg.is_command || !msg.from_me {
+                continue;
+            }
+            let channels = owner.pipeline().channels();
+            // sms/rcs lines in the self-chat are answered by the iMessage bridge.
+            let channel = if channels.contains(&msg.channel.as_str()) {
+                msg.channel.clone()
+            } else if channels.contains(&"imessage") {
+                "imessage".to_string()
+            } else {
+                owner.pipeline().settings().owner_channel.clone()
+            };
+            let (ch, text) = (channel.clone(), msg.text.clone());
+            let echo = owner
+                .pipeline()
+                .store()
+                .write(move |c| Ok(state::take_echo(c, &ch, &text)?))
+                .await;
+            match echo {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "echo check failed; not acting on the line");
+                    continue;
+                }
+            }
+            let actor = match &msg.handle {
+                Some(h) => Actor::Handle {
+                    channel: msg.channel.clone(),
+                    handle: h.clone(),
+                },
+                None => Actor::Console,
+            };
+            let owner_msg = OwnerMessage {
+                channel,
+                actor,
+                text: msg.text,
+            };
+            if let Err(e) = owner.handle(owner_msg).await {
+                tracing::warn!(error = %e, "a self-chat command failed");
+            }
+        }
+    })
+}

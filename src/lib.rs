@@ -24,6 +24,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod daemon;
+pub mod guards;
 pub mod home;
 pub mod http;
 pub mod keys;

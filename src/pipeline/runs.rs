@@ -164,9 +164,21 @@ pub fn finish(
             })
         })
         .collect();
+    // Who let each contact-facing step go (or not): the owner, a named rule, expiry.
+    let confirmations: Vec<Value> = events
+        .iter()
+        .filter_map(|e| Some((e.kind.strip_prefix("confirmation.")?, e)))
+        .filter_map(|(decision, e)| {
+            let p = serde_json::from_str::<Value>(&e.payload).ok()?;
+            Some(json!({ "id": p["id"], "decision": decision, "by": p.get("by").cloned().unwrap_or(Value::Null) }))
+        })
+        .collect();
     let mut payload = payload;
     if !remote.is_empty() {
         payload["remoteRuns"] = Value::Array(remote);
+    }
+    if !confirmations.is_empty() {
+        payload["confirmations"] = Value::Array(confirmations);
     }
     let receipt = receipt::sign(key, payload);
     conn.prepare_cached(

@@ -19,6 +19,7 @@
 
 pub mod agents;
 pub mod assets;
+pub mod assistant;
 pub mod bridges;
 pub mod cli;
 pub mod commands;

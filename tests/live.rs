@@ -123,7 +123,7 @@ async fn new_messages_are_published_as_inbound_events() {
         .unwrap();
     assert_eq!(got.text, "remind me to water the plants");
     assert!(got.is_command, "a self-chat line is for the command layer");
-    assert_eq!(got.chat_kind, Some("self"));
+    assert_eq!(got.chat_kind.as_deref(), Some("self"));
     tokio::task::spawn_blocking(move || handle.stop())
         .await
         .unwrap();

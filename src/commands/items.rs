@@ -45,7 +45,7 @@ impl Owner {
             .pipeline
             .store()
             .read(move |c| {
-                Ok(crate::pipeline::confirm::list_pending(c)?
+                Ok(views::pending(c, state::now_ms())?
                     .into_iter()
                     .find(|p| p.id == id_owned)
                     .map(|p| {

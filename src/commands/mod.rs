@@ -92,7 +92,7 @@ impl Owner {
     }
 
     /// The owner's zone: the profile's, else the configured one.
-    fn tz(&self) -> jiff::tz::TimeZone {
+    pub fn tz(&self) -> jiff::tz::TimeZone {
         self.profile
             .get()
             .zone()

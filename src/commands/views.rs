@@ -44,19 +44,33 @@ pub fn local_time(ms: i64, tz: &jiff::tz::TimeZone) -> String {
     }
 }
 
-/// A contact's name for the owner: memory's name for the handle, else the handle.
+/// A contact's name for the owner: memory's name for the handle or 1:1 chat,
+/// else what was given.
 pub fn display_name(conn: &Connection, channel: &str, to: &str) -> String {
-    let _ = channel;
-    conn.query_row(
-        "SELECT p.name FROM handles h JOIN people p ON p.id = h.person_id
-         WHERE (h.handle = ?1 OR h.handle LIKE '%:' || ?1) AND p.name IS NOT NULL LIMIT 1",
-        [to],
-        |r| r.get::<_, String>(0),
-    )
-    .optional()
-    .ok()
-    .flatten()
-    .unwrap_or_else(|| to.to_string())
+    let by_handle = conn
+        .query_row(
+            "SELECT p.name FROM handles h JOIN people p ON p.id = h.person_id
+             WHERE (h.handle = ?1 OR h.handle LIKE '%:' || ?1) AND p.name IS NOT NULL LIMIT 1",
+            [to],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()
+        .ok()
+        .flatten();
+    let by_chat = || {
+        conn.query_row(
+            "SELECT p.name FROM chats c JOIN chat_members m ON m.chat_id = c.id
+             JOIN people p ON p.id = m.person_id
+             WHERE c.external_id = ?1 AND (?2 = '' OR c.channel = ?2 OR ?2 = 'imessage')
+               AND p.is_owner = 0 AND p.name IS NOT NULL LIMIT 1",
+            params![to, channel],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()
+        .ok()
+        .flatten()
+    };
+    by_handle.or_else(by_chat).unwrap_or_else(|| to.to_string())
 }
 
 pub fn pending(conn: &Connection, now_ms: i64) -> rusqlite::Result<Vec<confirm::Pending>> {

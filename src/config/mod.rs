@@ -49,6 +49,61 @@ pub struct Config {
     pub models: ModelsConfig,
     /// The remote agent runtime heavy runs are forwarded to; none by default.
     pub runtime: Option<RuntimeConfig>,
+    /// When contacts' messages wait and nudges hold (owner-local time).
+    pub quiet_hours: QuietHours,
+}
+
+/// A daily window in the owner's zone, `HH:MM`-`HH:MM`; it may wrap midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct QuietHours {
+    pub start: ClockTime,
+    pub end: ClockTime,
+}
+
+impl Default for QuietHours {
+    fn default() -> Self {
+        QuietHours {
+            start: ClockTime(jiff::civil::Time::constant(1, 0, 0, 0)),
+            end: ClockTime(jiff::civil::Time::constant(6, 0, 0, 0)),
+        }
+    }
+}
+
+impl QuietHours {
+    /// Is `t` inside the window? Equal start and end means never quiet.
+    pub fn contains(&self, t: jiff::civil::Time) -> bool {
+        let (s, e) = (self.start.0, self.end.0);
+        if s <= e {
+            s <= t && t < e
+        } else {
+            t >= s || t < e
+        }
+    }
+}
+
+/// `HH:MM` in steward.yaml.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ClockTime(pub jiff::civil::Time);
+
+impl TryFrom<String> for ClockTime {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        let (h, m) = s
+            .trim()
+            .split_once(':')
+            .ok_or_else(|| format!("{s:?} is not a time; write HH:MM, e.g. 01:00"))?;
+        let (h, m): (i8, i8) = (
+            h.parse()
+                .map_err(|_| format!("{s:?}: the hour is not a number"))?,
+            m.parse()
+                .map_err(|_| format!("{s:?}: the minute is not a number"))?,
+        );
+        jiff::civil::Time::new(h, m, 0, 0)
+            .map(ClockTime)
+            .map_err(|_| format!("{s:?} is not a time of day (00:00-23:59)"))
+    }
 }
 
 /// A Lantern-compatible agent runtime (control plane) for heavy runs.
@@ -146,6 +201,8 @@ pub struct ImessageConfig {
     pub osascript: PathBuf,
     /// The fallback poll, beside file events.
     pub poll_seconds: u64,
+    /// Wait a human typing time (1-10 s by length) before each send to a contact.
+    pub pacing: bool,
 }
 
 impl Default for ImessageConfig {
@@ -156,6 +213,7 @@ impl Default for ImessageConfig {
             contacts: Vec::new(),
             osascript: PathBuf::from("/usr/bin/osascript"),
             poll_seconds: 30,
+            pacing: true,
         }
     }
 }

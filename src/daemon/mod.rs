@@ -74,7 +74,7 @@ pub fn build_pipeline(home: &Home, config: &Config, store: Store) -> Result<Pipe
             .first()
             .map(|h| canon.canonicalize(h).to_string());
         match ImessageOutbound::new(&im.osascript, home.root(), self_chat) {
-            Ok(b) => list.push(Bridge::Imessage(b)),
+            Ok(b) => list.push(Bridge::Imessage(b.with_pacing(im.pacing))),
             Err(e) => tracing::warn!(error = %e, "iMessage sending is unavailable"),
         }
     }
@@ -243,6 +243,9 @@ where
     let owner =
         crate::commands::Owner::new(pipeline.clone(), profile, config.owner.region.as_str());
     let router = owner::route(owner.clone(), bus.subscribe());
+    let assistant =
+        crate::assistant::Assistant::new(owner.clone(), config.quiet_hours, &config.owner.name);
+    let contacts = owner::contacts(assistant, owner.clone(), bus.subscribe());
     let imessage = start_imessage(&config, store.clone(), bus.clone());
     let app = http::router(AppState::new(home.clone(), pipeline, owner, bound, token));
     let (stopping_tx, stopping) = watch::channel(false);
@@ -267,6 +270,8 @@ where
     let _ = ticker.await;
     router.abort();
     let _ = router.await;
+    contacts.abort();
+    let _ = contacts.await;
     drop(profile_watch);
     if let Some(live) = imessage {
         // Finishes the batch in hand; its thread holds a store handle.

@@ -144,3 +144,43 @@ pub fn route(owner: Owner, mut bus: broadcast::Receiver<Inbound>) -> tokio::task
         }
     })
 }
+
+/// Hand every new contact message to the contact assistant, one at a time (a
+/// contact's messages stay in order), and drain the quiet-hours queue each minute.
+pub fn contacts(
+    assistant: crate::assistant::Assistant,
+    owner: Owner,
+    mut bus: broadcast::Receiver<Inbound>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    let now = jiff::Timestamp::now().to_zoned(owner.tz());
+                    if let Err(e) = assistant.drain(&now).await {
+                        tracing::warn!(error = %e, "draining the quiet-hours queue failed");
+                    }
+                }
+                msg = bus.recv() => {
+                    let msg = match msg {
+                        Ok(m) => m,
+                        Err(broadcast::error::RecvError::Lagged(n)) => {
+                            tracing::warn!(missed = n, "the contact assistant fell behind");
+                            continue;
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    };
+                    if msg.is_command {
+                        continue;
+                    }
+                    let now = jiff::Timestamp::now().to_zoned(owner.tz());
+                    match assistant.on_inbound(&msg, &now).await {
+                        Ok(outcome) => tracing::info!(?outcome, channel = %msg.channel, "contact message handled"),
+                        Err(e) => tracing::warn!(error = %e, "the contact assistant failed on a message"),
+                    }
+                }
+            }
+        }
+    })
+}

@@ -122,7 +122,7 @@ impl Pipeline {
                     if !confirm::mark_expired(&tx, id, &now)? {
                         continue;
                     }
-                    journal::append(&tx, run_id, "confirmation.expired", &json!({ "id": id }))?;
+                    journal::append(&tx, run_id, "confirmation.expired", &json!({ "id": id, "by": "expiry" }))?;
                     audit::append(
                         &tx,
                         &Record {

@@ -209,9 +209,17 @@ fn prepare(
         attempt,
     };
     record_step(&tx, &key, effect.kind(), "intended", None)?;
-    if let Delivery::Owner(send) = &delivery {
-        // Before the send: the copy the bridge reads back is never a command.
-        crate::commands::state::record_echo(&tx, send.channel(), send.text())?;
+    // Before the send: the copy the bridge reads back is never taken for the
+    // owner (a command in the self-chat, a takeover in a contact's thread).
+    match &delivery {
+        Delivery::Owner(send) => {
+            crate::commands::state::record_echo(&tx, send.channel(), send.text())?;
+        }
+        Delivery::Contact(send) => {
+            let thread = format!("{}>{}", send.channel(), send.to());
+            crate::commands::state::record_echo(&tx, &thread, send.text())?;
+        }
+        _ => {}
     }
     journal::append(
         &tx,

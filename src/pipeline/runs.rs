@@ -168,6 +168,7 @@ pub fn finish(
     let confirmations: Vec<Value> = events
         .iter()
         .filter_map(|e| Some((e.kind.strip_prefix("confirmation.")?, e)))
+        .filter(|(decision, _)| *decision != "requested")
         .filter_map(|(decision, e)| {
             let p = serde_json::from_str::<Value>(&e.payload).ok()?;
             Some(json!({ "id": p["id"], "decision": decision, "by": p.get("by").cloned().unwrap_or(Value::Null) }))

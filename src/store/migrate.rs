@@ -43,6 +43,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "owner",
         sql: include_str!("migrations/0005_owner.sql"),
     },
+    Migration {
+        version: 6,
+        name: "assistant",
+        sql: include_str!("migrations/0006_assistant.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -374,7 +374,7 @@ impl Ingest {
             channel,
             external_id: m.guid.clone(),
             chat_external_id: m.chat_rowid.and_then(|c| self.chat_guids.get(&c).cloned()),
-            chat_kind: chat.map(|c| c.kind.as_str()),
+            chat_kind: chat.map(|c| c.kind.as_str().to_string()),
             person_id: person,
             sender_id: sender,
             handle: contact_handle.map(|h| h.to_string()),

@@ -16,6 +16,16 @@ pub struct ImessageOutbound {
     ledger: Ledger,
     /// The owner's self-chat (a chat guid or their own handle), for owner messages.
     self_chat: Option<String>,
+    /// Wait a typing time before each contact send.
+    pacing: bool,
+}
+
+/// A person's typing time for `text`: ~410 ms a word plus 8 ms a character,
+/// 1-10 s (the reference's pacing, with the bounds).
+pub fn typing_time(text: &str) -> std::time::Duration {
+    let words = text.split_whitespace().count() as u64;
+    let chars = text.chars().count() as u64;
+    std::time::Duration::from_millis((words * 410 + chars * 8).clamp(1000, 10_000))
 }
 
 impl ImessageOutbound {
@@ -28,7 +38,14 @@ impl ImessageOutbound {
             sender: Sender::new(osascript, home)?,
             ledger: Ledger::new(home.join("imessage").join("sent.jsonl")),
             self_chat,
+            pacing: false,
         })
+    }
+
+    /// Pace contact sends like a person typing (`bridges.imessage.pacing`).
+    pub fn with_pacing(mut self, on: bool) -> Self {
+        self.pacing = on;
+        self
     }
 
     async fn deliver(
@@ -59,6 +76,9 @@ impl ImessageOutbound {
         key: &StepKey,
         send: &ConfirmedSend,
     ) -> Result<String, BridgeError> {
+        if self.pacing {
+            tokio::time::sleep(typing_time(send.text())).await;
+        }
         self.deliver(
             key,
             "contact",

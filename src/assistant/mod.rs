@@ -1,0 +1,471 @@
+//! Contact-facing assistants. A contact's 1:1 message (or a monitored group's
+//! mention of the owner) becomes, at most, one draft the owner confirms in
+//! their self-chat: probes are reported instead of drafted, drafts pass the
+//! guards, the confidence is shown, and only an explicit yes (or a standing
+//! approval for a HIGH draft) lets the pipeline send. The owner replying in the
+//! thread themselves withdraws the draft and pauses the contact for an hour.
+
+mod compose;
+mod queue;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::commands::state::{self, ListItem};
+use crate::commands::{Owner, OwnerMessage, views};
+use crate::config::QuietHours;
+use crate::guards::confidence::{self, Signals, Tier};
+use crate::guards::draft::{self, DraftContext, Verdict};
+use crate::guards::probes::{self, Probe};
+use crate::pipeline::{Actor, Effect, PipelineError, RunRequest, RunStatus, Trigger};
+use crate::store::StoreError;
+use crate::types::Inbound;
+
+/// How long a contact stays paused after the owner answers them directly.
+pub const TAKEOVER_MS: i64 = 60 * 60_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AssistantError {
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Command(#[from] crate::commands::CommandError),
+}
+
+impl From<rusqlite::Error> for AssistantError {
+    fn from(e: rusqlite::Error) -> Self {
+        AssistantError::Store(StoreError::from(e))
+    }
+}
+
+/// What became of one inbound message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum Outcome {
+    Ignored { why: String },
+    Queued,
+    Probe { probe: Probe },
+    Drafted { confirmation: String, tier: Tier },
+    AutoSent { run_id: String },
+    NoDraft { why: String },
+    Withdrawn { drafts: usize },
+}
+
+fn ignored(why: &str) -> Outcome {
+    Outcome::Ignored { why: why.into() }
+}
+
+#[derive(Clone)]
+pub struct Assistant {
+    owner: Owner,
+    quiet: QuietHours,
+    owner_name: String,
+}
+
+impl Assistant {
+    pub fn new(owner: Owner, quiet: QuietHours, owner_name: &str) -> Self {
+        Assistant {
+            owner,
+            quiet,
+            owner_name: owner_name.to_string(),
+        }
+    }
+
+    fn store(&self) -> &crate::store::Store {
+        self.owner.pipeline().store()
+    }
+
+    /// The bridge a reply on `channel` goes out through (SMS lines through iMessage).
+    fn send_channel(&self, channel: &str) -> Option<String> {
+        let channels = self.owner.pipeline().channels();
+        if channels.contains(&channel) {
+            Some(channel.to_string())
+        } else if matches!(channel, "sms" | "rcs") && channels.contains(&"imessage") {
+            Some("imessage".into())
+        } else {
+            None
+        }
+    }
+
+    /// The owner's chat for prompts about `channel`'s contacts.
+    fn owner_channel(&self, channel: &str) -> String {
+        match self.send_channel(channel) {
+            Some(c) if c != "console" => c,
+            _ => self.owner.pipeline().settings().owner_channel.clone(),
+        }
+    }
+
+    async fn tell_owner(&self, channel: &str, text: &str) -> Result<(), AssistantError> {
+        let msg = OwnerMessage {
+            channel: self.owner_channel(channel),
+            actor: Actor::Console,
+            text: String::new(),
+        };
+        self.owner.tell(&msg, text).await?;
+        Ok(())
+    }
+
+    /// Handle one new message from a bridge, at `now` (the owner's local time).
+    pub async fn on_inbound(
+        &self,
+        msg: &Inbound,
+        now: &jiff::Zoned,
+    ) -> Result<Outcome, AssistantError> {
+        if msg.is_command {
+            return Ok(ignored("self-chat"));
+        }
+        let Some(send_channel) = self.send_channel(&msg.channel) else {
+            return Ok(ignored("no bridge can answer on this channel"));
+        };
+        let thread = msg
+            .chat_external_id
+            .clone()
+            .or_else(|| msg.handle.clone())
+            .unwrap_or_default();
+        if msg.from_me {
+            if msg.chat_kind.as_deref() != Some("direct") {
+                return Ok(ignored("the owner's own line"));
+            }
+            return self.owner_wrote(msg, &send_channel, &thread).await;
+        }
+        match msg.chat_kind.as_deref() {
+            Some("direct") => {}
+            Some("group") if self.group_wants_owner(msg).await? => {}
+            _ => {
+                return Ok(ignored(
+                    "not a 1:1 chat, or a group the owner does not monitor",
+                ));
+            }
+        }
+        let (now_ms, person) = (now.timestamp().as_millisecond(), msg.person_id.clone());
+        let (kill, paused) = self
+            .store()
+            .read(move |c| {
+                Ok((
+                    state::kill_switch(c)?,
+                    state::global_pause(c, now_ms)?.is_some()
+                        || state::contact_paused(c, &person, now_ms)?,
+                ))
+            })
+            .await?;
+        if kill {
+            return Ok(ignored("kill switch"));
+        }
+        if paused {
+            return Ok(ignored("paused"));
+        }
+        if self.quiet.contains(now.time()) {
+            let m = msg.clone();
+            self.store()
+                .write(move |c| Ok(queue::push(c, &m, "quiet hours")?))
+                .await?;
+            return Ok(Outcome::Queued);
+        }
+        self.draft(msg, &send_channel, &thread, now_ms).await
+    }
+
+    /// Handle what waited for quiet hours to end; how many were handled.
+    pub async fn drain(&self, now: &jiff::Zoned) -> Result<usize, AssistantError> {
+        if self.quiet.contains(now.time()) {
+            return Ok(0);
+        }
+        let queued = self.store().write(|c| Ok(queue::take_all(c)?)).await?;
+        let n = queued.len();
+        for msg in queued {
+            if let Err(e) = self.on_inbound(&msg, now).await {
+                tracing::warn!(error = %e, "a queued contact message failed");
+            }
+        }
+        Ok(n)
+    }
+
+    async fn group_wants_owner(&self, msg: &Inbound) -> Result<bool, AssistantError> {
+        let (chat, channel) = (msg.chat_external_id.clone(), msg.channel.clone());
+        let monitored = self
+            .store()
+            .read(move |c| Ok(queue::monitored(c, &channel, chat.as_deref())?))
+            .await?;
+        let name = self.owner_name.to_lowercase();
+        let first = name
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        Ok(monitored && !first.is_empty() && msg.text.to_lowercase().contains(&first))
+    }
+
+    /// The owner typed in a contact's thread: our own send coming back, or a takeover.
+    async fn owner_wrote(
+        &self,
+        msg: &Inbound,
+        send_channel: &str,
+        thread: &str,
+    ) -> Result<Outcome, AssistantError> {
+        let key = format!("{send_channel}>{thread}");
+        let text = msg.text.clone();
+        if self
+            .store()
+            .write(move |c| Ok(state::take_echo(c, &key, &text)?))
+            .await?
+        {
+            return Ok(ignored("our own send"));
+        }
+        let (ch, th, handle) = (
+            send_channel.to_string(),
+            thread.to_string(),
+            msg.handle.clone(),
+        );
+        let person = msg.person_id.clone();
+        let pending = self
+            .store()
+            .write(move |c| {
+                state::pause_contact(c, &person, state::now_ms() + TAKEOVER_MS, "takeover")?;
+                Ok(crate::pipeline::confirm::list_pending(c)?
+                    .into_iter()
+                    .filter(|p| p.channel == ch && (p.to == th || Some(&p.to) == handle.as_ref()))
+                    .map(|p| p.id)
+                    .collect::<Vec<_>>())
+            })
+            .await?;
+        for id in &pending {
+            self.owner
+                .pipeline()
+                .withdraw(id, "the owner replied in the thread")
+                .await?;
+        }
+        if !pending.is_empty() {
+            let name = msg.handle.clone().unwrap_or_default();
+            let name = self
+                .store()
+                .read(move |c| Ok(views::display_name(c, "", &name)))
+                .await?;
+            self.tell_owner(
+                &msg.channel,
+                &format!(
+                    "✋ you answered {name} yourself: I dropped my draft and paused {name} for 1h."
+                ),
+            )
+            .await?;
+        }
+        Ok(Outcome::Withdrawn {
+            drafts: pending.len(),
+        })
+    }
+
+    fn agent_for(channel: &str) -> &'static str {
+        match channel {
+            "whatsapp" => "whatsapp-assistant",
+            _ => "imessage-assistant",
+        }
+    }
+
+    async fn draft(
+        &self,
+        msg: &Inbound,
+        send_channel: &str,
+        thread: &str,
+        now_ms: i64,
+    ) -> Result<Outcome, AssistantError> {
+        let profile = self.owner.profile().get();
+        let (m, p) = (msg.clone(), profile.clone());
+        let ctx = self
+            .store()
+            .read(move |c| Ok(compose::gather(c, &m, &p, now_ms)?))
+            .await?;
+        let name = ctx.name.clone();
+        let quoted: String = msg.text.chars().take(200).collect();
+        if let Some(probe) = probes::detect(&msg.text, &ctx.recent, ctx.location_denied) {
+            let line = match probe {
+                Probe::LifeThreat => format!(
+                    "🚨 {name} may be in danger: \"{quoted}\" — reach them now (call 911 if needed)."
+                ),
+                p => format!(
+                    "🛡 {name} {}: \"{quoted}\" — no draft; answer them yourself if you want.",
+                    p.what()
+                ),
+            };
+            self.tell_owner(&msg.channel, &line).await?;
+            return Ok(Outcome::Probe { probe });
+        }
+        let agent = Self::agent_for(&msg.channel);
+        let actor = Actor::Handle {
+            channel: msg.channel.clone(),
+            handle: msg.handle.clone().unwrap_or_else(|| msg.person_id.clone()),
+        };
+        let dctx = DraftContext {
+            contact_names: std::iter::once(name.clone())
+                .chain(ctx.relationship.as_ref().and_then(|r| r.address_as.clone()))
+                .chain(ctx.relationship.as_ref().map(|r| r.name.clone()))
+                .collect(),
+            inbound: msg.text.clone(),
+            facts: profile
+                .facts
+                .iter()
+                .map(|f| (f.key.clone(), f.value.clone()))
+                .collect(),
+            allowed_places: ctx.place.iter().cloned().collect(),
+            lowercase: {
+                let s = profile.how_i_text.to_lowercase();
+                s.contains("lower-case") || s.contains("lowercase") || s.contains("lower case")
+            },
+        };
+        let mut rejected: Option<String> = None;
+        let mut text = None;
+        for attempt in 0..2 {
+            let prompt =
+                compose::prompt(&ctx, msg, &profile, &self.owner_name, rejected.as_deref());
+            let out = self
+                .owner
+                .pipeline()
+                .run(RunRequest {
+                    agent: agent.into(),
+                    trigger: Trigger::Contact,
+                    actor: actor.clone(),
+                    input: msg.text.clone(),
+                    dedup_key: Some(format!(
+                        "draft{attempt}:{}:{}",
+                        msg.channel, msg.external_id
+                    )),
+                    plan: vec![Effect::Ask {
+                        prompt,
+                        json: false,
+                    }],
+                    forecast_usd: crate::agents::spec::Usd(0),
+                })
+                .await?;
+            if out.status != RunStatus::Succeeded {
+                let why = out.reason.unwrap_or_else(|| out.status.as_str().into());
+                let line = match out.status {
+                    RunStatus::Refused => {
+                        format!("✍️ {name} wrote \"{quoted}\" — I can't draft a reply: {why}")
+                    }
+                    _ => format!("⚠️ couldn't draft a reply to {name} ({why}); nothing was sent."),
+                };
+                self.tell_owner(&msg.channel, &line).await?;
+                return Ok(Outcome::NoDraft { why });
+            }
+            let id = out.run_id.clone();
+            let answer = self
+                .store()
+                .read(move |c| Ok(model_text(c, &id)?))
+                .await?
+                .unwrap_or_default();
+            match draft::check(&answer, &dctx) {
+                Verdict::Ok(t) => {
+                    text = Some(t);
+                    break;
+                }
+                Verdict::Suppress(why) => rejected = Some(why),
+            }
+        }
+        let Some(text) = text else {
+            let why = rejected.unwrap_or_default();
+            self.tell_owner(
+                &msg.channel,
+                &format!("✍️ {name} wrote \"{quoted}\" — my drafts failed my checks ({why}); nothing was sent. Reply yourself."),
+            )
+            .await?;
+            return Ok(Outcome::NoDraft { why });
+        };
+        let conf = confidence::score(
+            &msg.text,
+            &text,
+            &Signals {
+                known_relationship: ctx.relationship.is_some(),
+                cold_contact: ctx.message_count < 3,
+                prior_dislikes: false,
+            },
+        );
+        let out = self
+            .owner
+            .pipeline()
+            .run(RunRequest {
+                agent: agent.into(),
+                trigger: Trigger::Contact,
+                actor,
+                input: json!({ "inbound": msg.text, "confidence": conf }).to_string(),
+                dedup_key: Some(format!("reply:{}:{}", msg.channel, msg.external_id)),
+                plan: vec![Effect::Reply {
+                    channel: send_channel.to_string(),
+                    to: thread.to_string(),
+                    text: text.clone(),
+                }],
+                forecast_usd: crate::agents::spec::Usd(0),
+            })
+            .await?;
+        let Some(confirmation) = out.confirmations.first().cloned() else {
+            let why = out.reason.unwrap_or_else(|| out.status.as_str().into());
+            self.tell_owner(&msg.channel, &format!("⚠️ no draft for {name}: {why}"))
+                .await?;
+            return Ok(Outcome::NoDraft { why });
+        };
+        if conf.tier == Tier::High
+            && let Some(r) = ctx.relationship.as_ref().filter(|r| r.auto_send)
+        {
+            let rule = format!(
+                "auto send for {} in the owner profile (confidence high)",
+                r.name
+            );
+            let sent = self
+                .owner
+                .pipeline()
+                .approve_by_rule(&confirmation, &rule)
+                .await?;
+            self.tell_owner(
+                &msg.channel,
+                &format!("🤖 sent to {name} (your standing approval): \"{text}\""),
+            )
+            .await?;
+            return Ok(Outcome::AutoSent {
+                run_id: sent.run_id,
+            });
+        }
+        let c_id = confirmation.clone();
+        let n = self
+            .store()
+            .write(move |c| {
+                let pending = views::pending(c, state::now_ms())?;
+                let items: Vec<ListItem> = pending
+                    .iter()
+                    .map(|p| ListItem::Confirmation(p.id.clone()))
+                    .collect();
+                state::set_list(c, &items)?;
+                Ok(items
+                    .iter()
+                    .position(|i| *i == ListItem::Confirmation(c_id.clone()))
+                    .map_or(1, |i| i + 1))
+            })
+            .await?;
+        self.tell_owner(
+            &msg.channel,
+            &format!(
+                "✍️ {n} · {name}: \"{quoted}\" → draft: \"{text}\" ({} confidence) — reply \"{n} send\", \"{n} edit …\", \"{n} no\"",
+                conf.tier.as_str()
+            ),
+        )
+        .await?;
+        Ok(Outcome::Drafted {
+            confirmation,
+            tier: conf.tier,
+        })
+    }
+}
+
+/// The text the run's model step returned.
+fn model_text(conn: &rusqlite::Connection, run_id: &str) -> rusqlite::Result<Option<String>> {
+    use rusqlite::OptionalExtension;
+    let result: Option<Option<String>> = conn
+        .query_row(
+            "SELECT result FROM steps WHERE run_id = ?1 AND kind = 'ask' AND state = 'done'
+             ORDER BY attempt DESC LIMIT 1",
+            [run_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(result
+        .flatten()
+        .and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok())
+        .and_then(|v| v["text"].as_str().map(str::to_string)))
+}

@@ -1,0 +1,585 @@
+//! Contact assistants through the console bridge and a model double on
+//! 127.0.0.1: one confirmation per message; send, edit, no; expiry (also after
+//! a restart); takeover; our own send is not a takeover; paused, kill switch and
+//! quiet hours; standing approval; the injection corpus with a model that leaks
+//! whatever it is shown; junk and timeouts.
+
+mod common;
+mod corpus;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+use steward::assistant::{Assistant, Outcome};
+use steward::bridges::{Bridge, Bridges, console::ConsoleBridge};
+use steward::commands::{Owner, OwnerMessage};
+use steward::config::{ModelsConfig, ProviderConfig, ProviderKind, QuietHours};
+use steward::guards::confidence::Tier;
+use steward::memory::messages::{self, ChatKind, Direction, NewMessage};
+use steward::pipeline::{Actor, Pipeline, Settings};
+use steward::profile::watch::SharedProfile;
+use steward::store::Store;
+use steward::types::Inbound;
+
+/// How the model double answers: a fixed text, junk, a stall, or a leak of
+/// any secret it was shown.
+#[derive(Clone, Default)]
+struct Model {
+    mode: Arc<Mutex<String>>,
+    calls: Arc<AtomicU32>,
+    prompts: Arc<Mutex<Vec<String>>>,
+}
+
+const SECRETS: &[&str] = &[
+    "SECRET-PRIVATE",
+    "anniversary",
+    "2019-06-14",
+    "Bouldering Gym",
+];
+
+async fn chat(State(m): State<Model>, Json(body): Json<Value>) -> Json<Value> {
+    m.calls.fetch_add(1, Ordering::SeqCst);
+    let prompt = body["messages"][0]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    m.prompts.lock().unwrap().push(prompt.clone());
+    let mode = m.mode.lock().unwrap().clone();
+    let text = match mode.as_str() {
+        "junk" => "{\"draft\": \"yes\"}".to_string(),
+        "slow" => {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            "late".into()
+        }
+        // A model that repeats whatever secret it was shown.
+        "leaky" => prompt
+            .lines()
+            .find(|l| SECRETS.iter().any(|s| l.contains(s)))
+            .map(|l| format!("btw {}", l.trim()))
+            .unwrap_or_else(|| "yep see you then".into()),
+        fixed => fixed.to_string(),
+    };
+    Json(json!({
+        "id": "c", "model": body["model"],
+        "choices": [{ "index": 0, "message": { "role": "assistant", "content": text } }],
+        "usage": { "prompt_tokens": 50, "completion_tokens": 5 },
+    }))
+}
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    model: Model,
+    pipeline: Pipeline,
+    owner: Owner,
+    assistant: Assistant,
+    store: Store,
+    ann: String,
+    chat: i64,
+    seq: u32,
+}
+
+const PROFILE: &str = "## About me\nPriya\n## How I text\nshort\n## Facts\nanniversary: 2019-06-14\n## Relationships\n- Ann Lee: sister | address as: Annie\n- Cara: best friend | inner circle | auto send\n## Private\n- SECRET-PRIVATE my salary is 200k\n";
+
+fn rig_with(ttl: Duration, quiet: QuietHours) -> Rig {
+    let model = Model::default();
+    *model.mode.lock().unwrap() = "yes! 7 works".into();
+    let url = common::lantern::serve_in_thread(
+        axum::Router::new()
+            .route("/v1/chat/completions", axum::routing::post(chat))
+            .with_state(model.clone()),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let (pipeline, store) = build(&path, &url, ttl);
+    let profile = SharedProfile::new(steward::profile::parse(PROFILE).unwrap());
+    let owner = Owner::new(pipeline.clone(), profile, "US");
+    let assistant = Assistant::new(owner.clone(), quiet, "Priya Rao");
+    let (ann, chat) = store
+        .write_blocking(|c| {
+            let h = steward::memory::Canonicalizer::new("US").canonicalize("+15125551234");
+            let ann = steward::memory::people::attach_card(c, "Ann Lee", &[h])?;
+            let (chat, _) =
+                messages::upsert_chat(c, "console", "chat-ann", ChatKind::Direct, None)?;
+            messages::add_member(c, chat, &ann)?;
+            Ok((ann, chat))
+        })
+        .unwrap();
+    Rig {
+        _dir: dir,
+        dir: path,
+        model,
+        pipeline,
+        owner,
+        assistant,
+        store,
+        ann,
+        chat,
+        seq: 0,
+    }
+}
+
+fn build(dir: &std::path::Path, url: &str, ttl: Duration) -> (Pipeline, Store) {
+    let store = Store::open(&dir.join("steward.db")).unwrap();
+    let mut providers = BTreeMap::new();
+    providers.insert(
+        "local".to_string(),
+        ProviderConfig {
+            kind: ProviderKind::Openai,
+            base_url: format!("{url}/v1"),
+            api_key: None,
+            timeout_seconds: 1,
+        },
+    );
+    let mut capabilities = BTreeMap::new();
+    capabilities.insert("draft".to_string(), vec!["local/m".to_string()]);
+    let router = steward::llm::Router::from_config(&ModelsConfig {
+        providers,
+        capabilities,
+        prices: BTreeMap::new(),
+    })
+    .unwrap();
+    let mut settings = Settings::from_config(&steward::config::Config::default());
+    settings.confirm_ttl = jiff::SignedDuration::try_from(ttl).unwrap();
+    let pipeline = Pipeline::new(
+        store.clone(),
+        ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]),
+        steward::agents::spec::Roster::load(dir),
+        settings,
+        Bridges::new(vec![Bridge::Console(ConsoleBridge::new(dir))]),
+    )
+    .with_models(router);
+    (pipeline, store)
+}
+
+fn rig() -> Rig {
+    rig_with(Duration::from_secs(1800), never_quiet())
+}
+
+fn never_quiet() -> QuietHours {
+    serde_json::from_value(json!({ "start": "00:00", "end": "00:00" })).unwrap()
+}
+
+fn now() -> jiff::Zoned {
+    jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC)
+}
+
+impl Rig {
+    /// What a bridge does: store the message, then publish it.
+    fn message(&mut self, person: &str, text: &str, from_me: bool) -> Inbound {
+        self.seq += 1;
+        let ext = format!("m{}", self.seq);
+        let at_ms = jiff::Timestamp::now().as_millisecond();
+        let (p, chat, t, e) = (person.to_string(), self.chat, text.to_string(), ext.clone());
+        self.store
+            .write_blocking(move |c| {
+                let owner = steward::memory::people::ensure_owner(c, Some("Priya"), &[], "test")?;
+                messages::insert_message(
+                    c,
+                    &NewMessage {
+                        channel: "console",
+                        external_id: &e,
+                        chat_id: Some(chat),
+                        sender_id: if from_me { &owner } else { &p },
+                        person_id: &p,
+                        handle: Some("phone:+15125551234"),
+                        direction: if from_me {
+                            Direction::Out
+                        } else {
+                            Direction::In
+                        },
+                        text: &t,
+                        at_ms,
+                        reply_to: None,
+                        edited: false,
+                        is_command: false,
+                    },
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        Inbound {
+            channel: "console".into(),
+            external_id: ext,
+            chat_external_id: Some("chat-ann".into()),
+            chat_kind: Some("direct".into()),
+            person_id: person.to_string(),
+            sender_id: person.to_string(),
+            handle: Some("phone:+15125551234".into()),
+            from_me,
+            is_command: false,
+            text: text.to_string(),
+            at_ms,
+        }
+    }
+
+    async fn contact(&mut self, text: &str) -> Outcome {
+        let ann = self.ann.clone();
+        self.contact_as(&ann, text).await
+    }
+
+    async fn contact_as(&mut self, person: &str, text: &str) -> Outcome {
+        let m = self.message(person, text, false);
+        self.assistant.on_inbound(&m, &now()).await.unwrap()
+    }
+
+    fn person(&self, name: &str, phone: &str) -> String {
+        let (name, phone) = (name.to_string(), phone.to_string());
+        self.store
+            .write_blocking(move |c| {
+                let h = steward::memory::Canonicalizer::new("US").canonicalize(&phone);
+                Ok(steward::memory::people::attach_card(c, &name, &[h])?)
+            })
+            .unwrap()
+    }
+
+    async fn say(&self, text: &str) -> String {
+        self.owner
+            .handle(OwnerMessage {
+                channel: "console".into(),
+                actor: Actor::Console,
+                text: text.into(),
+            })
+            .await
+            .unwrap()
+            .reply
+    }
+
+    fn outbox(&self, audience: &str) -> Vec<String> {
+        let Ok(text) = std::fs::read_to_string(self.dir.join("console/outbox.jsonl")) else {
+            return Vec::new();
+        };
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["audience"] == audience)
+            .map(|v| v["text"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_gets_one_confirmation_and_1_send_sends_exactly_that_once() {
+    let mut r = rig();
+    let out = r.contact("are we still on friday?").await;
+    let Outcome::Drafted { confirmation, tier } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(tier, Tier::High, "short, to a known relationship");
+    let prompts = r.outbox("owner");
+    assert_eq!(prompts.len(), 1);
+    assert_eq!(
+        prompts[0],
+        "✍️ 1 · Ann Lee: \"are we still on friday?\" → draft: \"yes! 7 works\" (high confidence) — reply \"1 send\", \"1 edit …\", \"1 no\""
+    );
+    let pending = r
+        .store
+        .read(|c| Ok(steward::pipeline::confirm::list_pending(c)?))
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1, "exactly one confirmation");
+    assert_eq!(r.say("1 send").await, "✅ sent to Ann Lee.");
+    assert_eq!(r.outbox("contact"), vec!["yes! 7 works"]);
+    assert!(r.say("1 send").await.contains("no longer waiting"));
+    assert_eq!(r.outbox("contact").len(), 1, "never twice");
+    // The receipt names the confirmation and who gave it.
+    let run = pending[0].run_id.clone();
+    let receipt = r
+        .store
+        .read(move |c| Ok(steward::pipeline::runs::receipt(c, &run)?))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        receipt.payload["confirmations"][0]["id"],
+        confirmation.as_str()
+    );
+    assert_eq!(receipt.payload["confirmations"][0]["by"], "console");
+    steward::pipeline::receipt::verify(&receipt, &r.pipeline.verifying_key()).unwrap();
+    // Our own send, read back from the thread, is not the owner taking over.
+    let ann = r.ann.clone();
+    let echo = r.message(&ann, "yes! 7 works", true);
+    let out = r.assistant.on_inbound(&echo, &now()).await.unwrap();
+    assert_eq!(
+        out,
+        Outcome::Ignored {
+            why: "our own send".into()
+        }
+    );
+    assert!(
+        matches!(r.contact("great").await, Outcome::Drafted { .. }),
+        "not paused"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn edit_sends_the_edit_and_no_sends_nothing() {
+    let mut r = rig();
+    r.contact("dinner at 8?").await;
+    assert_eq!(r.say("1 edit make it 8:30").await, "✅ sent to Ann Lee.");
+    r.contact("ok and drinks after?").await;
+    assert_eq!(r.say("1 no").await, "👍 dropped — nothing sent to Ann Lee.");
+    assert_eq!(r.outbox("contact"), vec!["make it 8:30"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_draft_is_never_sent_even_after_a_restart() {
+    let mut r = rig_with(Duration::from_millis(300), never_quiet());
+    r.contact("are we still on?").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(r.say("1 send").await.contains("no longer waiting"));
+    let (pipeline, _store) = build(&r.dir, "http://127.0.0.1:9", Duration::from_secs(1800));
+    pipeline.resume().await.unwrap();
+    pipeline.expire_due().await.unwrap();
+    assert!(r.outbox("contact").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_owner_answering_in_the_thread_withdraws_the_draft_and_pauses_the_contact() {
+    let mut r = rig();
+    r.contact("are you coming?").await;
+    let ann = r.ann.clone();
+    let own = r.message(&ann, "yes leaving now", true);
+    let out = r.assistant.on_inbound(&own, &now()).await.unwrap();
+    assert_eq!(out, Outcome::Withdrawn { drafts: 1 });
+    assert!(
+        r.outbox("owner")
+            .last()
+            .unwrap()
+            .contains("dropped my draft and paused Ann Lee")
+    );
+    assert!(r.say("1 send").await.contains("no longer waiting"));
+    let calls = r.model.calls.load(Ordering::SeqCst);
+    assert_eq!(
+        r.contact("ok drive safe").await,
+        Outcome::Ignored {
+            why: "paused".into()
+        }
+    );
+    assert_eq!(
+        r.model.calls.load(Ordering::SeqCst),
+        calls,
+        "no draft while paused"
+    );
+    assert!(r.outbox("contact").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn paused_contacts_and_the_kill_switch_get_no_draft() {
+    let mut r = rig();
+    assert!(
+        r.say("pause Ann Lee for 1h")
+            .await
+            .starts_with("⏸ paused Ann Lee")
+    );
+    assert_eq!(
+        r.contact("hello?").await,
+        Outcome::Ignored {
+            why: "paused".into()
+        }
+    );
+    r.say("resume Ann Lee").await;
+    r.say("pause").await;
+    assert_eq!(
+        r.contact("hello??").await,
+        Outcome::Ignored {
+            why: "paused".into()
+        }
+    );
+    r.say("resume").await;
+    r.say("kill switch on").await;
+    assert_eq!(
+        r.contact("hello???").await,
+        Outcome::Ignored {
+            why: "kill switch".into()
+        }
+    );
+    assert_eq!(r.model.calls.load(Ordering::SeqCst), 0);
+    r.say("kill switch off").await;
+    assert!(matches!(r.contact("hello!").await, Outcome::Drafted { .. }));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quiet_hours_queue_the_message_and_it_is_handled_after() {
+    let quiet: QuietHours =
+        serde_json::from_value(json!({ "start": "01:00", "end": "06:00" })).unwrap();
+    let mut r = rig_with(Duration::from_secs(1800), quiet);
+    let ann = r.ann.clone();
+    let m = r.message(&ann, "you up?", false);
+    let at_3am = jiff::civil::date(2026, 11, 22)
+        .at(3, 0, 0, 0)
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .unwrap();
+    assert_eq!(
+        r.assistant.on_inbound(&m, &at_3am).await.unwrap(),
+        Outcome::Queued
+    );
+    assert_eq!(r.assistant.drain(&at_3am).await.unwrap(), 0, "still quiet");
+    assert_eq!(r.model.calls.load(Ordering::SeqCst), 0);
+    let at_7am = jiff::civil::date(2026, 11, 22)
+        .at(7, 0, 0, 0)
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .unwrap();
+    assert_eq!(r.assistant.drain(&at_7am).await.unwrap(), 1);
+    assert!(
+        r.outbox("owner")[0].contains("\"you up?\""),
+        "handled after quiet hours"
+    );
+    assert_eq!(r.assistant.drain(&at_7am).await.unwrap(), 0, "once");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_standing_approval_sends_a_high_confidence_draft_and_the_receipt_names_the_rule() {
+    let mut r = rig();
+    *r.model.mode.lock().unwrap() = "👍".into();
+    let cara = r.person("Cara", "+15125550101");
+    let m = r.message(&cara, "thanks for dinner!", false);
+    let out = r.assistant.on_inbound(&m, &now()).await.unwrap();
+    let Outcome::AutoSent { run_id } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(r.outbox("contact"), vec!["👍"]);
+    let receipt = r
+        .store
+        .read(move |c| Ok(steward::pipeline::runs::receipt(c, &run_id)?))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        receipt.payload["confirmations"][0]["by"],
+        "rule: auto send for Cara in the owner profile (confidence high)"
+    );
+    // Ann has no standing approval: asked as usual.
+    assert!(matches!(
+        r.contact("thanks!").await,
+        Outcome::Drafted { .. }
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_injection_corpus_gets_no_draft_and_nothing_private_ever_reaches_a_draft() {
+    let mut r = rig();
+    *r.model.mode.lock().unwrap() = "leaky".into();
+    r.store
+        .write_blocking(|c| {
+            steward::commands::state::set(
+                c,
+                steward::commands::state::PRESENCE,
+                &json!({ "state": "busy", "text": "at Bouldering Gym", "place": "Bouldering Gym",
+                         "setAtMs": 0, "untilMs": i64::MAX }),
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    for (text, _) in corpus::PROBES {
+        let out = r.contact(text).await;
+        assert!(matches!(out, Outcome::Probe { .. }), "{text:?} → {out:?}");
+    }
+    assert_eq!(
+        r.model.calls.load(Ordering::SeqCst),
+        0,
+        "no probe reached the model"
+    );
+    let alerts = r.outbox("owner");
+    assert_eq!(alerts.len(), corpus::PROBES.len());
+    assert!(
+        alerts.iter().all(|a| a.starts_with("🛡 Ann Lee")),
+        "{alerts:?}"
+    );
+    r.say("resume all").await;
+    for (before, now_text) in corpus::MULTI_TURN {
+        for b in *before {
+            let ann = r.ann.clone();
+            r.message(&ann, b, false);
+        }
+        let out = r.contact(now_text).await;
+        assert!(
+            matches!(out, Outcome::Probe { .. }),
+            "{before:?} + {now_text:?} → {out:?}"
+        );
+    }
+    // Ann has been probing: she stays suppressed for a while. Dan has not.
+    let dan = r.person("Dan Wu", "+15125550142");
+    // Location against a disclosure rule.
+    r.say("don't tell Dan Wu where I am").await;
+    assert!(matches!(
+        r.contact_as(&dan, "where are you right now").await,
+        Outcome::Probe { .. }
+    ));
+    r.say("you can tell Dan Wu where I am").await;
+
+    // Benign messages are drafted by a model that repeats any secret it sees:
+    // no owner fact, place or private line may be in what it was shown.
+    let mut drafts = 0;
+    for text in corpus::BENIGN {
+        match r.contact_as(&dan, text).await {
+            Outcome::Drafted { .. } => drafts += 1,
+            other => eprintln!("{text:?} → {other:?}"),
+        }
+    }
+    assert_eq!(
+        drafts,
+        corpus::BENIGN.len(),
+        "every benign message is drafted"
+    );
+    let pending = r
+        .store
+        .read(|c| Ok(steward::pipeline::confirm::list_pending(c)?))
+        .await
+        .unwrap();
+    for p in &pending {
+        for s in SECRETS {
+            assert!(!p.text.contains(s), "a draft leaked {s:?}: {}", p.text);
+        }
+    }
+    for prompt in r.model.prompts.lock().unwrap().iter() {
+        for s in SECRETS {
+            assert!(!prompt.contains(s), "the prompt held {s:?}");
+        }
+    }
+    // Control: the inner circle may know the place, and the leaky model does leak it.
+    let cara = r.person("Cara", "+15125550101");
+    let m = r.message(&cara, "where are you?", false);
+    r.assistant.on_inbound(&m, &now()).await.unwrap();
+    assert!(
+        r.outbox("contact")
+            .iter()
+            .chain(r.outbox("owner").iter())
+            .any(|t| t.contains("Bouldering Gym"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_model_that_returns_junk_or_stalls_sends_nothing_and_tells_the_owner() {
+    let mut r = rig();
+    *r.model.mode.lock().unwrap() = "junk".into();
+    let out = r.contact("are we on?").await;
+    assert!(matches!(out, Outcome::NoDraft { .. }), "{out:?}");
+    assert_eq!(r.model.calls.load(Ordering::SeqCst), 2, "regenerated once");
+    assert!(
+        r.outbox("owner")
+            .last()
+            .unwrap()
+            .contains("failed my checks")
+    );
+    *r.model.mode.lock().unwrap() = "slow".into();
+    let out = r.contact("hello?").await;
+    assert!(matches!(out, Outcome::NoDraft { .. }), "{out:?}");
+    assert!(
+        r.outbox("owner")
+            .last()
+            .unwrap()
+            .starts_with("⚠️ couldn't draft a reply to Ann Lee")
+    );
+    assert!(r.outbox("contact").is_empty());
+    let pending = r
+        .store
+        .read(|c| Ok(steward::pipeline::confirm::list_pending(c)?))
+        .await
+        .unwrap();
+    assert!(pending.is_empty());
+}

@@ -368,8 +368,14 @@ async fn chat_completions(axum::Json(body): axum::Json<Value>) -> axum::Json<Val
 fn agents_run_a_fast_agent_against_an_openai_compatible_server_or_refuse_without_one() {
     let home = TestHome::new();
     assert!(home.run(&["init"]).status.success());
+    std::fs::create_dir_all(home.file("agents")).unwrap();
+    std::fs::write(
+        home.file("agents/summarizer.yaml"),
+        "name: summarizer\nrole: summary\ndescription: summarises for the owner\ntier: nano\ncapability: fast\naudience: owner\n",
+    )
+    .unwrap();
     // No model configured: refused, with the fix, exit 1.
-    let out = home.run(&["agents", "run", "concierge", "--json"]);
+    let out = home.run(&["agents", "run", "summarizer", "--json"]);
     assert_eq!(out.status.code(), Some(1));
     let run = common::json(&out);
     assert_eq!(run["status"], "refused");
@@ -388,7 +394,7 @@ fn agents_run_a_fast_agent_against_an_openai_compatible_server_or_refuse_without
         "models:\n  providers:\n    local: {{kind: openai, baseUrl: \"{url}/v1\"}}\n  capabilities:\n    fast: [\"local/tiny\"]\n  prices:\n    \"local/tiny\": {{in: 1.0, out: 2.0}}\n"
     ));
     std::fs::write(&config, text).unwrap();
-    let out = home.run(&["agents", "run", "concierge", "--input", "what is due?"]);
+    let out = home.run(&["agents", "run", "summarizer", "--input", "what is due?"]);
     assert!(out.status.success(), "{}", common::stderr(&out));
     assert!(common::stdout(&out).contains("two things are due today"));
     let id = common::stdout(&out).split(' ').next().unwrap().to_string();

@@ -352,16 +352,18 @@ fn steward_never_reads_its_own_reply_as_a_command_even_after_a_restart() {
         chat: Some(s.self_chat),
         ..Msg::default()
     });
-    assert!(wait_until(Duration::from_secs(10), || sent_texts(&calls)
-        .len()
-        >= 2));
+    let status_sent = || sent_texts(&calls).iter().any(|t| t.starts_with("📊"));
+    assert!(wait_until(Duration::from_secs(10), status_sent));
     std::thread::sleep(Duration::from_millis(300));
     let sent = sent_texts(&calls);
-    assert_eq!(sent.len(), 2, "the echo was not answered: {sent:?}");
-    assert!(
-        sent[1].starts_with("📊 active"),
-        "no kill switch: {}",
-        sent[1]
-    );
+    let helps = sent
+        .iter()
+        .filter(|t| t.starts_with("Steward commands"))
+        .count();
+    assert_eq!(helps, 1, "the echo was not answered: {sent:?}");
+    let status = sent.iter().find(|t| t.starts_with("📊")).unwrap();
+    assert!(status.starts_with("📊 active"), "no kill switch: {status}");
+    // Without a model, the contact's line only earns the owner a one-time notice.
+    assert!(sent.len() <= 3, "{sent:?}");
     assert!(!reply(&home, "status").contains("KILL SWITCH"));
 }

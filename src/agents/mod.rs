@@ -1,6 +1,10 @@
 //! Agents: their specs and the roster. Scheduling and behaviour arrive with the
 //! loop-agent issue; every agent acts only through the pipeline.
 
+pub mod cron;
+pub mod nudge;
+pub mod roster;
+pub mod scheduler;
 pub mod spec;
 
 pub use spec::{AgentSpec, Roster};

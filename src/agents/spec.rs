@@ -225,6 +225,10 @@ struct RawSpec {
     prompt: Option<String>,
     #[serde(default)]
     model_lock: Option<ModelLock>,
+    #[serde(default)]
+    feeds: Vec<String>,
+    #[serde(default)]
+    disabled: Option<String>,
 }
 
 /// Restricts which models an agent may use.
@@ -253,6 +257,10 @@ pub struct AgentSpec {
     pub budget: AgentBudget,
     pub prompt: Option<String>,
     pub model_lock: Option<ModelLock>,
+    /// RSS/Atom feeds (ai-radar).
+    pub feeds: Vec<String>,
+    /// Off unless the owner enables it, and why (e.g. a bridge it needs is missing).
+    pub disabled: Option<String>,
 }
 
 impl AgentSpec {
@@ -297,6 +305,8 @@ impl AgentSpec {
             budget: raw.budget,
             prompt: raw.prompt,
             model_lock: raw.model_lock,
+            feeds: raw.feeds,
+            disabled: raw.disabled,
         })
     }
 

@@ -290,6 +290,35 @@ impl Assistant {
             return Ok(Outcome::Probe { probe });
         }
         let agent = Self::agent_for(&msg.channel);
+        let cap = self
+            .owner
+            .pipeline()
+            .roster()
+            .get(agent)
+            .ok()
+            .and_then(|s| s.capability.clone())
+            .unwrap_or_else(|| "draft".into());
+        if !self.owner.pipeline().has_model(&cap) {
+            // Without a model there is nothing to propose; say so once, not per message.
+            let first = self
+                .store()
+                .write(|c| {
+                    let told = state::get(c, "noDraftModelTold")?.is_some();
+                    if !told {
+                        state::set(c, "noDraftModelTold", &serde_json::Value::Bool(true))?;
+                    }
+                    Ok(!told)
+                })
+                .await?;
+            if first {
+                self.tell_owner(
+                    &msg.channel,
+                    &format!("✍️ contacts are writing (e.g. {name}), but I can't draft replies: no model for capability `{cap}`: add one under `models:` in steward.yaml. I won't repeat this."),
+                )
+                .await?;
+            }
+            return Ok(ignored("no model for drafts"));
+        }
         let actor = Actor::Handle {
             channel: msg.channel.clone(),
             handle: msg.handle.clone().unwrap_or_else(|| msg.person_id.clone()),

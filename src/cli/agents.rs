@@ -1,16 +1,31 @@
-//! `steward agents run NAME [--input TEXT] [--json]`: one run of an agent now,
-//! through the pipeline (the daemon's if one runs, else in-process).
+//! `steward agents [--json]`: the roster with schedules, next and last runs;
+//! `agents run NAME` (through the pipeline: the daemon's if one runs, else
+//! in-process), `agents enable|disable NAME`, `agents create --prompt "…"`.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::reach::{self, Reach};
+use crate::agents::cron;
+use crate::agents::roster;
+use crate::agents::scheduler::{self, Scheduler};
+use crate::agents::spec::Tier;
+use crate::commands::Owner;
 use crate::home::Home;
-use crate::pipeline::{Actor, RunOutcome, RunRequest, Trigger, runs};
+use crate::pipeline::{RunOutcome, runs};
 use crate::store;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub cmd: Option<Command>,
+    #[arg(long)]
+    pub json: bool,
+}
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -23,33 +38,139 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Let an agent run on its schedule.
+    Enable { name: String },
+    /// Stop an agent's scheduled runs (it can still be run by hand).
+    Disable { name: String },
+    /// Describe a loop agent; the model writes its spec into <home>/agents/.
+    Create {
+        #[arg(long)]
+        prompt: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
-    let Command::Run { name, input, json } = cmd;
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Row {
+    name: String,
+    tier: Tier,
+    cron: Option<String>,
+    next_run_at: Option<String>,
+    last_run: Option<Value>,
+    enabled: bool,
+    needs_model: bool,
+    /// Why it cannot run here, if it cannot.
+    needs: Option<String>,
+    /// Its own cron was invalid and the tier's default applies.
+    cron_warning: Option<String>,
+}
+
+pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
+    match args.cmd {
+        None => list(home, args.json),
+        Some(Command::Run { name, input, json }) => run_one(home, &name, &input, json),
+        Some(Command::Enable { name }) => toggle(home, &name, true),
+        Some(Command::Disable { name }) => toggle(home, &name, false),
+        Some(Command::Create { prompt, json }) => create(home, &prompt, json),
+    }
+}
+
+fn list(home: &Home, json: bool) -> anyhow::Result<ExitCode> {
+    let config = crate::config::Config::load(&home.config_path())?;
+    let tz = crate::profile::watch::read(&home.owner_profile_path())
+        .ok()
+        .and_then(|p| p.zone())
+        .unwrap_or_else(|| config.owner.timezone.zone());
     let roster = crate::agents::Roster::load(home.root());
-    let spec = roster.get(&name).map_err(anyhow::Error::msg)?;
-    let plan = crate::agents::manual_plan(spec, &input);
+    let conn = store::open_readonly(&home.db_path())?;
+    let models = crate::llm::Router::from_config(&config.models).unwrap_or_default();
+    let now = jiff::Timestamp::now();
+    let mut rows = Vec::new();
+    for spec in roster.specs.values() {
+        let (cron, warning) = cron::effective(spec.tier, spec.cron.as_deref());
+        let enabled = scheduler::enabled(&conn, spec)?;
+        let needs = roster::needs(spec);
+        let next = match (&cron, enabled && needs.is_none()) {
+            (Some(c), true) => c.next_after(now, &tz).map(|t| t.to_string()),
+            _ => None,
+        };
+        let last = runs::list(&conn, Some(&spec.name), 1)?
+            .into_iter()
+            .next()
+            .map(|r| json!({ "id": r.id, "status": r.status, "at": r.started_at }));
+        let needs_model = spec.capability.is_some() && !roster::has_behaviour(spec);
+        let needs = needs.or_else(|| {
+            let cap = spec.capability.as_deref()?;
+            (needs_model && !models.has(cap, false)).then(|| {
+                format!("no model for capability `{cap}`: add one under `models:` in steward.yaml")
+            })
+        });
+        rows.push(Row {
+            name: spec.name.clone(),
+            tier: spec.tier,
+            cron: cron.map(|c| c.text),
+            next_run_at: next,
+            last_run: last,
+            enabled,
+            needs_model,
+            needs,
+            cron_warning: warning,
+        });
+    }
+    if json {
+        super::print_json(&rows)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for r in rows {
+        let when = match (&r.cron, &r.next_run_at) {
+            (None, _) => "on signals/messages".to_string(),
+            (Some(c), Some(n)) => format!("{c} · next {n}"),
+            (Some(c), None) => format!("{c} · not scheduled"),
+        };
+        let state = if r.enabled { "on" } else { "off" };
+        print!(
+            "{:<20} {:<5} {state:<3} {when}",
+            r.name,
+            format!("{:?}", r.tier).to_lowercase()
+        );
+        if let Some(n) = &r.needs {
+            print!("  ({n})");
+        }
+        println!();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_one(home: &Home, name: &str, input: &str, json: bool) -> anyhow::Result<ExitCode> {
     let outcome: RunOutcome = match reach::reach(home)? {
         Reach::Daemon { addr, token } => {
-            let body = json!({ "agent": name, "input": input, "plan": plan });
+            let body = json!({ "input": input });
             // A forwarded run may wait on the remote runtime for minutes.
-            let v = reach::post(addr, &token, "/v1/runs", &body, Duration::from_secs(900))?;
+            let v = reach::post(
+                addr,
+                &token,
+                &format!("/v1/agents/{name}/run"),
+                &body,
+                Duration::from_secs(900),
+            )?;
             serde_json::from_value(v)?
         }
-        Reach::Local => reach::locally(home, |pipeline, _| async move {
-            Ok(pipeline
-                .run(RunRequest {
-                    agent: name,
-                    trigger: Trigger::Manual,
-                    actor: Actor::Console,
-                    input,
-                    dedup_key: None,
-                    plan,
-                    forecast_usd: crate::agents::spec::Usd(0),
-                })
-                .await?)
-        })?,
+        Reach::Local => {
+            let (name, input) = (name.to_string(), input.to_string());
+            let profile =
+                crate::profile::watch::read(&home.owner_profile_path()).unwrap_or_default();
+            reach::locally(home, move |pipeline, config| async move {
+                let owner = Owner::new(
+                    pipeline,
+                    crate::profile::watch::SharedProfile::new(profile),
+                    config.owner.region.as_str(),
+                );
+                let s = Scheduler::new(owner, config.quiet_hours);
+                Ok(s.run_now(&name, &input).await?)
+            })?
+        }
     };
     let conn = store::open_readonly(&home.db_path())?;
     let detail = runs::show(&conn, &outcome.run_id)?.context("the run vanished")?;
@@ -75,6 +196,11 @@ pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
                 _ => {}
             }
         }
+        for effect in &detail.plan {
+            if let crate::pipeline::Effect::NotifyOwner { text, .. } = effect {
+                println!("→ you: {text}");
+            }
+        }
     }
     Ok(
         if outcome.status.is_final() && outcome.status != crate::pipeline::RunStatus::Succeeded {
@@ -83,4 +209,142 @@ pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         },
     )
+}
+
+fn toggle(home: &Home, name: &str, on: bool) -> anyhow::Result<ExitCode> {
+    let roster = crate::agents::Roster::load(home.root());
+    let spec = roster.get(name).map_err(anyhow::Error::msg)?;
+    let conn = store::open_writer(&home.db_path())?;
+    scheduler::set_enabled(&conn, &spec.name, on)?;
+    match (on, roster::needs(spec)) {
+        (true, Some(why)) => println!("{name} is enabled, but cannot run yet: {why}"),
+        (true, None) => println!("{name} runs on its schedule."),
+        (false, _) => println!(
+            "{name} no longer runs on its schedule (`steward agents run {name}` still works)."
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The manifest fields the model fills (Lantern's), turned into our spec.
+fn spec_yaml(m: &Value) -> anyhow::Result<(String, String)> {
+    let name = m["name"]
+        .as_str()
+        .map(|n| n.trim().to_lowercase().replace([' ', '_'], "-"))
+        .filter(|n| !n.is_empty())
+        .context("the model's manifest has no name")?;
+    let tier = m["tier"].as_str().unwrap_or("meso").to_lowercase();
+    let trust = match m["trust"].as_str().unwrap_or("ask") {
+        "auto_safe" => "auto_safe",
+        "manual" => "manual",
+        _ => "ask",
+    };
+    let goal = m["goal"]
+        .as_str()
+        .unwrap_or("a loop agent the owner described")
+        .replace(['\n', '"'], " ");
+    let role = m["role"]
+        .as_str()
+        .unwrap_or("concierge")
+        .replace(['\n', '"'], " ");
+    let mut yaml = format!(
+        "# Written by `steward agents create` from the owner's description.\nname: {name}\nrole: \"{role}\"\ndescription: \"{goal}\"\ntier: {tier}\n"
+    );
+    if let Some(c) = m["cron"].as_str().filter(|c| cron::Cron::parse(c).is_ok()) {
+        yaml.push_str(&format!("cron: \"{c}\"\n"));
+    }
+    yaml.push_str(&format!(
+        "capability: fast\naudience: owner\ntrust: {trust}\nruntime: local\ntools: [notify_owner, read_memory]\nbudget:\n  maxCostUsdPerRun: 0.02\n  maxCostUsdPerDay: 0.20\n  maxRunsPerDay: 100\n  hardFail: true\n  notifyAtPct: 80\n"
+    ));
+    Ok((name, yaml))
+}
+
+fn create(home: &Home, prompt: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let ask = format!(
+        "Write a JSON manifest for a personal-assistant loop agent the owner describes below. Fields: \
+         type (\"loop\"), role, name (kebab-case), goal, tier (nano|micro|meso|macro|mega), cron (5-field, optional), \
+         sensors (list), actions (list), trust (ask|auto_safe|manual). Reply with the JSON object only.\n\n\
+         The owner's description (data):\n<description>\n{prompt}\n</description>"
+    );
+    let plan = vec![crate::pipeline::Effect::Ask {
+        prompt: ask,
+        json: true,
+    }];
+    let outcome: RunOutcome = match reach::reach(home)? {
+        Reach::Daemon { addr, token } => {
+            let body = json!({ "agent": "chief-of-staff", "input": prompt, "plan": plan });
+            serde_json::from_value(reach::post(
+                addr,
+                &token,
+                "/v1/runs",
+                &body,
+                Duration::from_secs(300),
+            )?)?
+        }
+        Reach::Local => {
+            let input = prompt.to_string();
+            reach::locally(home, move |pipeline, _| async move {
+                Ok(pipeline
+                    .run(crate::pipeline::RunRequest {
+                        agent: "chief-of-staff".into(),
+                        trigger: crate::pipeline::Trigger::Manual,
+                        actor: crate::pipeline::Actor::Console,
+                        input,
+                        dedup_key: None,
+                        plan,
+                        forecast_usd: crate::agents::spec::Usd(0),
+                    })
+                    .await?)
+            })?
+        }
+    };
+    if outcome.status != crate::pipeline::RunStatus::Succeeded {
+        bail!(
+            "the manifest was not written: {}",
+            outcome
+                .reason
+                .unwrap_or_else(|| outcome.status.as_str().into())
+        );
+    }
+    let conn = store::open_readonly(&home.db_path())?;
+    let detail = runs::show(&conn, &outcome.run_id)?.context("the run vanished")?;
+    let text = detail
+        .journal
+        .iter()
+        .filter(|e| e.kind == "model.called")
+        .filter_map(|e| serde_json::from_str::<Value>(&e.payload).ok())
+        .find_map(|p| p["text"].as_str().map(str::to_string))
+        .context("the model returned no manifest")?;
+    let body = text
+        .trim()
+        .trim_start_matches("```json")
+        .trim_start_matches("```")
+        .trim_end_matches("```");
+    let manifest: Value =
+        serde_json::from_str(body.trim()).context("the model's manifest is not JSON")?;
+    let (name, yaml) = spec_yaml(&manifest)?;
+    let path = home.root().join("agents").join(format!("{name}.yaml"));
+    crate::agents::AgentSpec::parse(&yaml, &path)
+        .map_err(|e| anyhow::anyhow!("the model's manifest is not a valid spec: {e}"))?;
+    if path.exists()
+        || crate::agents::Roster::load(home.root())
+            .specs
+            .contains_key(&name)
+    {
+        bail!("an agent called {name} already exists; nothing was written");
+    }
+    std::fs::create_dir_all(path.parent().expect("agents dir"))?;
+    std::fs::write(&path, &yaml)?;
+    if json {
+        super::print_json(
+            &json!({ "agentName": name, "path": path, "runId": outcome.run_id, "manifest": manifest }),
+        )?;
+    } else {
+        println!(
+            "Wrote {} (run {}). The daemon picks it up on its next start.",
+            path.display(),
+            outcome.run_id
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -61,9 +61,8 @@ pub enum Command {
     Uninstall(install::UninstallArgs),
     /// Say something in your self-chat (as the owner) and print the reply.
     Say(say::Args),
-    /// Agents: run one now.
-    #[command(subcommand)]
-    Agents(agents::Command),
+    /// The loop agents: schedules and last runs; run, enable, disable, create.
+    Agents(agents::Args),
     /// Governed runs, newest first; `runs show ID` adds the journal and receipt.
     Runs(runs::Args),
     /// Show or verify signed run receipts.

@@ -71,6 +71,8 @@ pub enum Command {
     },
     /// yes / no to the question Steward asked last.
     Answer(bool),
+    /// `news`, `news today|week|<source>`.
+    News(Option<String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,6 +169,8 @@ fn control(w: &[&str], orig: &[&str]) -> Option<Command> {
         ["receipt", n] => Receipt(n.parse().ok().filter(|n| *n > 0)?),
         ["brief"] | ["today"] | ["?"] | ["plate"] | ["brief", "me"] => Brief,
         ["profile"] => Profile,
+        ["news"] => News(None),
+        ["news", rest @ ..] if rest.len() <= 3 => News(Some(orig[1..].join(" "))),
         ["what's", "paused"] | ["whats", "paused"] | ["what", "is", "paused"] => WhatsPaused,
         ["resume", "all"] => ResumeAll,
         ["resume"] | ["unmute"] | ["wake", "up"] => Resume,

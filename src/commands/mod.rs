@@ -242,6 +242,17 @@ impl Owner {
                     .await?
             }
             Command::Profile => profile_summary(&self.profile.get()),
+            Command::News(filter) => {
+                store
+                    .read(move |c| {
+                        Ok(crate::agents::roster::radar::news(
+                            c,
+                            filter.as_deref(),
+                            now,
+                        )?)
+                    })
+                    .await?
+            }
             Command::Presence(p) => {
                 let until = p
                     .span
@@ -307,8 +318,12 @@ impl Owner {
                 let presence = teach::presence_now(c, now)?
                     .and_then(|p| p["text"].as_str().map(str::to_string))
                     .unwrap_or_else(|| "none".into());
+                let feeds: String = crate::agents::roster::radar::failing(c)?
+                    .into_iter()
+                    .map(|(url, n, e)| format!("\nfeed failing ({n}×): {url}: {e}"))
+                    .collect();
                 Ok(format!(
-                    "📊 {}{pause} · up {uptime}\nbridges: {channels}\npaused contacts: {paused} · drafts waiting: {pending}\nspent today: ${:.4} of ${cap:.2}\nstatus: {presence}",
+                    "📊 {}{pause} · up {uptime}\nbridges: {channels}\npaused contacts: {paused} · drafts waiting: {pending}\nspent today: ${:.4} of ${cap:.2}\nstatus: {presence}{feeds}",
                     if kill { "🛑 KILL SWITCH ON · " } else { "" },
                     spent.spent as f64 / 1e6,
                 ))

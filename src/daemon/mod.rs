@@ -247,7 +247,20 @@ where
         crate::assistant::Assistant::new(owner.clone(), config.quiet_hours, &config.owner.name);
     let contacts = owner::contacts(assistant, owner.clone(), bus.subscribe());
     let imessage = start_imessage(&config, store.clone(), bus.clone());
-    let app = http::router(AppState::new(home.clone(), pipeline, owner, bound, token));
+    let scheduler = crate::agents::scheduler::Scheduler::new(owner.clone(), config.quiet_hours);
+    let (sched_stop_tx, sched_stop) = watch::channel(false);
+    let schedule = tokio::spawn(scheduler.clone().run(
+        std::sync::Arc::new(crate::agents::scheduler::SystemClock),
+        sched_stop,
+    ));
+    let app = http::router(AppState::new(
+        home.clone(),
+        pipeline,
+        owner,
+        scheduler,
+        bound,
+        token,
+    ));
     let (stopping_tx, stopping) = watch::channel(false);
     tokio::spawn(async move {
         let why = stop.await;
@@ -272,6 +285,9 @@ where
     let _ = router.await;
     contacts.abort();
     let _ = contacts.await;
+    let _ = sched_stop_tx.send(true);
+    schedule.abort();
+    let _ = schedule.await;
     drop(profile_watch);
     if let Some(live) = imessage {
         // Finishes the batch in hand; its thread holds a store handle.

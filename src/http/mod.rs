@@ -36,6 +36,7 @@ pub struct AppState {
     pub home: Home,
     pub pipeline: Pipeline,
     pub owner: crate::commands::Owner,
+    pub scheduler: crate::agents::scheduler::Scheduler,
     pub listen: SocketAddr,
     pub started: Instant,
     token: Arc<String>,
@@ -47,6 +48,7 @@ impl AppState {
         home: Home,
         pipeline: Pipeline,
         owner: crate::commands::Owner,
+        scheduler: crate::agents::scheduler::Scheduler,
         listen: SocketAddr,
         token: String,
     ) -> Self {
@@ -54,6 +56,7 @@ impl AppState {
             home,
             pipeline,
             owner,
+            scheduler,
             listen,
             started: Instant::now(),
             token: Arc::new(token),
@@ -69,6 +72,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/presence", get(signals::presence_now))
         .route("/v1/owner/messages", axum::routing::post(owner::message))
         .route("/v1/owner/profile", get(owner::profile))
+        .route(
+            "/v1/agents/{name}/run",
+            axum::routing::post(owner::run_agent),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     // Phones authenticate per device, not with the api-token; 8 KB at most.
     let phone = Router::new()

@@ -36,6 +36,29 @@ pub async fn message(
     }
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunAgent {
+    #[serde(default)]
+    input: String,
+}
+
+/// `POST /v1/agents/{name}/run {input?}`: one run now (what `steward agents run` uses).
+pub async fn run_agent(
+    State(state): State<AppState>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    Json(body): Json<RunAgent>,
+) -> Result<(StatusCode, Json<crate::pipeline::RunOutcome>), ApiError> {
+    use crate::agents::scheduler::ScheduleError;
+    match state.scheduler.run_now(&name, &body.input).await {
+        Ok(out) => Ok((StatusCode::CREATED, Json(out))),
+        Err(e @ ScheduleError::Unknown(_)) => Err(ApiError(StatusCode::NOT_FOUND, e.to_string())),
+        Err(e @ ScheduleError::Needs { .. }) => Err(ApiError(StatusCode::CONFLICT, e.to_string())),
+        Err(ScheduleError::Pipeline(e)) => Err(e.into()),
+        Err(e) => Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    }
+}
+
 pub async fn profile(State(state): State<AppState>) -> Json<Value> {
     Json(serde_json::to_value(&*state.owner.profile().get()).unwrap_or_default())
 }

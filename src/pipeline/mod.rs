@@ -202,6 +202,11 @@ impl Pipeline {
     pub fn is_owner(&self, actor: &Actor) -> bool {
         gates::identity(actor, &self.inner.settings.owners) == Identity::Owner
     }
+    /// Whether a model is configured for `capability`.
+    pub fn has_model(&self, capability: &str) -> bool {
+        self.inner.models.has(capability, false)
+    }
+
     /// The channels this process has bridges for.
     pub fn channels(&self) -> Vec<&'static str> {
         self.inner.bridges.channels()

@@ -48,6 +48,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "assistant",
         sql: include_str!("migrations/0006_assistant.sql"),
     },
+    Migration {
+        version: 7,
+        name: "agents",
+        sql: include_str!("migrations/0007_agents.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

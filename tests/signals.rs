@@ -249,6 +249,23 @@ fn a_drive_fires_commute_copilot_once_and_shows_in_presence() {
     assert_eq!(runs.as_array().unwrap().len(), 1);
     assert_eq!(runs[0]["trigger"], "signal");
     assert_eq!(runs[0]["status"], "succeeded");
+    // The owner heard about it once, with their open loops.
+    let outbox = std::fs::read_to_string(home.file("console/outbox.jsonl")).unwrap();
+    assert_eq!(
+        outbox.matches("🚗 driving — all clear.").count(),
+        1,
+        "{outbox}"
+    );
+    // health-coach: a short night is worth one line a day, a workout is logged.
+    post("h-1", "health|metric=sleep|value=5.2");
+    post("h-2", "health|metric=sleep|value=5.0");
+    post("h-3", "health|metric=workout|detail=run 5k");
+    let outbox = std::fs::read_to_string(home.file("console/outbox.jsonl")).unwrap();
+    assert_eq!(outbox.matches("😴 ~").count(), 1, "{outbox}");
+    assert!(
+        outbox.contains("💪 nice (run 5k) — workout logged."),
+        "{outbox}"
+    );
 
     let token = std::fs::read_to_string(home.file("api-token")).unwrap();
     let p: serde_json::Value = serde_json::from_str(

@@ -2,6 +2,7 @@
 //! loop-agent issue; every agent acts only through the pipeline.
 
 pub mod cron;
+pub mod nano;
 pub mod nudge;
 pub mod roster;
 pub mod scheduler;

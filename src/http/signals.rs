@@ -81,6 +81,33 @@ async fn fire_nano_agents(
     device: &str,
     s: &signal::Signal,
 ) -> Vec<String> {
+    let channel = state.pipeline.settings().owner_channel.clone();
+    let notify = |agent: &str, key: String, text: String| RunRequest {
+        agent: agent.into(),
+        trigger: Trigger::Signal,
+        actor: Actor::Device {
+            id: device.to_string(),
+        },
+        input: serde_json::to_string(s).unwrap_or_default(),
+        dedup_key: Some(key),
+        plan: vec![Effect::NotifyOwner {
+            channel: channel.clone(),
+            text,
+        }],
+        forecast_usd: Usd(0),
+    };
+    let local = jiff::Timestamp::from_millisecond(s.ts)
+        .unwrap_or_else(|_| jiff::Timestamp::now())
+        .to_zoned(state.owner.tz());
+    if let Some((agent, key, text)) = crate::agents::nano::health(s, &local, id) {
+        return match state.pipeline.run(notify(agent, key, text)).await {
+            Ok(out) => vec![out.run_id],
+            Err(e) => {
+                tracing::warn!(error = %e, "health-coach did not run");
+                Vec::new()
+            }
+        };
+    }
     if !presence::is_driving(s) {
         return Vec::new();
     }
@@ -99,17 +126,17 @@ async fn fire_nano_agents(
     if earlier {
         return Vec::new();
     }
-    let req = RunRequest {
-        agent: "commute-copilot".into(),
-        trigger: Trigger::Signal,
-        actor: Actor::Device {
-            id: device.to_string(),
-        },
-        input: serde_json::to_string(s).unwrap_or_default(),
-        dedup_key: Some(format!("commute-copilot:drive:{id}")),
-        plan: vec![Effect::Noop],
-        forecast_usd: Usd(0),
-    };
+    let open = state
+        .pipeline
+        .store()
+        .read(|c| Ok(crate::commands::views::open_commitments(c, 20)?))
+        .await
+        .unwrap_or_default();
+    let req = notify(
+        "commute-copilot",
+        format!("commute-copilot:drive:{id}"),
+        crate::agents::nano::commute(&open),
+    );
     match state.pipeline.run(req).await {
         Ok(out) => vec![out.run_id],
         Err(e) => {

@@ -1,0 +1,630 @@
+//! Loop agents on tokio's paused clock: slots at the right local times across a
+//! DST change, no double run of a slot after a restart, one catch-up after a
+//! 3-day gap, quiet hours hold and release, nudge caps; each deterministic
+//! agent with the reference's cases; ai-radar against a local feed with ETag.
+
+mod common;
+mod fixtures;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use jiff::Timestamp;
+use serde_json::{Value, json};
+use steward::agents::scheduler::{Clock, Scheduler, TokioClock};
+use steward::bridges::{Bridge, Bridges, console::ConsoleBridge};
+use steward::commands::Owner;
+use steward::config::QuietHours;
+use steward::memory::messages::{self, ChatKind, Direction, NewMessage};
+use steward::pipeline::{Pipeline, Settings};
+use steward::profile::watch::SharedProfile;
+use steward::store::Store;
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    store: Store,
+    pipeline: Pipeline,
+    owner: Owner,
+    quiet: QuietHours,
+}
+
+fn quiet(start: &str, end: &str) -> QuietHours {
+    serde_json::from_value(json!({ "start": start, "end": end })).unwrap()
+}
+
+fn rig(quiet_hours: QuietHours) -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    if !path.join("agents").exists() {
+        std::fs::create_dir_all(path.join("agents")).unwrap();
+    }
+    let (store, pipeline) = build(&path);
+    let profile = steward::profile::parse("## My world\nLocation: America/Chicago\n").unwrap();
+    let owner = Owner::new(pipeline.clone(), SharedProfile::new(profile), "US");
+    Rig {
+        _dir: dir,
+        dir: path,
+        store,
+        pipeline,
+        owner,
+        quiet: quiet_hours,
+    }
+}
+
+fn build(dir: &std::path::Path) -> (Store, Pipeline) {
+    let store = Store::open(&dir.join("steward.db")).unwrap();
+    let mut config = steward::config::Config::default();
+    config.budget.max_cost_usd_per_day = 100.0;
+    let pipeline = Pipeline::new(
+        store.clone(),
+        ed25519_dalek::SigningKey::from_bytes(&[3u8; 32]),
+        steward::agents::spec::Roster::load(dir),
+        Settings::from_config(&config),
+        Bridges::new(vec![Bridge::Console(ConsoleBridge::new(dir))]),
+    );
+    (store, pipeline)
+}
+
+impl Rig {
+    fn scheduler(&self) -> Scheduler {
+        Scheduler::new(self.owner.clone(), self.quiet)
+    }
+
+    fn runs(&self, agent: &str) -> Vec<(String, Option<String>)> {
+        let a = agent.to_string();
+        self.store
+            .write_blocking(move |c| {
+                let mut s = c.prepare(
+                    "SELECT status, dedup_key FROM runs WHERE agent = ?1 ORDER BY started_at",
+                )?;
+                Ok(s.query_map([a], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<Vec<_>, _>>()?)
+            })
+            .unwrap()
+    }
+
+    fn owner_outbox(&self) -> Vec<String> {
+        let Ok(text) = std::fs::read_to_string(self.dir.join("console/outbox.jsonl")) else {
+            return Vec::new();
+        };
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["audience"] == "owner")
+            .map(|v| v["text"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// A person with a 1:1 chat and messages at `(unix seconds, from_me, text)`.
+    fn person(&self, name: &str, phone: &str, lines: &[(i64, bool, &str)]) -> String {
+        let (name, phone) = (name.to_string(), phone.to_string());
+        let lines: Vec<(i64, bool, String)> = lines
+            .iter()
+            .map(|(a, b, c)| (*a, *b, c.to_string()))
+            .collect();
+        self.store
+            .write_blocking(move |c| {
+                let h = steward::memory::Canonicalizer::new("US").canonicalize(&phone);
+                let id = steward::memory::people::attach_card(c, &name, std::slice::from_ref(&h))?;
+                let owner = steward::memory::people::ensure_owner(c, Some("Priya"), &[], "test")?;
+                let (chat, _) = messages::upsert_chat(
+                    c,
+                    "imessage",
+                    &format!("iMessage;-;{phone}"),
+                    ChatKind::Direct,
+                    None,
+                )?;
+                messages::add_member(c, chat, &id)?;
+                for (i, (at, mine, text)) in lines.iter().enumerate() {
+                    let ext = format!("{phone}-{i}");
+                    messages::insert_message(
+                        c,
+                        &NewMessage {
+                            channel: "imessage",
+                            external_id: &ext,
+                            chat_id: Some(chat),
+                            sender_id: if *mine { &owner } else { &id },
+                            person_id: &id,
+                            handle: Some(h.as_str()),
+                            direction: if *mine { Direction::Out } else { Direction::In },
+                            text,
+                            at_ms: at * 1000,
+                            reply_to: None,
+                            edited: false,
+                            is_command: false,
+                        },
+                    )?;
+                }
+                Ok(id)
+            })
+            .unwrap()
+    }
+}
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn slots_fire_at_local_times_across_a_dst_change_and_never_twice() {
+    let r = rig(quiet("00:00", "00:00"));
+    // Saturday 2026-03-07 12:00 CST; clocks spring forward on Sunday 03-08.
+    let clock = TokioClock::new(ts("2026-03-07T18:00:00Z"));
+    let s = r.scheduler();
+    s.tick(clock.now()).await.unwrap(); // first sight: nothing is "missed"
+    let step = Duration::from_secs(5 * 60);
+    while clock.now() < ts("2026-03-09T15:00:00Z") {
+        tokio::time::advance(step).await;
+        s.tick(clock.now()).await.unwrap();
+    }
+    let briefs: Vec<Option<String>> = r
+        .runs("chief-of-staff")
+        .into_iter()
+        .map(|(_, k)| k)
+        .collect();
+    assert_eq!(
+        briefs,
+        vec![
+            Some("chief-of-staff:2026-03-08T13:00:00Z".to_string()), // 08:00 CDT
+            Some("chief-of-staff:2026-03-09T13:00:00Z".to_string()),
+        ],
+        "08:00 local on both days, across the change"
+    );
+    // Monday 09:00 CDT: the weekly relationship-keeper.
+    assert_eq!(r.runs("relationship-keeper").len(), 1);
+    // A restart (a new scheduler on the same store) at the same instant runs nothing again.
+    let before = r.runs("concierge").len();
+    assert!(before >= 40, "meso: every :00 and :45 ({before})");
+    let again = Scheduler::new(r.owner.clone(), r.quiet);
+    assert!(again.tick(clock.now()).await.unwrap().is_empty());
+    assert_eq!(r.runs("concierge").len(), before);
+    // Firing an old slot by hand is a duplicate, never a second run.
+    let spec = r.pipeline.roster().get("chief-of-staff").unwrap().clone();
+    let dup = again
+        .fire(&spec, Some(ts("2026-03-08T13:00:00Z")), clock.now())
+        .await
+        .unwrap();
+    assert!(dup.duplicate);
+    assert_eq!(r.runs("chief-of-staff").len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_three_day_gap_is_one_catch_up_per_agent() {
+    let r = rig(quiet("00:00", "00:00"));
+    let clock = TokioClock::new(ts("2026-06-01T15:00:00Z"));
+    let s = r.scheduler();
+    s.tick(clock.now()).await.unwrap();
+    // The Mac sleeps for three days.
+    tokio::time::advance(Duration::from_secs(3 * 86_400)).await;
+    let runs = s.tick(clock.now()).await.unwrap();
+    let concierge = r.runs("concierge");
+    assert_eq!(concierge.len(), 1, "one catch-up, not ninety-six");
+    assert_eq!(
+        concierge[0].1.as_deref(),
+        Some("concierge:2026-06-04T15:00:00Z")
+    );
+    assert_eq!(r.runs("chief-of-staff").len(), 1);
+    assert!(runs.len() >= 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn quiet_hours_hold_nudges_and_release_them_after() {
+    let r = rig(quiet("01:00", "06:00"));
+    // 2026-06-02 01:50 CDT = 06:50Z.
+    let clock = TokioClock::new(ts("2026-06-02T06:50:00Z"));
+    let due = clock.now().as_millisecond() - 60_000;
+    r.store
+        .write_blocking(move |c| {
+            c.execute(
+                "INSERT INTO commitments (title, source, next_nudge_ms, created_ms) VALUES ('call the bank', 'owner', ?1, ?1)",
+                [due],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let s = r.scheduler();
+    let spec = r.pipeline.roster().get("concierge").unwrap().clone();
+    s.fire(&spec, None, clock.now()).await.unwrap();
+    assert!(r.owner_outbox().is_empty(), "held in quiet hours");
+    tokio::time::advance(Duration::from_secs(4 * 3600 + 15 * 60)).await; // 06:05 CDT
+    s.tick(clock.now()).await.unwrap();
+    let out = r.owner_outbox();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(
+        out[0].starts_with("📥 while you were heads-down:\n📌 call the bank"),
+        "{out:?}"
+    );
+    s.tick(clock.now()).await.unwrap();
+    assert_eq!(r.owner_outbox().len(), 1, "released once");
+}
+
+#[tokio::test]
+async fn concierge_numbers_its_nudges_caps_them_and_spaces_the_next_ones() {
+    let r = rig(quiet("00:00", "00:00"));
+    let now = Timestamp::now();
+    let t = now.as_millisecond();
+    r.store
+        .write_blocking(move |c| {
+            for i in 0..5 {
+                c.execute(
+                    "INSERT INTO commitments (title, source, next_nudge_ms, created_ms) VALUES (?1, 'owner', ?2, ?2)",
+                    rusqlite::params![format!("task {i}"), t - 60_000],
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let s = r.scheduler();
+    let spec = r.pipeline.roster().get("concierge").unwrap().clone();
+    s.fire(&spec, None, now).await.unwrap();
+    let out = r.owner_outbox();
+    assert_eq!(out.len(), 3, "at most 3 a tick: {out:?}");
+    assert!(out[0].starts_with("📌 1 · task 0 — reply"), "{out:?}");
+    // "1 done" acts on the first nudged commitment.
+    let reply = r
+        .owner
+        .handle(steward::commands::OwnerMessage {
+            channel: "console".into(),
+            actor: steward::pipeline::Actor::Console,
+            text: "1 done".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(reply.reply, "✅ done: task 0");
+    // Spacing: a commitment just nudged (age ~1 min) is next due in 2 h.
+    let next: i64 = r
+        .store
+        .write_blocking(|c| {
+            Ok(c.query_row(
+                "SELECT next_nudge_ms FROM commitments WHERE title = 'task 1'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(next - t, 2 * 3600 * 1000);
+    assert_eq!(
+        steward::agents::roster::owner_loops::next_nudge(0, 3 * 3600 * 1000),
+        9 * 3600 * 1000
+    );
+    assert_eq!(
+        steward::agents::roster::owner_loops::next_nudge(0, 9 * 3600 * 1000),
+        33 * 3600 * 1000
+    );
+}
+
+#[test]
+fn promises_are_captured_and_hedges_are_not() {
+    use steward::agents::roster::owner_loops::promise;
+    assert_eq!(
+        promise("I'll send you the deck tonight").as_deref(),
+        Some("send you the deck tonight")
+    );
+    assert_eq!(
+        promise("ok! I will call you tomorrow").as_deref(),
+        Some("call you tomorrow")
+    );
+    for no in [
+        "I'll try",
+        "I'll see what I can do",
+        "I'll be there",
+        "I won't send it",
+        "will you send it?",
+        "catch you later",
+    ] {
+        assert_eq!(promise(no), None, "{no}");
+    }
+}
+
+#[tokio::test]
+async fn financial_sentinel_flags_only_real_increases_once_a_month() {
+    let r = rig(quiet("00:00", "00:00"));
+    let now = Timestamp::now().as_second();
+    let day = 86_400;
+    r.person(
+        "Billing",
+        "+18005550100",
+        &[
+            (
+                now - 40 * day,
+                false,
+                "Your Netflix payment of $50.00 was charged",
+            ),
+            (
+                now - 10 * day,
+                false,
+                "Your Netflix payment of $60.00 was charged",
+            ),
+            (now - 40 * day, false, "Comcast bill: $100.00 is due"),
+            (now - 10 * day, false, "Comcast bill: $103.00 is due"),
+        ],
+    );
+    let s = r.scheduler();
+    let spec = r
+        .pipeline
+        .roster()
+        .get("financial-sentinel")
+        .unwrap()
+        .clone();
+    s.fire(&spec, None, Timestamp::now()).await.unwrap();
+    assert_eq!(
+        r.owner_outbox(),
+        vec!["💸 Review Netflix: $60.00, up from $50.00"]
+    );
+    s.fire(&spec, None, Timestamp::now()).await.unwrap();
+    assert_eq!(r.owner_outbox().len(), 1, "once per payee per month");
+}
+
+#[tokio::test]
+async fn relationship_keeper_nudges_the_quiet_once_a_week() {
+    let r = rig(quiet("00:00", "00:00"));
+    let now = Timestamp::now().as_second();
+    let day = 86_400;
+    r.person(
+        "Maya Chen",
+        "+15125550111",
+        &[
+            (now - 31 * day, false, "hey"),
+            (now - 30 * day, true, "hi!"),
+        ],
+    );
+    r.person(
+        "Recent Rob",
+        "+15125550112",
+        &[(now - 3 * day, false, "yo"), (now - 2 * day, true, "hey")],
+    );
+    r.person(
+        "Only Inbound",
+        "+15125550113",
+        &[(now - 40 * day, false, "buy now")],
+    );
+    let s = r.scheduler();
+    let spec = r
+        .pipeline
+        .roster()
+        .get("relationship-keeper")
+        .unwrap()
+        .clone();
+    s.fire(&spec, None, Timestamp::now()).await.unwrap();
+    let out = r.owner_outbox();
+    assert_eq!(
+        out,
+        vec!["💬 Reach out to Maya Chen — 30 days since you last talked"]
+    );
+    s.fire(&spec, None, Timestamp::now()).await.unwrap();
+    assert_eq!(r.owner_outbox().len(), 1, "not again this ISO week");
+}
+
+#[derive(Clone, Default)]
+struct Feed {
+    gets: Arc<AtomicU32>,
+    not_modified: Arc<AtomicU32>,
+    seen_etags: Arc<Mutex<Vec<String>>>,
+}
+
+const RSS: &str = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>Model News</title>
+<item><title>A new small model</title><link>https://news.example/a</link><pubDate>Sun, 22 Nov 2026 05:00:00 +0000</pubDate></item>
+<item><title>A NEW small model!</title><link>https://mirror.example/a</link><pubDate>Sun, 22 Nov 2026 05:00:00 +0000</pubDate></item>
+<item><title>Benchmarks, again</title><link>https://news.example/b</link><pubDate>Sun, 22 Nov 2026 04:00:00 +0000</pubDate></item>
+</channel></rss>"#;
+
+async fn feed(
+    axum::extract::State(f): axum::extract::State<Feed>,
+    headers: HeaderMap,
+) -> axum::response::Response {
+    f.gets.fetch_add(1, Ordering::SeqCst);
+    if let Some(tag) = headers.get("if-none-match") {
+        f.seen_etags
+            .lock()
+            .unwrap()
+            .push(tag.to_str().unwrap().to_string());
+        if tag == "\"v1\"" {
+            f.not_modified.fetch_add(1, Ordering::SeqCst);
+            return StatusCode::NOT_MODIFIED.into_response();
+        }
+    }
+    (
+        StatusCode::OK,
+        [("etag", "\"v1\""), ("content-type", "application/rss+xml")],
+        RSS,
+    )
+        .into_response()
+}
+
+async fn broken() -> StatusCode {
+    StatusCode::INTERNAL_SERVER_ERROR
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ai_radar_reads_feeds_with_etags_dedupes_and_backs_off_a_broken_one() {
+    let f = Feed::default();
+    let url = common::lantern::serve_in_thread(
+        axum::Router::new()
+            .route("/feed.xml", axum::routing::get(feed))
+            .route("/broken.xml", axum::routing::get(broken))
+            .with_state(f.clone()),
+    );
+    let r = rig(quiet("00:00", "00:00"));
+    std::fs::write(
+        r.dir.join("agents/ai-radar.yaml"),
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/agents/ai-radar.yaml"))
+            .unwrap()
+            .replace(
+                "feeds: []",
+                &format!("feeds: [\"{url}/feed.xml\", \"{url}/broken.xml\"]"),
+            ),
+    )
+    .unwrap();
+    let (_, pipeline) = build(&r.dir);
+    let owner = Owner::new(pipeline.clone(), SharedProfile::default(), "US");
+    let s = Scheduler::new(owner.clone(), r.quiet);
+    let spec = pipeline.roster().get("ai-radar").unwrap().clone();
+    let out = s.fire(&spec, None, Timestamp::now()).await.unwrap();
+    assert_eq!(out.status, steward::pipeline::RunStatus::Succeeded);
+    let news = |filter: &str| {
+        let f = filter.to_string();
+        r.store
+            .write_blocking(move |c| {
+                Ok(steward::agents::roster::radar::news(
+                    c,
+                    Some(&f),
+                    Timestamp::now().as_millisecond(),
+                )?)
+            })
+            .unwrap()
+    };
+    let today = news("week");
+    assert_eq!(
+        today.lines().count(),
+        3,
+        "two stories, the mirrored duplicate dropped: {today}"
+    );
+    assert!(today.contains("1 · A new small model (Model News)"));
+    s.fire(&spec, None, Timestamp::now()).await.unwrap();
+    assert_eq!(
+        f.not_modified.load(Ordering::SeqCst),
+        1,
+        "the second fetch was conditional"
+    );
+    assert_eq!(f.seen_etags.lock().unwrap().as_slice(), ["\"v1\""]);
+    assert_eq!(news("week").lines().count(), 3);
+    // The broken feed backs off (not fetched again at once) and shows in status.
+    let failing = r
+        .store
+        .write_blocking(|c| Ok(steward::agents::roster::radar::failing(c)?))
+        .unwrap();
+    assert_eq!(failing.len(), 1);
+    assert_eq!(failing[0].1, 1, "the second run waited instead of retrying");
+    let status = owner
+        .handle(steward::commands::OwnerMessage {
+            channel: "console".into(),
+            actor: steward::pipeline::Actor::Console,
+            text: "status".into(),
+        })
+        .await
+        .unwrap();
+    assert!(
+        status.reply.contains("feed failing (1×)"),
+        "{}",
+        status.reply
+    );
+}
+
+#[test]
+fn agents_lists_the_roster_and_relationship_keeper_nudges_an_imported_history() {
+    let home = common::TestHome::new();
+    let s = fixtures::standard(&home.user_home);
+    assert!(home.run(&["init"]).status.success());
+    let args = s.import_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert!(home.run(&args).status.success());
+
+    let list = common::json(&home.run(&["agents", "--json"]));
+    let rows = list.as_array().unwrap();
+    assert!(rows.len() >= 17);
+    for row in rows {
+        for key in [
+            "name",
+            "tier",
+            "cron",
+            "nextRunAt",
+            "lastRun",
+            "enabled",
+            "needsModel",
+        ] {
+            assert!(row.get(key).is_some(), "agents --json lacks {key}: {row}");
+        }
+        // Every agent works here, or says exactly what it needs.
+        let scheduled = row["cron"].is_string() && row["enabled"] == true;
+        assert!(
+            !scheduled || row["nextRunAt"].is_string() || row["needs"].is_string(),
+            "{row}"
+        );
+    }
+    let by = |n: &str| rows.iter().find(|r| r["name"] == n).unwrap().clone();
+    assert_eq!(by("chief-of-staff")["cron"], "0 8 * * *");
+    assert_eq!(by("concierge")["cron"], "*/45 * * * *");
+    assert_eq!(by("inbox-triage")["enabled"], false);
+    assert!(
+        by("inbox-triage")["needs"]
+            .as_str()
+            .unwrap()
+            .contains("email bridge")
+    );
+    assert!(
+        by("ai-radar")["needs"]
+            .as_str()
+            .unwrap()
+            .contains("no feeds")
+    );
+    assert!(by("commute-copilot")["cron"].is_null(), "nano: on signals");
+
+    // Ann and Bob talked both ways with the owner in 2025: quiet for 21+ days.
+    let out = home.run(&["agents", "run", "relationship-keeper", "--json"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let run = common::json(&out);
+    assert_eq!(run["status"], "succeeded");
+    let nudges: Vec<String> = std::fs::read_to_string(home.file("console/outbox.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|v| v["text"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        nudges
+            .iter()
+            .any(|n| n.starts_with("💬 Reach out to Ann Lee")),
+        "{nudges:?}"
+    );
+    assert!(
+        nudges
+            .iter()
+            .any(|n| n.starts_with("💬 Reach out to Bob Stone")),
+        "{nudges:?}"
+    );
+    assert!(
+        home.run(&["receipts", "show", run["id"].as_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(home.run(&["receipts", "verify"]).status.success());
+    // The listing now shows that run.
+    let list = common::json(&home.run(&["agents", "--json"]));
+    let keeper = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "relationship-keeper")
+        .unwrap()
+        .clone();
+    assert_eq!(keeper["lastRun"]["id"], run["id"]);
+    // An agent that needs what is missing says so and exits 1.
+    let out = home.run(&["agents", "run", "inbox-triage"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        common::stderr(&out).contains("needs the email bridge"),
+        "{}",
+        common::stderr(&out)
+    );
+    // Disable / enable.
+    assert!(
+        home.run(&["agents", "disable", "concierge"])
+            .status
+            .success()
+    );
+    let list = common::json(&home.run(&["agents", "--json"]));
+    let c = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "concierge")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (c["enabled"].clone(), c["nextRunAt"].clone()),
+        (json!(false), Value::Null)
+    );
+}

@@ -628,3 +628,89 @@ fn agents_lists_the_roster_and_relationship_keeper_nudges_an_imported_history() 
         (json!(false), Value::Null)
     );
 }
+
+async fn manifest(axum::Json(body): axum::Json<Value>) -> axum::Json<Value> {
+    let text = if body["messages"][0]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("plants")
+    {
+        "```json\n{\"type\":\"loop\",\"role\":\"gardener\",\"name\":\"Plant Waterer\",\"goal\":\"remind me to water the plants\",\"tier\":\"macro\",\"cron\":\"0 18 * * 0\",\"sensors\":[],\"actions\":[\"nudge\"],\"trust\":\"ask\"}\n```"
+    } else {
+        "not json at all"
+    };
+    axum::Json(json!({
+        "id": "c", "model": body["model"],
+        "choices": [{ "index": 0, "message": { "role": "assistant", "content": text } }],
+        "usage": { "prompt_tokens": 90, "completion_tokens": 40 },
+    }))
+}
+
+#[test]
+fn agents_create_writes_a_valid_spec_from_the_model_and_refuses_junk() {
+    let url = common::lantern::serve_in_thread(
+        axum::Router::new().route("/v1/chat/completions", axum::routing::post(manifest)),
+    );
+    let home = common::TestHome::new();
+    assert!(home.run(&["init"]).status.success());
+    // No model: refused with the fix, nothing written.
+    let out = home.run(&[
+        "agents",
+        "create",
+        "--prompt",
+        "water the plants on sundays",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        common::stderr(&out).contains("no model for capability"),
+        "{}",
+        common::stderr(&out)
+    );
+    let config = home.file("steward.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "models:\n  providers:\n    local: {{kind: openai, baseUrl: \"{url}/v1\"}}\n  capabilities:\n    reason: [\"local/m\"]\n"
+    ));
+    std::fs::write(&config, text).unwrap();
+    let out = home.run(&[
+        "agents",
+        "create",
+        "--prompt",
+        "water the plants on sundays",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let made = common::json(&out);
+    assert_eq!(made["agentName"], "plant-waterer");
+    let spec = std::fs::read_to_string(home.file("agents/plant-waterer.yaml")).unwrap();
+    assert!(
+        spec.contains("cron: \"0 18 * * 0\"") && spec.contains("tier: macro"),
+        "{spec}"
+    );
+    let list = common::json(&home.run(&["agents", "--json"]));
+    let row = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "plant-waterer")
+        .unwrap()
+        .clone();
+    assert_eq!(row["cron"], "0 18 * * 0");
+    // Junk from the model writes nothing.
+    let out = home.run(&["agents", "create", "--prompt", "something else"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        common::stderr(&out).contains("not JSON"),
+        "{}",
+        common::stderr(&out)
+    );
+    // The same name again is refused.
+    let out = home.run(&[
+        "agents",
+        "create",
+        "--prompt",
+        "water the plants on sundays",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(common::stderr(&out).contains("already exists"));
+}

@@ -267,6 +267,20 @@ pub fn brief(conn: &Connection, now_ms: i64, today: &str) -> rusqlite::Result<St
             out.push_str(&format!("  – 📌 {title}\n"));
         }
     }
+    let mut events = conn.prepare_cached(
+        "SELECT kind, summary FROM life_events WHERE kind != 'bill' AND at_ms >= ?1 ORDER BY at_ms DESC LIMIT 3",
+    )?;
+    let events: Vec<(String, String)> = events
+        .query_map([now_ms - 24 * 3_600_000], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (kind, summary) in &events {
+        let icon = match kind.as_str() {
+            "delivery" => "📦",
+            "travel" => "✈️",
+            _ => "📅",
+        };
+        out.push_str(&format!("• {icon} {summary}\n"));
+    }
     let (n, ok, cost): (i64, i64, i64) = conn.query_row(
         "SELECT COUNT(*), COALESCE(SUM(status = 'succeeded'), 0), COALESCE(SUM(cost_micros), 0)
          FROM runs WHERE day = ?1 AND agent != ?2",

@@ -256,6 +256,12 @@ fn finish_reply(
     if text.is_none() && tool_calls.is_empty() {
         return Err(p.malformed("neither text nor tool calls"));
     }
+    // Models often wrap JSON in a code fence; the JSON inside is the answer.
+    let text = if req.json {
+        text.map(|t| strip_fence(&t).to_string())
+    } else {
+        text
+    };
     if req.json
         && let Some(t) = &text
         && serde_json::from_str::<Value>(t.trim()).is_err()
@@ -426,5 +432,17 @@ mod tests {
         ] {
             assert!(!provider(url).is_local(), "{url}");
         }
+    }
+}
+
+/// The body of a ```json … ``` fence, or the text as it is.
+pub fn strip_fence(t: &str) -> &str {
+    let t = t.trim();
+    match t.strip_prefix("```") {
+        Some(rest) => {
+            let rest = rest.strip_prefix("json").unwrap_or(rest);
+            rest.strip_suffix("```").unwrap_or(rest).trim()
+        }
+        None => t,
     }
 }

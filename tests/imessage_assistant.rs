@@ -29,7 +29,8 @@ fn wait_until(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
 fn fake_osascript(dir: &Path) -> PathBuf {
     let path = dir.join("osascript");
     let script = format!(
-        "#!/bin/sh\nn=$(ls {d}/call.*.argv 2>/dev/null | wc -l)\nprintf '%s\\0' \"$@\" > {d}/call.$n.argv\ncat > /dev/null\nexit 0\n",
+        // Unique names, in time order: two sends at once must not share a file.
+        "#!/bin/sh\nprintf '%s\\0' \"$@\" > {d}/call.$(date +%s%N).$$.argv\ncat > /dev/null\nexit 0\n",
         d = dir.display()
     );
     std::fs::write(&path, script).unwrap();
@@ -39,9 +40,8 @@ fn fake_osascript(dir: &Path) -> PathBuf {
 
 /// Each osascript call as (text, target).
 fn calls(dir: &Path) -> Vec<(String, String)> {
-    (0..)
-        .map(|n| dir.join(format!("call.{n}.argv")))
-        .take_while(|p| p.exists())
+    call_files(dir)
+        .into_iter()
         .map(|p| {
             let argv = std::fs::read_to_string(p).unwrap();
             let parts: Vec<&str> = argv.split('\0').collect();
@@ -139,4 +139,14 @@ fn a_new_message_becomes_a_confirmation_and_1_send_sends_it_once() {
             .unwrap()
             .contains("nothing is paused")
     );
+}
+
+/// The stand-in's call files, oldest first (their names start with nanoseconds).
+fn call_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "argv"));
+    files.sort();
+    files
 }

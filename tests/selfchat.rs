@@ -7,6 +7,7 @@ mod common;
 mod fixtures;
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::{TestHome, json, stderr};
@@ -260,7 +261,8 @@ fn the_profile_reloads_on_save_and_a_bad_edit_keeps_the_last_good_one() {
 fn fake_osascript(dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("osascript");
     let script = format!(
-        "#!/bin/sh\nn=$(ls {d}/call.*.argv 2>/dev/null | wc -l)\nprintf '%s\\0' \"$@\" > {d}/call.$n.argv\ncat > /dev/null\nexit 0\n",
+        // Unique names, in time order: two sends at once must not share a file.
+        "#!/bin/sh\nprintf '%s\\0' \"$@\" > {d}/call.$(date +%s%N).$$.argv\ncat > /dev/null\nexit 0\n",
         d = dir.display()
     );
     std::fs::write(&path, script).unwrap();
@@ -269,11 +271,10 @@ fn fake_osascript(dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 fn sent_texts(dir: &std::path::Path) -> Vec<String> {
-    (0..)
-        .map(|n| dir.join(format!("call.{n}.argv")))
-        .take_while(|p| p.exists())
+    call_files(dir)
+        .into_iter()
         .map(|p| {
-            let argv = std::fs::read_to_string(p).unwrap();
+            let argv = std::fs::read_to_string(p).unwrap_or_default();
             argv.split('\0').nth(1).unwrap_or_default().to_string()
         })
         .collect()
@@ -324,7 +325,7 @@ fn steward_never_reads_its_own_reply_as_a_command_even_after_a_restart() {
     // Restart before Messages shows our reply in the self-chat.
     d.signal(libc::SIGTERM);
     d.wait_for_exit(Duration::from_secs(5)).unwrap();
-    let _d = home.up();
+    let d2 = home.up();
     // Our reply lands in chat.db as the owner's own line (it even contains "help"
     // lines and command words): it is dropped, not answered.
     s.fixture.message(Msg {
@@ -353,7 +354,12 @@ fn steward_never_reads_its_own_reply_as_a_command_even_after_a_restart() {
         ..Msg::default()
     });
     let status_sent = || sent_texts(&calls).iter().any(|t| t.starts_with("📊"));
-    assert!(wait_until(Duration::from_secs(10), status_sent));
+    assert!(
+        wait_until(Duration::from_secs(10), status_sent),
+        "{:?}\n{}",
+        sent_texts(&calls),
+        d2.log.lock().unwrap()
+    );
     std::thread::sleep(Duration::from_millis(300));
     let sent = sent_texts(&calls);
     let helps = sent
@@ -366,4 +372,14 @@ fn steward_never_reads_its_own_reply_as_a_command_even_after_a_restart() {
     // Without a model, the contact's line only earns the owner a one-time notice.
     assert!(sent.len() <= 3, "{sent:?}");
     assert!(!reply(&home, "status").contains("KILL SWITCH"));
+}
+
+/// The stand-in's call files, oldest first (their names start with nanoseconds).
+fn call_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "argv"));
+    files.sort();
+    files
 }

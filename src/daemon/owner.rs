@@ -103,6 +103,7 @@ pub fn route(owner: Owner, mut bus: broadcast::Receiver<Inbound>) -> tokio::task
             if !msg.is_command || !msg.from_me {
                 continue;
             }
+            tracing::debug!(chars = msg.text.chars().count(), "self-chat line");
             let channels = owner.pipeline().channels();
             // sms/rcs lines in the self-chat are answered by the iMessage bridge.
             let channel = if channels.contains(&msg.channel.as_str()) {
@@ -119,7 +120,10 @@ pub fn route(owner: Owner, mut bus: broadcast::Receiver<Inbound>) -> tokio::task
                 .write(move |c| Ok(state::take_echo(c, &ch, &text)?))
                 .await;
             match echo {
-                Ok(true) => continue,
+                Ok(true) => {
+                    tracing::debug!("dropped our own echo");
+                    continue;
+                }
                 Ok(false) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "echo check failed; not acting on the line");

@@ -400,6 +400,18 @@ impl Router {
     }
 }
 
+/// The body of a ```json … ``` fence, or the text as it is.
+pub fn strip_fence(t: &str) -> &str {
+    let t = t.trim();
+    match t.strip_prefix("```") {
+        Some(rest) => {
+            let rest = rest.strip_prefix("json").unwrap_or(rest);
+            rest.strip_suffix("```").unwrap_or(rest).trim()
+        }
+        None => t,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,17 +444,5 @@ mod tests {
         ] {
             assert!(!provider(url).is_local(), "{url}");
         }
-    }
-}
-
-/// The body of a ```json … ``` fence, or the text as it is.
-pub fn strip_fence(t: &str) -> &str {
-    let t = t.trim();
-    match t.strip_prefix("```") {
-        Some(rest) => {
-            let rest = rest.strip_prefix("json").unwrap_or(rest);
-            rest.strip_suffix("```").unwrap_or(rest).trim()
-        }
-        None => t,
     }
 }

@@ -583,3 +583,54 @@ async fn a_model_that_returns_junk_or_stalls_sends_nothing_and_tells_the_owner()
         .unwrap();
     assert!(pending.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_gets_drafts_only_when_monitored_and_the_owner_is_mentioned() {
+    let mut r = rig();
+    let ann = r.ann.clone();
+    r.store
+        .write_blocking(move |c| {
+            let (g, _) = messages::upsert_chat(
+                c,
+                "console",
+                "grp-1",
+                ChatKind::Group,
+                Some("Climbing crew"),
+            )?;
+            messages::add_member(c, g, &ann)?;
+            Ok(())
+        })
+        .unwrap();
+    let ann = r.ann.clone();
+    let mut in_group = |r: &mut Rig, text: &str| {
+        let mut m = r.message(&ann, text, false);
+        m.chat_external_id = Some("grp-1".into());
+        m.chat_kind = Some("group".into());
+        m
+    };
+    let m = in_group(&mut r, "Priya are you coming saturday?");
+    assert!(matches!(
+        r.assistant.on_inbound(&m, &now()).await.unwrap(),
+        Outcome::Ignored { .. }
+    ));
+    assert!(
+        r.say("monitor climbing")
+            .await
+            .starts_with("👀 watching Climbing crew")
+    );
+    let m = in_group(&mut r, "who's bringing the rope?");
+    assert!(
+        matches!(
+            r.assistant.on_inbound(&m, &now()).await.unwrap(),
+            Outcome::Ignored { .. }
+        ),
+        "no mention"
+    );
+    let m = in_group(&mut r, "Priya are you coming saturday?");
+    assert!(matches!(
+        r.assistant.on_inbound(&m, &now()).await.unwrap(),
+        Outcome::Drafted { .. }
+    ));
+    assert_eq!(r.say("1 send").await, "✅ sent to Climbing crew.");
+    assert!(r.say("unmonitor climbing").await.starts_with("🙈"));
+}

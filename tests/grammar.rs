@@ -83,6 +83,13 @@ fn commands_and_sentences() {
         ),
         ("can you kill switch on", None),
         ("receipt please", None),
+        (
+            "monitor Climbing crew",
+            Some(Monitor {
+                group: "Climbing crew".into(),
+                on: true,
+            }),
+        ),
     ];
     for (text, want) in cases {
         let got = parse(text);

@@ -73,6 +73,12 @@ pub enum Command {
     Answer(bool),
     /// `news`, `news today|week|<source>`.
     News(Option<String>),
+    /// `monitor Climbing crew` / `unmonitor Climbing crew`: drafts in a group
+    /// when the owner is mentioned.
+    Monitor {
+        group: String,
+        on: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,6 +176,14 @@ fn control(w: &[&str], orig: &[&str]) -> Option<Command> {
         ["brief"] | ["today"] | ["?"] | ["plate"] | ["brief", "me"] => Brief,
         ["profile"] => Profile,
         ["news"] => News(None),
+        ["monitor", _, ..] => Monitor {
+            group: name(1, w.len()),
+            on: true,
+        },
+        ["unmonitor", _, ..] => Monitor {
+            group: name(1, w.len()),
+            on: false,
+        },
         ["news", rest @ ..] if rest.len() <= 3 => News(Some(orig[1..].join(" "))),
         ["what's", "paused"] | ["whats", "paused"] | ["what", "is", "paused"] => WhatsPaused,
         ["resume", "all"] => ResumeAll,

@@ -242,6 +242,11 @@ impl Owner {
                     .await?
             }
             Command::Profile => profile_summary(&self.profile.get()),
+            Command::Monitor { group, on } => {
+                store
+                    .write(move |c| Ok(teach::monitor(c, &group, on)?))
+                    .await?
+            }
             Command::News(filter) => {
                 store
                     .read(move |c| {

@@ -217,6 +217,38 @@ pub fn identity(
     })
 }
 
+/// Watch a group (by its name) for mentions of the owner, or stop.
+pub fn monitor(conn: &Connection, group: &str, on: bool) -> rusqlite::Result<String> {
+    let found: Vec<(i64, String)> = conn
+        .prepare(
+            "SELECT id, COALESCE(name, external_id) FROM chats
+             WHERE kind = 'group' AND lower(COALESCE(name, '')) LIKE '%' || lower(?1) || '%' LIMIT 3",
+        )?
+        .query_map([group], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let (id, name) = match found.as_slice() {
+        [one] => one.clone(),
+        [] => return Ok(format!("🤷 no group called {group}.")),
+        _ => {
+            return Ok(format!(
+                "🤷 {group} matches several groups; use more of the name."
+            ));
+        }
+    };
+    if on {
+        conn.execute(
+            "INSERT OR IGNORE INTO monitored_chats (chat_id, created_at) VALUES (?1, ?2)",
+            rusqlite::params![id, jiff::Timestamp::now().to_string()],
+        )?;
+        Ok(format!(
+            "👀 watching {name}: I'll draft when someone mentions you there."
+        ))
+    } else {
+        conn.execute("DELETE FROM monitored_chats WHERE chat_id = ?1", [id])?;
+        Ok(format!("🙈 no longer watching {name}."))
+    }
+}
+
 pub fn disclose(
     conn: &Connection,
     who: &str,

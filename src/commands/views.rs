@@ -14,7 +14,7 @@ pub const HELP: &str = "Steward commands:
 • I'm at the gym [for 1h] · heads down · driving · going to bed · I'm back
 • remember Ann's birthday is 1990-04-02 · +15125551234 is Manasa · remind me to call the bank
 • don't tell Ravi where I am · you can tell Ravi where I am
-• news [today | week | <source>]
+• news [today | week | <source>] · monitor <group> · unmonitor <group>
 Anything else goes to your chief of staff. Start with \"steward\" to force a command.";
 
 /// "2h 5m", "12m", "40s".
@@ -59,14 +59,17 @@ pub fn display_name(conn: &Connection, channel: &str, to: &str) -> String {
         .ok()
         .flatten();
     let by_chat = || {
+        // A group by its name; a 1:1 chat by the other person's.
         conn.query_row(
-            "SELECT p.name FROM chats c JOIN chat_members m ON m.chat_id = c.id
-             JOIN people p ON p.id = m.person_id
+            "SELECT CASE WHEN c.kind = 'group' THEN COALESCE(c.name, c.external_id) ELSE p.name END
+             FROM chats c LEFT JOIN chat_members m ON m.chat_id = c.id
+             LEFT JOIN people p ON p.id = m.person_id AND p.is_owner = 0
              WHERE c.external_id = ?1 AND (?2 = '' OR c.channel = ?2 OR ?2 = 'imessage')
-               AND p.is_owner = 0 AND p.name IS NOT NULL LIMIT 1",
+             ORDER BY p.name IS NULL LIMIT 1",
             params![to, channel],
-            |r| r.get::<_, String>(0),
+            |r| r.get::<_, Option<String>>(0),
         )
+        .map(|n| n.unwrap_or_default())
         .optional()
         .ok()
         .flatten()

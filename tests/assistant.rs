@@ -602,7 +602,7 @@ async fn a_group_gets_drafts_only_when_monitored_and_the_owner_is_mentioned() {
         })
         .unwrap();
     let ann = r.ann.clone();
-    let mut in_group = |r: &mut Rig, text: &str| {
+    let in_group = |r: &mut Rig, text: &str| {
         let mut m = r.message(&ann, text, false);
         m.chat_external_id = Some("grp-1".into());
         m.chat_kind = Some("group".into());

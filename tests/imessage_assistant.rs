@@ -6,49 +6,13 @@
 mod common;
 mod fixtures;
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Json;
-use common::{TestHome, json, stderr};
+use common::osascript::{calls, fake as fake_osascript};
+use common::{TestHome, json, stderr, wait_until};
 use fixtures::Msg;
 use serde_json::{Value, json};
-
-fn wait_until(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    false
-}
-
-fn fake_osascript(dir: &Path) -> PathBuf {
-    let path = dir.join("osascript");
-    let script = format!(
-        // Unique names, in time order: two sends at once must not share a file.
-        "#!/bin/sh\nprintf '%s\\0' \"$@\" > {d}/call.$(date +%s%N).$$.argv\ncat > /dev/null\nexit 0\n",
-        d = dir.display()
-    );
-    std::fs::write(&path, script).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
-}
-
-/// Each osascript call as (text, target).
-fn calls(dir: &Path) -> Vec<(String, String)> {
-    call_files(dir)
-        .into_iter()
-        .map(|p| {
-            let argv = std::fs::read_to_string(p).unwrap();
-            let parts: Vec<&str> = argv.split('\0').collect();
-            (parts[1].to_string(), parts[2].to_string())
-        })
-        .collect()
-}
 
 async fn chat(Json(body): Json<Value>) -> Json<Value> {
     Json(json!({
@@ -139,14 +103,4 @@ fn a_new_message_becomes_a_confirmation_and_1_send_sends_it_once() {
             .unwrap()
             .contains("nothing is paused")
     );
-}
-
-/// The stand-in's call files, oldest first (their names start with nanoseconds).
-fn call_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
-        .unwrap_or_default();
-    files.retain(|p| p.extension().is_some_and(|e| e == "argv"));
-    files.sort();
-    files
 }

@@ -6,25 +6,13 @@
 mod common;
 mod fixtures;
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{TestHome, json, stderr};
+use common::osascript::fake as fake_osascript;
+use common::{TestHome, json, stderr, wait_until};
 use fixtures::Msg;
 use serde_json::Value;
 use steward::http::probe;
-
-fn wait_until(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    false
-}
 
 fn say(home: &TestHome, text: &str) -> Value {
     let out = home.run(&["say", text, "--json"]);
@@ -257,29 +245,6 @@ fn the_profile_reloads_on_save_and_a_bad_edit_keeps_the_last_good_one() {
     assert!(reply(&home, "profile").contains("2 relationships"));
 }
 
-/// A stand-in osascript that records each call's argv (NUL-separated).
-fn fake_osascript(dir: &std::path::Path) -> std::path::PathBuf {
-    let path = dir.join("osascript");
-    let script = format!(
-        // Unique names, in time order: two sends at once must not share a file.
-        "#!/bin/sh\nprintf '%s\\0' \"$@\" > {d}/call.$(date +%s%N).$$.argv\ncat > /dev/null\nexit 0\n",
-        d = dir.display()
-    );
-    std::fs::write(&path, script).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
-}
-
-fn sent_texts(dir: &std::path::Path) -> Vec<String> {
-    call_files(dir)
-        .into_iter()
-        .map(|p| {
-            let argv = std::fs::read_to_string(p).unwrap_or_default();
-            argv.split('\0').nth(1).unwrap_or_default().to_string()
-        })
-        .collect()
-}
-
 #[test]
 fn steward_never_reads_its_own_reply_as_a_command_even_after_a_restart() {
     let home = TestHome::new();
@@ -374,12 +339,9 @@ fn steward_never_reads_its_own_reply_as_a_command_even_after_a_restart() {
     assert!(!reply(&home, "status").contains("KILL SWITCH"));
 }
 
-/// The stand-in's call files, oldest first (their names start with nanoseconds).
-fn call_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
-        .unwrap_or_default();
-    files.retain(|p| p.extension().is_some_and(|e| e == "argv"));
-    files.sort();
-    files
+fn sent_texts(dir: &std::path::Path) -> Vec<String> {
+    common::osascript::calls(dir)
+        .into_iter()
+        .map(|(text, _)| text)
+        .collect()
 }

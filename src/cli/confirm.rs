@@ -7,15 +7,11 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
 use serde_json::json;
 
-use crate::config::Config;
-use crate::daemon::{self, pidfile};
 use crate::home::Home;
-use crate::http::probe;
 use crate::pipeline::{Actor, Decision, RunOutcome, confirm};
-use crate::store::{self, Store};
+use crate::store;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -52,9 +48,18 @@ pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Edit { id, text, json } => (id, Decision::Edited, Some(text), json),
         Command::Reject { id, json } => (id, Decision::Rejected, None, json),
     };
-    let outcome = match pidfile::inspect(&home.pid_path()) {
-        Some(info) => via_daemon(home, &info, &id, decision, text.as_deref())?,
-        None => locally(home, &id, decision, text)?,
+    let outcome = match super::reach::reach(home)? {
+        super::reach::Reach::Daemon { addr, token } => {
+            via_daemon(addr, &token, &id, decision, text.as_deref())?
+        }
+        super::reach::Reach::Local => {
+            let id = id.clone();
+            super::reach::locally(home, |pipeline, _| async move {
+                Ok(pipeline
+                    .decide(&id, decision, text, &Actor::Console)
+                    .await?)
+            })?
+        }
     };
     if json {
         super::print_json(&outcome)?;
@@ -101,58 +106,27 @@ fn list(home: &Home, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn via_daemon(
-    home: &Home,
-    info: &pidfile::PidInfo,
+    addr: std::net::SocketAddr,
+    token: &str,
     id: &str,
     decision: Decision,
     text: Option<&str>,
 ) -> anyhow::Result<RunOutcome> {
-    let addr = info
-        .listen
-        .parse()
-        .context("the pid file names no listen address")?;
-    let token =
-        super::client_token(home).context("cannot read the api-token to reach the daemon")?;
     let verb = match decision {
         Decision::Approved => "approve",
         Decision::Edited => "edit",
         Decision::Rejected => "reject",
     };
     let body = match text {
-        Some(t) => json!({ "text": t }).to_string(),
-        None => "{}".to_string(),
+        Some(t) => json!({ "text": t }),
+        None => json!({}),
     };
     let path = format!("/v1/confirmations/{id}/{verb}");
-    let resp = probe::post_json(addr, &path, Some(&token), &body, Duration::from_secs(30))?;
-    if resp.status != 200 {
-        let msg = serde_json::from_str::<serde_json::Value>(&resp.body)
-            .ok()
-            .and_then(|v| v["error"].as_str().map(str::to_string))
-            .unwrap_or(resp.body);
-        bail!("{msg}");
-    }
-    Ok(serde_json::from_str(&resp.body)?)
-}
-
-fn locally(
-    home: &Home,
-    id: &str,
-    decision: Decision,
-    text: Option<String>,
-) -> anyhow::Result<RunOutcome> {
-    let _lock = pidfile::acquire(&home.pid_path())?;
-    let config = Config::load(&home.config_path())?;
-    let store = Store::open(&home.db_path())?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let outcome = runtime.block_on(async {
-        let pipeline = daemon::build_pipeline(home, &config, store.clone())?;
-        pipeline.check_integrity().await?;
-        let out = pipeline.decide(id, decision, text, &Actor::Console).await;
-        drop(pipeline);
-        store.close().await;
-        anyhow::Ok(out?)
-    })?;
-    Ok(outcome)
+    Ok(serde_json::from_value(super::reach::post(
+        addr,
+        token,
+        &path,
+        &body,
+        Duration::from_secs(30),
+    )?)?)
 }

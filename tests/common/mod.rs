@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 pub mod lantern;
+pub mod osascript;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -156,4 +157,16 @@ pub fn json(out: &Output) -> serde_json::Value {
 pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Poll `ok` every 10 ms until it holds or `limit` passes.
+pub fn wait_until(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
 }

@@ -714,3 +714,44 @@ fn agents_create_writes_a_valid_spec_from_the_model_and_refuses_junk() {
     assert_eq!(out.status.code(), Some(1));
     assert!(common::stderr(&out).contains("already exists"));
 }
+
+#[tokio::test]
+async fn do_not_disturb_holds_nudges_and_focus_off_releases_them() {
+    let r = rig(quiet("00:00", "00:00"));
+    let now = Timestamp::now().as_millisecond();
+    let signal = |detail: &'static str, ts: i64| {
+        r.store
+            .write_blocking(move |c| {
+                c.execute(
+                    "INSERT INTO signals (device_id, kind, detail, ts_ms, received_ms) VALUES ('d1', 'focus', ?1, ?2, ?2)",
+                    rusqlite::params![detail, ts],
+                )?;
+                Ok(())
+            })
+            .unwrap()
+    };
+    signal("dnd", now - 60_000);
+    r.store
+        .write_blocking(move |c| {
+            c.execute(
+                "INSERT INTO commitments (title, source, next_nudge_ms, created_ms) VALUES ('sign the lease', 'owner', ?1, ?1)",
+                [now - 30_000],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let s = r.scheduler();
+    let spec = r.pipeline.roster().get("concierge").unwrap().clone();
+    s.fire(&spec, None, Timestamp::now()).await.unwrap();
+    assert!(r.owner_outbox().is_empty(), "held while on Do Not Disturb");
+    assert!(
+        s.release_now().await.unwrap().is_none(),
+        "still on DND: nothing released"
+    );
+    signal("off", now);
+    assert!(s.release_now().await.unwrap().is_some());
+    assert_eq!(
+        r.owner_outbox(),
+        vec!["📥 while you were heads-down:\n📌 sign the lease — reply: done / snooze / research"]
+    );
+}

@@ -225,6 +225,12 @@ impl Scheduler {
         }
     }
 
+    /// Release held nudges now if nothing holds them (focus just ended).
+    pub async fn release_now(&self) -> Result<Option<RunOutcome>, ScheduleError> {
+        let tick = Tick::at(Timestamp::now(), &self.owner.tz());
+        self.release(&tick).await
+    }
+
     /// Held nudges go out as one message once nothing holds them.
     async fn release(&self, tick: &Tick) -> Result<Option<RunOutcome>, ScheduleError> {
         let (quiet, t) = (self.quiet, tick.clone());

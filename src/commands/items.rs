@@ -16,7 +16,24 @@ impl Owner {
     ) -> Result<String, CommandError> {
         let now = state::now_ms();
         let store = self.pipeline.store();
-        let Some(items) = store.read(move |c| Ok(state::list(c, now)?)).await? else {
+        // A list answers for 15 minutes, and a list of drafts for as long as one waits.
+        let items = store
+            .read(move |c| {
+                if let Some(items) = state::list(c, now)? {
+                    return Ok(Some(items));
+                }
+                let stale: Option<Vec<ListItem>> =
+                    state::get(c, state::LIST)?.and_then(|(v, _)| serde_json::from_value(v).ok());
+                let pending: Vec<String> =
+                    views::pending(c, now)?.into_iter().map(|p| p.id).collect();
+                Ok(stale.filter(|items| {
+                    items
+                        .iter()
+                        .any(|i| matches!(i, ListItem::Confirmation(id) if pending.contains(id)))
+                }))
+            })
+            .await?;
+        let Some(items) = items else {
             return Ok("🤷 no list is open; say approvals, runs or brief.".into());
         };
         let Some(item) = items.get(n.wrapping_sub(1)).cloned() else {

@@ -130,13 +130,17 @@ pub fn route(owner: Owner, mut bus: broadcast::Receiver<Inbound>) -> tokio::task
                     continue;
                 }
             }
-            let actor = match &msg.handle {
-                Some(h) => Actor::Handle {
+            // A self-chat line is the owner's by construction; name their handle in
+            // the audit when the identity gate knows it, else the console.
+            let actor = msg
+                .handle
+                .as_ref()
+                .map(|h| Actor::Handle {
                     channel: msg.channel.clone(),
                     handle: h.clone(),
-                },
-                None => Actor::Console,
-            };
+                })
+                .filter(|a| owner.pipeline().is_owner(a))
+                .unwrap_or(Actor::Console);
             let owner_msg = OwnerMessage {
                 channel,
                 actor,

@@ -108,6 +108,21 @@ async fn fire_nano_agents(
             }
         };
     }
+    if s.kind == "focus"
+        && s.detail
+            .as_deref()
+            .is_some_and(|d| matches!(d.to_lowercase().as_str(), "off" | "available" | "none"))
+    {
+        // Heads-down ended: what was held goes out now (focus-guardian).
+        return match state.scheduler.release_now().await {
+            Ok(Some(out)) => vec![out.run_id],
+            Ok(None) => Vec::new(),
+            Err(e) => {
+                tracing::warn!(error = %e, "releasing held nudges failed");
+                Vec::new()
+            }
+        };
+    }
     if !presence::is_driving(s) {
         return Vec::new();
     }

@@ -377,7 +377,10 @@ impl Ingest {
             chat_kind: chat.map(|c| c.kind.as_str().to_string()),
             person_id: person,
             sender_id: sender,
-            handle: contact_handle.map(|h| h.to_string()),
+            // A self-chat line carries the owner's own handle (the audit names it).
+            handle: contact_handle
+                .or(if is_self { handle.clone() } else { None })
+                .map(|h| h.to_string()),
             from_me: m.is_from_me,
             is_command: is_self,
             text,

@@ -4,6 +4,8 @@
 //! the confirmation run and the self-chat run). The model is a local double
 //! that answers at once; its round trip, measured alone, is subtracted.
 //!
+//! Also: a self-chat command through the local API, end to end.
+//!
 //! `cargo bench --bench assistant` (STEWARD_BENCH_DRAFTS, default 30). Prints a table.
 
 #[path = "../tests/common/mod.rs"]
@@ -151,6 +153,25 @@ fn main() {
         // Drop it, so the list stays short and the contact is never paused.
         let _ = home.run(&["say", "1 no"]);
     }
+    // A self-chat command through the API: parse, a `self-chat` run (journal,
+    // audit entry, signed receipt) and the console delivery.
+    let addr = _d.addr;
+    let token = std::fs::read_to_string(home.file("api-token")).unwrap();
+    let commands: Vec<f64> = (0..200)
+        .map(|_| {
+            let t = Instant::now();
+            let r = steward::http::probe::post_json(
+                addr,
+                "/v1/owner/messages",
+                Some(token.trim()),
+                r#"{"text":"status"}"#,
+                Duration::from_secs(5),
+            )
+            .unwrap();
+            assert_eq!(r.status, 200, "{}", r.body);
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
     let less_model: Vec<f64> = totals.iter().map(|t| t - model_ms).collect();
     println!("| contact assistant ({n} messages) | median | p90 |");
     println!("|---|---|---|");
@@ -164,5 +185,10 @@ fn main() {
         "| row → prompt, excluding the model call | {:.1} ms | {:.1} ms |",
         median(less_model.clone()),
         pct(less_model, 0.9)
+    );
+    println!(
+        "| `POST /v1/owner/messages` \"status\" (200 runs, each with a receipt) | {:.2} ms | {:.2} ms |",
+        median(commands.clone()),
+        pct(commands, 0.9)
     );
 }

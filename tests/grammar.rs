@@ -83,6 +83,12 @@ fn commands_and_sentences() {
         ),
         ("can you kill switch on", None),
         ("receipt please", None),
+        ("what did Ann say", Some(Peek("Ann".into()))),
+        ("what did Ann Lee say?", Some(Peek("Ann Lee".into()))),
+        ("catch me up on Raju's messages", Some(Peek("Raju".into()))),
+        ("see messages from Bob", Some(Peek("Bob".into()))),
+        ("what did you say", None),
+        ("message Arun that I'm late", None),
         (
             "monitor Climbing crew",
             Some(Monitor {

@@ -97,6 +97,17 @@ fn a_new_message_becomes_a_confirmation_and_1_send_sends_it_once() {
     });
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(calls(&dir).len(), 2);
+    // Thread-peek reads memory, no model.
+    let peek = json(&home.run(&["say", "what did Ann Lee say", "--json"]));
+    let peek = peek["reply"].as_str().unwrap();
+    assert!(
+        peek.contains("Ann Lee (") && peek.contains("are we still on for friday?"),
+        "{peek}"
+    );
+    assert!(
+        peek.contains("you ("),
+        "our sent reply is in the thread: {peek}"
+    );
     assert!(
         json(&home.run(&["say", "what's paused", "--json"]))["reply"]
             .as_str()

@@ -73,6 +73,9 @@ pub enum Command {
     Answer(bool),
     /// `news`, `news today|week|<source>`.
     News(Option<String>),
+    /// "what did Ann say", "catch me up on Ann", "see messages from Ann": the
+    /// real thread from memory, no model.
+    Peek(String),
     /// `monitor Climbing crew` / `unmonitor Climbing crew`: drafts in a group
     /// when the owner is mentioned.
     Monitor {
@@ -342,6 +345,11 @@ fn name_ok(words: &[&str]) -> bool {
                 && !matches!(
                     w.to_lowercase().as_str(),
                     "me" | "my"
+                        | "you"
+                        | "i"
+                        | "they"
+                        | "he"
+                        | "she"
                         | "and"
                         | "just"
                         | "spam"
@@ -360,7 +368,40 @@ fn name_ok(words: &[&str]) -> bool {
         })
 }
 
+/// Thread-peek: exactly one person named, never with a send verb.
+fn peek(w: &[&str], orig: &[&str]) -> Option<Command> {
+    let w: Vec<&str> = w.iter().map(|x| x.trim_end_matches('?')).collect();
+    let name = |from: usize, to: usize| -> Option<String> {
+        let words = &orig[from..to];
+        let n = words.join(" ");
+        let n = n
+            .trim_end_matches('?')
+            .trim_end_matches("'s")
+            .trim()
+            .to_string();
+        (name_ok(&n.split_whitespace().collect::<Vec<_>>())).then_some(n)
+    };
+    match w.as_slice() {
+        ["what", "did", .., "say"] if w.len() >= 4 => name(2, w.len() - 1),
+        ["what's", _, "saying"] | ["whats", _, "saying"] => name(1, 2),
+        ["catch", "me", "up", "on", rest @ ..] if !rest.is_empty() => {
+            let end = if rest.last() == Some(&"messages") {
+                w.len() - 1
+            } else {
+                w.len()
+            };
+            name(4, end)
+        }
+        ["see", "messages", "from", rest @ ..] if !rest.is_empty() => name(3, w.len()),
+        _ => None,
+    }
+    .map(Command::Peek)
+}
+
 fn teaching(lower: &str, w: &[&str], orig: &[&str]) -> Option<Command> {
+    if let Some(p) = peek(w, orig) {
+        return Some(p);
+    }
     if lower.contains('?') || lower.chars().count() > MAX_STATUS_CHARS {
         return None;
     }

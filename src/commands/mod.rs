@@ -242,6 +242,11 @@ impl Owner {
                     .await?
             }
             Command::Profile => profile_summary(&self.profile.get()),
+            Command::Peek(who) => {
+                store
+                    .read(move |c| Ok(teach::peek(c, &who, &canon)?))
+                    .await?
+            }
             Command::Monitor { group, on } => {
                 store
                     .write(move |c| Ok(teach::monitor(c, &group, on)?))

@@ -249,6 +249,36 @@ pub fn monitor(conn: &Connection, group: &str, on: bool) -> rusqlite::Result<Str
     }
 }
 
+/// The last messages with one person, from memory.
+pub fn peek(conn: &Connection, who: &str, canon: &Canonicalizer) -> rusqlite::Result<String> {
+    let (id, name) = match person(conn, who, canon) {
+        Ok(p) => p,
+        Err(msg) => return Ok(msg),
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT direction, text, at_ms, channel FROM messages WHERE person_id = ?1 AND is_command = 0
+         ORDER BY at_ms DESC, id DESC LIMIT 6",
+    )?;
+    let mut rows: Vec<(String, String, i64, String)> = stmt
+        .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<_, _>>()?;
+    if rows.is_empty() {
+        return Ok(format!("💬 nothing from {name} yet."));
+    }
+    rows.reverse();
+    let now = state::now_ms();
+    let mut out = format!("💬 {name}, latest last:\n");
+    for (dir, text, at, channel) in rows {
+        let who = if dir == "out" { "you" } else { name.as_str() };
+        let text: String = text.chars().take(200).collect();
+        out.push_str(&format!(
+            "{who} ({} ago, {channel}): {text}\n",
+            human_duration(now - at)
+        ));
+    }
+    Ok(out.trim_end().to_string())
+}
+
 pub fn disclose(
     conn: &Connection,
     who: &str,

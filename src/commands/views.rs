@@ -15,6 +15,7 @@ pub const HELP: &str = "Steward commands:
 • remember Ann's birthday is 1990-04-02 · +15125551234 is Manasa · remind me to call the bank
 • don't tell Ravi where I am · you can tell Ravi where I am
 • news [today | week | <source>] · monitor <group> · unmonitor <group>
+• what did Ann say · catch me up on Ann
 Anything else goes to your chief of staff. Start with \"steward\" to force a command.";
 
 /// "2h 5m", "12m", "40s".

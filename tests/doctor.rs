@@ -181,3 +181,32 @@ fn a_configured_model_that_does_not_answer_fails_the_models_check() {
         "{c}"
     );
 }
+
+#[test]
+fn a_bad_profile_line_warns_and_a_broken_agent_spec_fails() {
+    let home = TestHome::new();
+    assert!(home.run(&["init"]).status.success());
+    std::fs::write(
+        home.file("profiles/owner.md"),
+        "## Facts\n- anniversary: 2019-13-45\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(home.file("agents")).unwrap();
+    std::fs::write(
+        home.file("agents/concierge.yaml"),
+        "name: concierge\ntier: often\n",
+    )
+    .unwrap();
+    let out = home.run(&["doctor", "--json"]);
+    let report = json(&out);
+    let p = check(&report, "profile");
+    assert_eq!(p["status"], "warn", "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("line 2"), "{p}");
+    let a = check(&report, "agents");
+    assert_eq!(a["status"], "fail", "{a}");
+    assert!(
+        a["detail"].as_str().unwrap().starts_with("concierge:"),
+        "{a}"
+    );
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -115,6 +115,8 @@ pub fn checks(home: &Home) -> Vec<Check> {
         check_imessage(config.as_ref().ok()),
         check_models(config.as_ref().ok()),
         check_runtime(config.as_ref().ok()),
+        check_profile(home),
+        check_agents(home),
         check_port(home, listen),
         if listen.ip().is_loopback() {
             Check::ok("exposure", format!("HTTP stays on loopback ({listen})"))
@@ -383,6 +385,70 @@ fn check_models(config: Option<&Config>) -> Check {
     } else {
         Check::ok(NAME, lines.join("; "))
     }
+}
+
+/// The owner profile parses (a bad line keeps the daemon on the last good one).
+fn check_profile(home: &Home) -> Check {
+    const NAME: &str = "profile";
+    let path = home.owner_profile_path();
+    match crate::profile::watch::read(&path) {
+        Ok(p) => Check::ok(
+            NAME,
+            format!(
+                "{}: {} facts, {} relationships, time zone {}",
+                path.display(),
+                p.facts.len(),
+                p.relationships.len(),
+                p.timezone.as_deref().unwrap_or("from steward.yaml")
+            ),
+        ),
+        Err(e) => Check::bad(
+            NAME,
+            Level::Warn,
+            e.to_string(),
+            format!(
+                "edit {} (the template is profiles/owner.example.md)",
+                path.display()
+            ),
+        ),
+    }
+}
+
+/// Every agent spec parses; the ones that cannot run here say why.
+fn check_agents(home: &Home) -> Check {
+    const NAME: &str = "agents";
+    let roster = crate::agents::Roster::load(home.root());
+    if let Some((name, e)) = roster.invalid.iter().next() {
+        return Check::bad(
+            NAME,
+            Level::Fail,
+            format!("{name}: {e}"),
+            format!(
+                "fix {} or delete it to use the shipped spec",
+                home.root()
+                    .join("agents")
+                    .join(format!("{name}.yaml"))
+                    .display()
+            ),
+        );
+    }
+    let waiting: Vec<String> = roster
+        .specs
+        .values()
+        .filter_map(|s| crate::agents::roster::needs(s).map(|why| format!("{} ({why})", s.name)))
+        .collect();
+    Check::ok(
+        NAME,
+        format!(
+            "{} agents; waiting on something: {}",
+            roster.specs.len(),
+            if waiting.is_empty() {
+                "none".to_string()
+            } else {
+                waiting.join("; ")
+            }
+        ),
+    )
 }
 
 /// The remote runtime publishes its receipt key; reports latency and fingerprint.

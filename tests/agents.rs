@@ -392,7 +392,9 @@ async fn relationship_keeper_nudges_the_quiet_once_a_week() {
     let out = r.owner_outbox();
     assert_eq!(
         out,
-        vec!["💬 Reach out to Maya Chen — 30 days since you last talked"]
+        vec![
+            "1 · 💬 Reach out to Maya Chen — 30 days since you last talked (reply \"1 draft\" for a check-in)"
+        ]
     );
     s.fire(&spec, None, Timestamp::now()).await.unwrap();
     assert_eq!(r.owner_outbox().len(), 1, "not again this ISO week");
@@ -574,15 +576,13 @@ fn agents_lists_the_roster_and_relationship_keeper_nudges_an_imported_history() 
         .map(|v| v["text"].as_str().unwrap().to_string())
         .collect();
     assert!(
-        nudges
-            .iter()
-            .any(|n| n.starts_with("💬 Reach out to Ann Lee")),
+        nudges.iter().any(|n| n.contains("💬 Reach out to Ann Lee")),
         "{nudges:?}"
     );
     assert!(
         nudges
             .iter()
-            .any(|n| n.starts_with("💬 Reach out to Bob Stone")),
+            .any(|n| n.contains("💬 Reach out to Bob Stone")),
         "{nudges:?}"
     );
     assert!(

@@ -266,7 +266,10 @@ impl Rig {
 async fn a_message_gets_one_confirmation_and_1_send_sends_exactly_that_once() {
     let mut r = rig();
     let out = r.contact("are we still on friday?").await;
-    let Outcome::Drafted { confirmation, tier } = out else {
+    let Outcome::Drafted {
+        confirmation, tier, ..
+    } = out
+    else {
         panic!("{out:?}")
     };
     assert_eq!(tier, Tier::High, "short, to a known relationship");
@@ -633,4 +636,52 @@ async fn a_group_gets_drafts_only_when_monitored_and_the_owner_is_mentioned() {
     ));
     assert_eq!(r.say("1 send").await, "✅ sent to Climbing crew.");
     assert!(r.say("unmonitor climbing").await.starts_with("🙈"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_check_in_the_owner_asks_for_is_drafted_and_confirmed_like_any_send() {
+    let mut r = rig();
+    // Ann and the owner talked, long ago.
+    let ann = r.ann.clone();
+    r.message(&ann, "see you around!", false);
+    r.message(&ann, "you too", true);
+    *r.model.mode.lock().unwrap() = "hey! been a while, how are things?".into();
+    // The keeper's nudge is item 1 of the list (the rig's messages are fresh, so
+    // file the commitment as the keeper would).
+    let ann = r.ann.clone();
+    r.store
+        .write_blocking(move |c| {
+            c.execute(
+                "INSERT INTO commitments (title, person_id, source, urgency, dedup_key, created_ms)
+                 VALUES ('Reach out to Ann Lee', ?1, 'agent', 'fyi', 'relkeeper:test', 0)",
+                [&ann],
+            )?;
+            let id = c.last_insert_rowid();
+            steward::commands::state::set_list(
+                c,
+                &[steward::commands::state::ListItem::Commitment(id)],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let prompt = r.say("1 draft").await;
+    assert_eq!(
+        prompt,
+        "✍️ 1 · to Ann Lee (a check-in) → draft: \"hey! been a while, how are things?\" (medium confidence) — reply \"1 send\", \"1 edit …\", \"1 no\""
+    );
+    // The draft prompt held no owner secrets and asked for a first message.
+    let last = r.model.prompts.lock().unwrap().last().unwrap().clone();
+    assert!(
+        last.contains("has not talked with Ann Lee in a while"),
+        "{last}"
+    );
+    assert!(
+        r.outbox("contact").is_empty(),
+        "nothing sent before the yes"
+    );
+    assert_eq!(r.say("1 send").await, "✅ sent to Ann Lee.");
+    assert_eq!(
+        r.outbox("contact"),
+        vec!["hey! been a while, how are things?"]
+    );
 }

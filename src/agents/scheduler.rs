@@ -450,7 +450,11 @@ impl Scheduler {
             sent_keys.push(s.key.clone());
             let text = if s.item.is_some() {
                 n += 1;
-                format!("📌 {n} · {}", s.text.trim_start_matches("📌 "))
+                let numbered = match s.text.strip_prefix("📌 ") {
+                    Some(rest) => format!("📌 {n} · {rest}"),
+                    None => format!("{n} · {}", s.text),
+                };
+                numbered.replace("\"N draft\"", &format!("\"{n} draft\""))
             } else {
                 s.text
             };

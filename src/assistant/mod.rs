@@ -44,13 +44,28 @@ impl From<rusqlite::Error> for AssistantError {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase", tag = "kind")]
 pub enum Outcome {
-    Ignored { why: String },
+    Ignored {
+        why: String,
+    },
     Queued,
-    Probe { probe: Probe },
-    Drafted { confirmation: String, tier: Tier },
-    AutoSent { run_id: String },
-    NoDraft { why: String },
-    Withdrawn { drafts: usize },
+    Probe {
+        probe: Probe,
+    },
+    Drafted {
+        confirmation: String,
+        tier: Tier,
+        /// The ✍️ line the owner got (or gets, for a draft they asked for).
+        prompt: String,
+    },
+    AutoSent {
+        run_id: String,
+    },
+    NoDraft {
+        why: String,
+    },
+    Withdrawn {
+        drafts: usize,
+    },
 }
 
 fn ignored(why: &str) -> Outcome {
@@ -163,7 +178,7 @@ impl Assistant {
                 .await?;
             return Ok(Outcome::Queued);
         }
-        self.draft(msg, &send_channel, &thread, now_ms).await
+        self.draft(msg, &send_channel, &thread, now_ms, false).await
     }
 
     /// Handle what waited for quiet hours to end; how many were handled.
@@ -267,6 +282,7 @@ impl Assistant {
         send_channel: &str,
         thread: &str,
         now_ms: i64,
+        by_owner: bool,
     ) -> Result<Outcome, AssistantError> {
         let profile = self.owner.profile().get();
         let (m, p) = (msg.clone(), profile.clone());
@@ -319,9 +335,18 @@ impl Assistant {
             }
             return Ok(ignored("no model for drafts"));
         }
-        let actor = Actor::Handle {
-            channel: msg.channel.clone(),
-            handle: msg.handle.clone().unwrap_or_else(|| msg.person_id.clone()),
+        // A contact's message drafts on the contact's trigger; a check-in the
+        // owner asked for ("1 draft") is the owner's run.
+        let (trigger, actor) = if by_owner {
+            (Trigger::Owner, Actor::Console)
+        } else {
+            (
+                Trigger::Contact,
+                Actor::Handle {
+                    channel: msg.channel.clone(),
+                    handle: msg.handle.clone().unwrap_or_else(|| msg.person_id.clone()),
+                },
+            )
         };
         let dctx = DraftContext {
             contact_names: std::iter::once(name.clone())
@@ -350,7 +375,7 @@ impl Assistant {
                 .pipeline()
                 .run(RunRequest {
                     agent: agent.into(),
-                    trigger: Trigger::Contact,
+                    trigger,
                     actor: actor.clone(),
                     input: msg.text.clone(),
                     dedup_key: Some(format!(
@@ -412,7 +437,7 @@ impl Assistant {
             .pipeline()
             .run(RunRequest {
                 agent: agent.into(),
-                trigger: Trigger::Contact,
+                trigger,
                 actor,
                 input: json!({ "inbound": msg.text, "confidence": conf }).to_string(),
                 dedup_key: Some(format!("reply:{}:{}", msg.channel, msg.external_id)),
@@ -467,18 +492,74 @@ impl Assistant {
                     .map_or(1, |i| i + 1))
             })
             .await?;
-        self.tell_owner(
-            &msg.channel,
-            &format!(
-                "✍️ {n} · {name}: \"{quoted}\" → draft: \"{text}\" ({} confidence) — reply \"{n} send\", \"{n} edit …\", \"{n} no\"",
-                conf.tier.as_str()
-            ),
-        )
-        .await?;
+        let about = if msg.text.is_empty() {
+            format!("to {name} (a check-in)")
+        } else {
+            format!("{name}: \"{quoted}\"")
+        };
+        let prompt = format!(
+            "✍️ {n} · {about} → draft: \"{text}\" ({} confidence) — reply \"{n} send\", \"{n} edit …\", \"{n} no\"",
+            conf.tier.as_str()
+        );
+        if !by_owner {
+            self.tell_owner(&msg.channel, &prompt).await?;
+        }
         Ok(Outcome::Drafted {
             confirmation,
             tier: conf.tier,
+            prompt,
         })
+    }
+
+    /// A check-in draft to someone the owner has not talked with lately (the
+    /// owner's "1 draft" on a relationship-keeper nudge); confirmed like any send.
+    pub async fn outreach(&self, person_id: &str) -> Result<String, AssistantError> {
+        let p = person_id.to_string();
+        let chat: Option<(String, String, Option<String>)> = self
+            .store()
+            .read(move |c| {
+                use rusqlite::OptionalExtension;
+                Ok(c.query_row(
+                    "SELECT c.channel, c.external_id, (SELECT handle FROM handles WHERE person_id = ?1 LIMIT 1)
+                     FROM chats c JOIN chat_members m ON m.chat_id = c.id
+                     LEFT JOIN messages msg ON msg.chat_id = c.id
+                     WHERE m.person_id = ?1 AND c.kind = 'direct'
+                     GROUP BY c.id ORDER BY MAX(msg.at_ms) DESC LIMIT 1",
+                    [&p],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?)
+            })
+            .await?;
+        let Some((channel, chat, handle)) = chat else {
+            return Ok("🤷 I have no 1:1 chat with them to write in.".into());
+        };
+        let Some(send_channel) = self.send_channel(&channel) else {
+            return Ok(format!("🤷 no bridge can send on {channel} here."));
+        };
+        let now_ms = state::now_ms();
+        let day = jiff::Timestamp::now().to_zoned(self.owner.tz()).date();
+        let msg = Inbound {
+            channel,
+            external_id: format!("outreach:{person_id}:{day}"),
+            chat_external_id: Some(chat.clone()),
+            chat_kind: Some("direct".into()),
+            person_id: person_id.to_string(),
+            sender_id: person_id.to_string(),
+            handle,
+            from_me: false,
+            is_command: false,
+            text: String::new(),
+            at_ms: now_ms,
+        };
+        Ok(
+            match self.draft(&msg, &send_channel, &chat, now_ms, true).await? {
+                Outcome::Drafted { prompt, .. } => prompt,
+                Outcome::NoDraft { why } => format!("⚠️ no draft: {why}"),
+                Outcome::Ignored { why } => format!("⚠️ no draft: {why}"),
+                other => format!("⚠️ no draft ({other:?})"),
+            },
+        )
     }
 }
 

@@ -166,7 +166,8 @@ fn run_one(home: &Home, name: &str, input: &str, json: bool) -> anyhow::Result<E
                     pipeline,
                     crate::profile::watch::SharedProfile::new(profile),
                     config.owner.region.as_str(),
-                );
+                )
+                .with_name(&config.owner.name);
                 let s = Scheduler::new(owner, config.quiet_hours);
                 Ok(s.run_now(&name, &input).await?)
             })?

@@ -44,7 +44,8 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
                     }
                 };
                 let shared = crate::profile::watch::SharedProfile::new(profile);
-                let owner = Owner::new(pipeline, shared, config.owner.region.as_str());
+                let owner = Owner::new(pipeline, shared, config.owner.region.as_str())
+                    .with_name(&config.owner.name);
                 Ok(owner
                     .handle(OwnerMessage {
                         channel: crate::bridges::console::CHANNEL.to_string(),

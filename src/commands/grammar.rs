@@ -93,6 +93,8 @@ pub enum ItemAction {
     Edit(String),
     Snooze(Option<Span>),
     Done,
+    /// "1 draft": a check-in draft to the person the item is about.
+    Draft,
     /// Anything else after the number.
     Other(String),
 }
@@ -231,6 +233,7 @@ fn item_action(rest: &[&str], orig: &[&str]) -> ItemAction {
         ["send" | "yes" | "y" | "ok" | "👍" | "✅" | "approve"] => ItemAction::Send,
         ["no" | "n" | "drop" | "skip" | "cancel" | "❌" | "👎" | "reject"] => ItemAction::No,
         ["done" | "dismiss"] => ItemAction::Done,
+        ["draft" | "write"] => ItemAction::Draft,
         ["snooze"] => ItemAction::Snooze(None),
         ["snooze", span @ ..] => match duration::parse(span) {
             Some(s) => ItemAction::Snooze(Some(s)),

@@ -94,7 +94,7 @@ impl Owner {
                         .unwrap_or_default()
                 ));
             }
-            ItemAction::Other(_) => {
+            ItemAction::Other(_) | ItemAction::Draft => {
                 return Ok("reply \"1 send\", \"1 edit <text>\" or \"1 no\".".into());
             }
         };
@@ -118,6 +118,37 @@ impl Owner {
         }
     }
 
+    /// A check-in draft to the person a commitment is about.
+    async fn outreach(&self, id: i64) -> Result<String, CommandError> {
+        let person: Option<String> = self
+            .pipeline
+            .store()
+            .read(move |c| {
+                Ok(c.query_row(
+                    "SELECT person_id FROM commitments WHERE id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .ok()
+                .flatten())
+            })
+            .await?;
+        let Some(person) = person else {
+            return Ok("🤷 that one is not about a person; nothing to draft.".into());
+        };
+        let assistant = crate::assistant::Assistant::new(
+            self.clone(),
+            crate::config::QuietHours::default(),
+            &self.name,
+        );
+        match assistant.outreach(&person).await {
+            Ok(text) => Ok(text),
+            Err(crate::assistant::AssistantError::Pipeline(e)) => Err(e.into()),
+            Err(crate::assistant::AssistantError::Store(e)) => Err(e.into()),
+            Err(crate::assistant::AssistantError::Command(e)) => Err(e),
+        }
+    }
+
     async fn commitment(&self, id: i64, action: ItemAction) -> Result<String, CommandError> {
         let now = state::now_ms();
         let tz = self.tz();
@@ -131,6 +162,7 @@ impl Owner {
             ItemAction::Send | ItemAction::Done | ItemAction::Default => ("done", None),
             ItemAction::No => ("dismissed", None),
             ItemAction::Snooze(span) => ("snoozed", Some(snooze_ms(span))),
+            ItemAction::Draft => return self.outreach(id).await,
             ItemAction::Edit(_) | ItemAction::Other(_) => {
                 return Ok("reply \"done\", \"snooze [2h]\" or \"no\" after its number.".into());
             }

@@ -71,6 +71,8 @@ pub struct Owner {
     profile: SharedProfile,
     canon: Canonicalizer,
     started: Instant,
+    /// The owner's name as contacts know it (for drafts in their voice).
+    name: String,
 }
 
 impl Owner {
@@ -80,7 +82,18 @@ impl Owner {
             profile,
             canon: Canonicalizer::new(region),
             started: Instant::now(),
+            name: String::new(),
         }
+    }
+
+    /// The owner's name (`owner.name`), for drafts written in their voice.
+    pub fn with_name(mut self, name: &str) -> Self {
+        self.name = name.to_string();
+        self
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     pub fn pipeline(&self) -> &Pipeline {

@@ -241,7 +241,8 @@ where
     let (bus, _) = tokio::sync::broadcast::channel::<crate::types::Inbound>(1024);
     let (profile, profile_watch) = owner::profile(home.owner_profile_path(), &pipeline);
     let owner =
-        crate::commands::Owner::new(pipeline.clone(), profile, config.owner.region.as_str());
+        crate::commands::Owner::new(pipeline.clone(), profile, config.owner.region.as_str())
+            .with_name(&config.owner.name);
     let router = owner::route(owner.clone(), bus.subscribe());
     let assistant =
         crate::assistant::Assistant::new(owner.clone(), config.quiet_hours, &config.owner.name);

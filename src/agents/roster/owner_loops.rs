@@ -179,10 +179,14 @@ pub fn relationship_keeper(conn: &Connection, tick: &Tick) -> rusqlite::Result<V
         if made == 0 {
             continue; // one per person per ISO week
         }
-        out.push(Nudge::new(
+        out.push(Nudge {
             key,
-            format!("💬 {title} — {days} days since you last talked"),
-        ));
+            text: format!(
+                "💬 {title} — {days} days since you last talked (reply \"N draft\" for a check-in)"
+            ),
+            urgent: false,
+            item: Some(ListItem::Commitment(conn.last_insert_rowid())),
+        });
     }
     Ok(out)
 }

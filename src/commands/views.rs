@@ -10,7 +10,7 @@ pub const HELP: &str = "Steward commands:
 • ping · status · budget · brief (or today, ?) · runs · receipt <n> · profile
 • pause / mute [for 2h | until 9am | tonight] · resume · pause Ann [for 1h] · resume Ann · resume all · what's paused
 • kill switch on (panic, emergency stop) · kill switch off
-• approvals: numbered drafts; reply 1 send · 1 edit <text> · 1 no
+• approvals: numbered drafts; reply 1 send · 1 edit <text> · 1 no · on a 💬 nudge, 1 draft
 • I'm at the gym [for 1h] · heads down · driving · going to bed · I'm back
 • remember Ann's birthday is 1990-04-02 · +15125551234 is Manasa · remind me to call the bank
 • don't tell Ravi where I am · you can tell Ravi where I am

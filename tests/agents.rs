@@ -755,3 +755,31 @@ async fn do_not_disturb_holds_nudges_and_focus_off_releases_them() {
         vec!["📥 while you were heads-down:\n📌 sign the lease — reply: done / snooze / research"]
     );
 }
+
+#[tokio::test]
+async fn the_concierge_captures_fresh_promises_not_years_of_history() {
+    let r = rig(quiet("00:00", "00:00"));
+    let now = Timestamp::now().as_second();
+    r.person(
+        "Ann Lee",
+        "+15125551234",
+        &[
+            (now - 400 * 86_400, true, "I'll send you the photos tonight"),
+            (now - 3_600, false, "did you get the tickets?"),
+            (now - 3_000, true, "I'll book the tickets tomorrow"),
+            (now - 2_000, true, "I'll try to come"),
+        ],
+    );
+    let s = r.scheduler();
+    let spec = r.pipeline.roster().get("concierge").unwrap().clone();
+    s.fire(&spec, None, Timestamp::now()).await.unwrap();
+    let titles: Vec<String> = r
+        .store
+        .write_blocking(|c| {
+            let mut q = c.prepare("SELECT title FROM commitments WHERE source = 'promise'")?;
+            Ok(q.query_map([], |r| r.get(0))?
+                .collect::<Result<Vec<_>, _>>()?)
+        })
+        .unwrap();
+    assert_eq!(titles, vec!["book the tickets tomorrow (to Ann Lee)"]);
+}

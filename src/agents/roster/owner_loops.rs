@@ -66,10 +66,14 @@ pub fn concierge(
         "SELECT m.id, m.text, m.person_id, m.at_ms, p.name FROM messages m
          JOIN chats c ON c.id = m.chat_id LEFT JOIN people p ON p.id = m.person_id
          WHERE m.id > ?1 AND m.direction = 'out' AND c.kind = 'direct' AND m.is_command = 0
+           AND m.at_ms >= ?2
          ORDER BY m.id",
     )?;
+    // Before its first capture the concierge looks back a day, never through
+    // years of imported history (those promises are long kept or broken).
+    let since = if cursor == 0 { tick.now_ms - DAY } else { 0 };
     let rows: Vec<(i64, String, String, i64, Option<String>)> = stmt
-        .query_map([cursor], |r| {
+        .query_map([cursor, since], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })?
         .collect::<Result<_, _>>()?;

@@ -138,7 +138,7 @@ fn main() {
         s.fixture.message(fixtures::Msg {
             text: Some(&text),
             handle: 1,
-            unix: 1_760_000_000 + i as i64 * 120,
+            unix: jiff::Timestamp::now().as_second(),
             chat: Some(s.ann_chat),
             ..fixtures::Msg::default()
         });

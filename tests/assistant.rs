@@ -685,3 +685,17 @@ async fn a_check_in_the_owner_asks_for_is_drafted_and_confirmed_like_any_send() 
         vec!["hey! been a while, how are things?"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_first_seen_long_after_it_was_sent_gets_no_draft() {
+    let mut r = rig();
+    let ann = r.ann.clone();
+    let mut m = r.message(&ann, "are you around this weekend?", false);
+    m.at_ms -= 2 * 24 * 3600 * 1000;
+    let out = r.assistant.on_inbound(&m, &now()).await.unwrap();
+    assert!(
+        matches!(out, Outcome::Ignored { ref why } if why.starts_with("too old")),
+        "{out:?}"
+    );
+    assert_eq!(r.model.calls.load(Ordering::SeqCst), 0);
+}

@@ -23,6 +23,9 @@ use crate::types::Inbound;
 
 /// How long a contact stays paused after the owner answers them directly.
 pub const TAKEOVER_MS: i64 = 60 * 60_000;
+/// Older than this when Steward first sees it (it was down, or the Mac slept):
+/// the message is in memory and the brief, but no reply is drafted to it.
+pub const STALE_MS: i64 = 12 * 3600 * 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AssistantError {
@@ -155,6 +158,9 @@ impl Assistant {
             }
         }
         let (now_ms, person) = (now.timestamp().as_millisecond(), msg.person_id.clone());
+        if now_ms - msg.at_ms > STALE_MS {
+            return Ok(ignored("too old to answer now; it waits in the brief"));
+        }
         let (kill, paused) = self
             .store()
             .read(move |c| {

@@ -97,6 +97,13 @@ fn a_new_message_becomes_a_confirmation_and_1_send_sends_it_once() {
     });
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(calls(&dir).len(), 2);
+    // Proactive messages reach the owner's self-chat too: the morning brief.
+    let out = home.run(&["agents", "run", "chief-of-staff"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sent = calls(&dir);
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert!(sent[2].0.starts_with("☀️ brief"), "{sent:?}");
+    assert_eq!(sent[2].1, "+15125550000");
     // Thread-peek reads memory, no model.
     let peek = json(&home.run(&["say", "what did Ann Lee say", "--json"]));
     let peek = peek["reply"].as_str().unwrap();

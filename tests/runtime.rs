@@ -320,7 +320,7 @@ fn crash_and_resume(home: &TestHome, point: &str) -> Value {
     let _d = common::start(cmd);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let runs = common::json(&home.run(&["runs", "--json"]));
+        let runs = common::json(&home.run(&["runs", "--json", "--agent", "researcher"]));
         if runs[0]["status"] != "running" || std::time::Instant::now() > deadline {
             return runs;
         }

@@ -78,8 +78,15 @@ pub fn build_pipeline(home: &Home, config: &Config, store: Store) -> Result<Pipe
             Err(e) => tracing::warn!(error = %e, "iMessage sending is unavailable"),
         }
     }
+    // With a self-chat to reach, the owner hears proactive messages (nudges,
+    // the brief, budget notices) there rather than in the console outbox.
+    let imessage_self_chat =
+        list.iter().any(|b| matches!(b, Bridge::Imessage(_))) && !config.owner.handles.is_empty();
     let bridges = Bridges::new(list);
     let mut settings = pipeline::Settings::from_config(config);
+    if imessage_self_chat {
+        settings.owner_channel = crate::bridges::imessage::outbound::CHANNEL.to_string();
+    }
     // The owner's identities: configured handles plus those memory learned (chat.db accounts).
     let learned = owner_handles_in_memory(&home.db_path());
     let mut owners = config.owner.handles.clone();

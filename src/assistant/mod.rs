@@ -409,7 +409,7 @@ impl Assistant {
             let id = out.run_id.clone();
             let answer = self
                 .store()
-                .read(move |c| Ok(model_text(c, &id)?))
+                .read(move |c| Ok(crate::pipeline::runs::model_answer(c, &id, None)?))
                 .await?
                 .unwrap_or_default();
             match draft::check(&answer, &dctx) {
@@ -567,21 +567,4 @@ impl Assistant {
             },
         )
     }
-}
-
-/// The text the run's model step returned.
-fn model_text(conn: &rusqlite::Connection, run_id: &str) -> rusqlite::Result<Option<String>> {
-    use rusqlite::OptionalExtension;
-    let result: Option<Option<String>> = conn
-        .query_row(
-            "SELECT result FROM steps WHERE run_id = ?1 AND kind = 'ask' AND state = 'done'
-             ORDER BY attempt DESC LIMIT 1",
-            [run_id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(result
-        .flatten()
-        .and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok())
-        .and_then(|v| v["text"].as_str().map(str::to_string)))
 }

@@ -308,13 +308,7 @@ fn create(home: &Home, prompt: &str, json: bool) -> anyhow::Result<ExitCode> {
         );
     }
     let conn = store::open_readonly(&home.db_path())?;
-    let detail = runs::show(&conn, &outcome.run_id)?.context("the run vanished")?;
-    let text = detail
-        .journal
-        .iter()
-        .filter(|e| e.kind == "model.called")
-        .filter_map(|e| serde_json::from_str::<Value>(&e.payload).ok())
-        .find_map(|p| p["text"].as_str().map(str::to_string))
+    let text = runs::model_answer(&conn, &outcome.run_id, None)?
         .context("the model returned no manifest")?;
     let body = text
         .trim()

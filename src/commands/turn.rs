@@ -3,8 +3,6 @@
 //! the model step, then a relay of its answer to the owner's chat). Without a
 //! model the owner hears the refusal, with its fix.
 
-use rusqlite::OptionalExtension;
-
 use super::{CHIEF_OF_STAFF, CommandError, Owner, OwnerMessage, Reply, state, views};
 use crate::pipeline::{Effect, RunRequest, RunStatus, Trigger};
 
@@ -36,23 +34,11 @@ impl Owner {
             .await?;
         if out.status == RunStatus::Succeeded {
             let id = out.run_id.clone();
-            let answer: Option<String> = self
+            let reply = self
                 .pipeline
                 .store()
-                .read(move |c| {
-                    Ok(c.query_row(
-                        "SELECT result FROM steps WHERE run_id = ?1 AND kind IN ('ask', 'forward') AND state = 'done'
-                         ORDER BY step DESC, attempt DESC LIMIT 1",
-                        [&id],
-                        |r| r.get::<_, Option<String>>(0),
-                    )
-                    .optional()?
-                    .flatten())
-                })
-                .await?;
-            let reply = answer
-                .and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok())
-                .and_then(|v| v["text"].as_str().map(|t| t.trim().to_string()))
+                .read(move |c| Ok(crate::pipeline::runs::model_answer(c, &id, None)?))
+                .await?
                 .unwrap_or_default();
             return Ok(Reply {
                 reply,

@@ -92,26 +92,6 @@ pub(super) fn record_step(
     Ok(())
 }
 
-/// The text the run's latest successful model step before `step` got back,
-/// cut to what one message may carry.
-fn model_text(conn: &Connection, run_id: &str, step: usize) -> rusqlite::Result<Option<String>> {
-    let result: Option<String> = conn
-        .query_row(
-            "SELECT result FROM steps WHERE run_id = ?1 AND step < ?2 AND kind IN ('ask', 'forward')
-             AND state = 'done' ORDER BY step DESC, attempt DESC LIMIT 1",
-            params![run_id, step as i64],
-            |r| r.get(0),
-        )
-        .optional()?
-        .flatten();
-    let text = result
-        .and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok())
-        .and_then(|v| v["text"].as_str().map(str::to_string))
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty());
-    Ok(text.map(|t| t.chars().take(super::request::MAX_TEXT_CHARS).collect()))
-}
-
 fn prepare(
     conn: &mut Connection,
     run_id: &str,
@@ -135,8 +115,11 @@ fn prepare(
         Effect::Forward { input } => Delivery::Forward {
             input: input.clone(),
         },
-        Effect::Relay { channel } => match model_text(&tx, run_id, step)? {
-            Some(text) => Delivery::Owner(OwnerSend::new(channel, &text)),
+        Effect::Relay { channel } => match runs::model_answer(&tx, run_id, Some(step))? {
+            Some(text) => {
+                let text: String = text.chars().take(super::request::MAX_TEXT_CHARS).collect();
+                Delivery::Owner(OwnerSend::new(channel, &text))
+            }
             None => {
                 let key = StepKey {
                     run_id: run_id.to_string(),

@@ -194,6 +194,30 @@ pub fn finish(
     Ok(receipt)
 }
 
+/// The text a run's latest successful model step (`ask` or `forward`) got back,
+/// trimmed; only steps before `before` when given. What `relay` sends, what an
+/// owner turn answers and what the contact assistant checks as a draft.
+pub fn model_answer(
+    conn: &Connection,
+    run_id: &str,
+    before: Option<usize>,
+) -> rusqlite::Result<Option<String>> {
+    let before = before.map_or(i64::MAX, |s| s as i64);
+    let result: Option<String> = conn
+        .query_row(
+            "SELECT result FROM steps WHERE run_id = ?1 AND step < ?2 AND kind IN ('ask', 'forward')
+             AND state = 'done' ORDER BY step DESC, attempt DESC LIMIT 1",
+            params![run_id, before],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    Ok(result
+        .and_then(|r| serde_json::from_str::<Value>(&r).ok())
+        .and_then(|v| v["text"].as_str().map(|t| t.trim().to_string()))
+        .filter(|t| !t.is_empty()))
+}
+
 pub fn receipt(conn: &Connection, run_id: &str) -> rusqlite::Result<Option<Receipt>> {
     conn.query_row(
         "SELECT payload, signature, algorithm FROM receipts WHERE run_id = ?1",

@@ -13,7 +13,6 @@ mod common;
 #[path = "../tests/fixtures/mod.rs"]
 mod fixtures;
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -59,24 +58,7 @@ fn main() {
     );
     // The model's round trip alone, through the same client code.
     let model_ms = {
-        let mut providers = BTreeMap::new();
-        providers.insert(
-            "local".to_string(),
-            steward::config::ProviderConfig {
-                kind: steward::config::ProviderKind::Openai,
-                base_url: format!("{model}/v1"),
-                api_key: None,
-                timeout_seconds: 5,
-            },
-        );
-        let mut capabilities = BTreeMap::new();
-        capabilities.insert("draft".to_string(), vec!["local/tiny".to_string()]);
-        let router = steward::llm::Router::from_config(&steward::config::ModelsConfig {
-            providers,
-            capabilities,
-            prices: BTreeMap::new(),
-        })
-        .unwrap();
+        let router = common::openai_router(&model, "draft", "tiny", 5);
         let rt = tokio::runtime::Runtime::new().unwrap();
         let req = steward::llm::ChatRequest {
             messages: vec![steward::llm::Message {

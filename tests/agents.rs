@@ -15,7 +15,6 @@ use axum::response::IntoResponse;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use steward::agents::scheduler::{Clock, Scheduler, TokioClock};
-use steward::bridges::{Bridge, Bridges, console::ConsoleBridge};
 use steward::commands::Owner;
 use steward::config::QuietHours;
 use steward::memory::messages::{self, ChatKind, Direction, NewMessage};
@@ -56,16 +55,9 @@ fn rig(quiet_hours: QuietHours) -> Rig {
 }
 
 fn build(dir: &std::path::Path) -> (Store, Pipeline) {
-    let store = Store::open(&dir.join("steward.db")).unwrap();
     let mut config = steward::config::Config::default();
     config.budget.max_cost_usd_per_day = 100.0;
-    let pipeline = Pipeline::new(
-        store.clone(),
-        ed25519_dalek::SigningKey::from_bytes(&[3u8; 32]),
-        steward::agents::spec::Roster::load(dir),
-        Settings::from_config(&config),
-        Bridges::new(vec![Bridge::Console(ConsoleBridge::new(dir))]),
-    );
+    let (pipeline, store) = common::console_pipeline(dir, Settings::from_config(&config));
     (store, pipeline)
 }
 

@@ -7,7 +7,6 @@
 mod common;
 mod corpus;
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,12 +15,11 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 use steward::assistant::{Assistant, Outcome};
-use steward::bridges::{Bridge, Bridges, console::ConsoleBridge};
 use steward::commands::{Owner, OwnerMessage};
-use steward::config::{ModelsConfig, ProviderConfig, ProviderKind, QuietHours};
+use steward::config::QuietHours;
 use steward::guards::confidence::Tier;
 use steward::memory::messages::{self, ChatKind, Direction, NewMessage};
-use steward::pipeline::{Actor, Pipeline, Settings};
+use steward::pipeline::{Actor, Pipeline};
 use steward::profile::watch::SharedProfile;
 use steward::store::Store;
 use steward::types::Inbound;
@@ -125,36 +123,13 @@ fn rig_with(ttl: Duration, quiet: QuietHours) -> Rig {
 }
 
 fn build(dir: &std::path::Path, url: &str, ttl: Duration) -> (Pipeline, Store) {
-    let store = Store::open(&dir.join("steward.db")).unwrap();
-    let mut providers = BTreeMap::new();
-    providers.insert(
-        "local".to_string(),
-        ProviderConfig {
-            kind: ProviderKind::Openai,
-            base_url: format!("{url}/v1"),
-            api_key: None,
-            timeout_seconds: 1,
-        },
-    );
-    let mut capabilities = BTreeMap::new();
-    capabilities.insert("draft".to_string(), vec!["local/m".to_string()]);
-    let router = steward::llm::Router::from_config(&ModelsConfig {
-        providers,
-        capabilities,
-        prices: BTreeMap::new(),
-    })
-    .unwrap();
-    let mut settings = Settings::from_config(&steward::config::Config::default());
+    let mut settings = common::default_settings();
     settings.confirm_ttl = jiff::SignedDuration::try_from(ttl).unwrap();
-    let pipeline = Pipeline::new(
-        store.clone(),
-        ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]),
-        steward::agents::spec::Roster::load(dir),
-        settings,
-        Bridges::new(vec![Bridge::Console(ConsoleBridge::new(dir))]),
+    let (pipeline, store) = common::console_pipeline(dir, settings);
+    (
+        pipeline.with_models(common::openai_router(url, "draft", "m", 1)),
+        store,
     )
-    .with_models(router);
-    (pipeline, store)
 }
 
 fn rig() -> Rig {

@@ -2,6 +2,8 @@
 //! calls, JSON mode, 429 with Retry-After, 500 then success, timeouts,
 //! malformed replies, missing usage, fallbacks, and the no-model refusal.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -179,17 +181,8 @@ fn pipeline_in(
     dir: &std::path::Path,
     models: Router,
 ) -> (steward::pipeline::Pipeline, steward::store::Store) {
-    use steward::bridges::{Bridge, Bridges, console::ConsoleBridge};
-    let store = steward::store::Store::open(&dir.join("steward.db")).unwrap();
-    let pipeline = steward::pipeline::Pipeline::new(
-        store.clone(),
-        ed25519_dalek::SigningKey::from_bytes(&[5u8; 32]),
-        steward::agents::spec::Roster::load(dir),
-        steward::pipeline::Settings::from_config(&steward::config::Config::default()),
-        Bridges::new(vec![Bridge::Console(ConsoleBridge::new(dir))]),
-    )
-    .with_models(models);
-    (pipeline, store)
+    let (pipeline, store) = common::console_pipeline(dir, common::default_settings());
+    (pipeline.with_models(models), store)
 }
 
 /// A manual run of `agent` whose plan is one model question.

@@ -35,7 +35,6 @@ fn runtime_config(url: &str, deadline: u64) -> RuntimeConfig {
 /// A pipeline over a fresh store with agents `researcher` (remote) and `sizer`
 /// (auto), forwarding to `url` when given.
 fn pipeline(dir: &std::path::Path, url: Option<&str>) -> (Pipeline, Store) {
-    use steward::bridges::{Bridge, Bridges, console::ConsoleBridge};
     std::fs::create_dir_all(dir.join("agents")).unwrap();
     for (name, rt) in [("researcher", "remote"), ("sizer", "auto")] {
         std::fs::write(
@@ -44,15 +43,9 @@ fn pipeline(dir: &std::path::Path, url: Option<&str>) -> (Pipeline, Store) {
         )
         .unwrap();
     }
-    let store = Store::open(&dir.join("steward.db")).unwrap();
-    let p = Pipeline::new(
-        store.clone(),
-        ed25519_dalek::SigningKey::from_bytes(&[5u8; 32]),
-        steward::agents::spec::Roster::load(dir),
-        steward::pipeline::Settings::from_config(&steward::config::Config::default()),
-        Bridges::new(vec![Bridge::Console(ConsoleBridge::new(dir))]),
-    )
-    .with_runtime(url.map(|u| steward::runtime::Runtime::from_config(&runtime_config(u, 2))));
+    let (p, store) = common::console_pipeline(dir, common::default_settings());
+    let p =
+        p.with_runtime(url.map(|u| steward::runtime::Runtime::from_config(&runtime_config(u, 2))));
     (p, store)
 }
 

@@ -170,3 +170,56 @@ pub fn wait_until(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+/// A pipeline over a fresh store in `dir` with the console bridge (agents in
+/// `dir/agents` override the shipped ones); chain `with_models`/`with_runtime`.
+pub fn console_pipeline(
+    dir: &Path,
+    settings: steward::pipeline::Settings,
+) -> (steward::pipeline::Pipeline, steward::store::Store) {
+    use steward::bridges::{Bridge, Bridges, console::ConsoleBridge};
+    let store = steward::store::Store::open(&dir.join("steward.db")).unwrap();
+    let pipeline = steward::pipeline::Pipeline::new(
+        store.clone(),
+        ed25519_dalek::SigningKey::from_bytes(&[5u8; 32]),
+        steward::agents::spec::Roster::load(dir),
+        settings,
+        Bridges::new(vec![Bridge::Console(ConsoleBridge::new(dir))]),
+    );
+    (pipeline, store)
+}
+
+/// `Settings` from the default config.
+pub fn default_settings() -> steward::pipeline::Settings {
+    steward::pipeline::Settings::from_config(&steward::config::Config::default())
+}
+
+/// A router whose `capability` is `local/<model>` on the OpenAI-compatible server at `base`.
+pub fn openai_router(
+    base: &str,
+    capability: &str,
+    model: &str,
+    timeout_seconds: u64,
+) -> steward::llm::Router {
+    use steward::config::{ModelsConfig, ProviderConfig, ProviderKind};
+    let providers = [(
+        "local".to_string(),
+        ProviderConfig {
+            kind: ProviderKind::Openai,
+            base_url: format!("{base}/v1"),
+            api_key: None,
+            timeout_seconds,
+        },
+    )]
+    .into_iter()
+    .collect();
+    let capabilities = [(capability.to_string(), vec![format!("local/{model}")])]
+        .into_iter()
+        .collect();
+    steward::llm::Router::from_config(&ModelsConfig {
+        providers,
+        capabilities,
+        prices: Default::default(),
+    })
+    .unwrap()
+}

@@ -92,6 +92,30 @@ pub(super) fn record_step(
     Ok(())
 }
 
+/// Record a step as skipped (it will never run), in the caller's transaction.
+fn skip(
+    tx: &Connection,
+    run_id: &str,
+    step: usize,
+    effect: &Effect,
+    detail: &str,
+    reason: &str,
+) -> rusqlite::Result<()> {
+    let key = StepKey {
+        run_id: run_id.to_string(),
+        step,
+        attempt: 1,
+    };
+    record_step(tx, &key, effect.kind(), "skipped", Some(detail))?;
+    journal::append(
+        tx,
+        run_id,
+        "step.skipped",
+        &json!({ "step": step, "reason": reason }),
+    )?;
+    Ok(())
+}
+
 fn prepare(
     conn: &mut Connection,
     run_id: &str,
@@ -121,23 +145,13 @@ fn prepare(
                 Delivery::Owner(OwnerSend::new(channel, &text))
             }
             None => {
-                let key = StepKey {
-                    run_id: run_id.to_string(),
-                    step,
-                    attempt: 1,
-                };
-                record_step(
-                    &tx,
-                    &key,
-                    effect.kind(),
-                    "skipped",
-                    Some("no model answer to relay"),
-                )?;
-                journal::append(
+                skip(
                     &tx,
                     run_id,
-                    "step.skipped",
-                    &json!({ "step": step, "reason": "no model answer" }),
+                    step,
+                    effect,
+                    "no model answer to relay",
+                    "no model answer",
                 )?;
                 tx.commit()?;
                 return Ok(Next::Skipped);
@@ -148,23 +162,13 @@ fn prepare(
             StepConfirmation::Pending => return Ok(Next::Waiting),
             StepConfirmation::Expired => return Ok(Next::Expired),
             StepConfirmation::Missing | StepConfirmation::Rejected => {
-                let key = StepKey {
-                    run_id: run_id.to_string(),
-                    step,
-                    attempt: 1,
-                };
-                record_step(
-                    &tx,
-                    &key,
-                    effect.kind(),
-                    "skipped",
-                    Some("rejected by the owner"),
-                )?;
-                journal::append(
+                skip(
                     &tx,
                     run_id,
-                    "step.skipped",
-                    &json!({ "step": step, "reason": "rejected" }),
+                    step,
+                    effect,
+                    "rejected by the owner",
+                    "rejected",
                 )?;
                 tx.commit()?;
                 return Ok(Next::Skipped);

@@ -96,8 +96,8 @@ fn rig_with(ttl: Duration, quiet: QuietHours) -> Rig {
     let path = dir.path().to_path_buf();
     let (pipeline, store) = build(&path, &url, ttl);
     let profile = SharedProfile::new(steward::profile::parse(PROFILE).unwrap());
-    let owner = Owner::new(pipeline.clone(), profile, "US");
-    let assistant = Assistant::new(owner.clone(), quiet, "Priya Rao");
+    let owner = Owner::new(pipeline.clone(), profile, "US").with_name("Priya Rao");
+    let assistant = Assistant::new(owner.clone(), quiet);
     let (ann, chat) = store
         .write_blocking(|c| {
             let h = steward::memory::Canonicalizer::new("US").canonicalize("+15125551234");

@@ -79,16 +79,12 @@ fn ignored(why: &str) -> Outcome {
 pub struct Assistant {
     owner: Owner,
     quiet: QuietHours,
-    owner_name: String,
 }
 
 impl Assistant {
-    pub fn new(owner: Owner, quiet: QuietHours, owner_name: &str) -> Self {
-        Assistant {
-            owner,
-            quiet,
-            owner_name: owner_name.to_string(),
-        }
+    /// Drafts in the voice of `owner` (its `name` is how contacts know them).
+    pub fn new(owner: Owner, quiet: QuietHours) -> Self {
+        Assistant { owner, quiet }
     }
 
     fn store(&self) -> &crate::store::Store {
@@ -208,7 +204,7 @@ impl Assistant {
             .store()
             .read(move |c| Ok(queue::monitored(c, &channel, chat.as_deref())?))
             .await?;
-        let name = self.owner_name.to_lowercase();
+        let name = self.owner.name().to_lowercase();
         let first = name
             .split_whitespace()
             .next()
@@ -375,7 +371,7 @@ impl Assistant {
         let mut text = None;
         for attempt in 0..2 {
             let prompt =
-                compose::prompt(&ctx, msg, &profile, &self.owner_name, rejected.as_deref());
+                compose::prompt(&ctx, msg, &profile, self.owner.name(), rejected.as_deref());
             let out = self
                 .owner
                 .pipeline()

@@ -136,11 +136,8 @@ impl Owner {
         let Some(person) = person else {
             return Ok("🤷 that one is not about a person; nothing to draft.".into());
         };
-        let assistant = crate::assistant::Assistant::new(
-            self.clone(),
-            crate::config::QuietHours::default(),
-            &self.name,
-        );
+        let assistant =
+            crate::assistant::Assistant::new(self.clone(), crate::config::QuietHours::default());
         match assistant.outreach(&person).await {
             Ok(text) => Ok(text),
             Err(crate::assistant::AssistantError::Pipeline(e)) => Err(e.into()),

@@ -251,8 +251,7 @@ where
         crate::commands::Owner::new(pipeline.clone(), profile, config.owner.region.as_str())
             .with_name(&config.owner.name);
     let router = owner::route(owner.clone(), bus.subscribe());
-    let assistant =
-        crate::assistant::Assistant::new(owner.clone(), config.quiet_hours, &config.owner.name);
+    let assistant = crate::assistant::Assistant::new(owner.clone(), config.quiet_hours);
     let contacts = owner::contacts(assistant, owner.clone(), bus.subscribe());
     let imessage = start_imessage(&config, store.clone(), bus.clone());
     let scheduler = crate::agents::scheduler::Scheduler::new(owner.clone(), config.quiet_hours);

@@ -22,6 +22,7 @@ pub mod assets;
 pub mod assistant;
 pub mod bridges;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod daemon;

@@ -399,11 +399,21 @@ struct Feed {
     seen_etags: Arc<Mutex<Vec<String>>>,
 }
 
-const RSS: &str = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>Model News</title>
-<item><title>A new small model</title><link>https://news.example/a</link><pubDate>Sun, 22 Nov 2026 05:00:00 +0000</pubDate></item>
-<item><title>A NEW small model!</title><link>https://mirror.example/a</link><pubDate>Sun, 22 Nov 2026 05:00:00 +0000</pubDate></item>
-<item><title>Benchmarks, again</title><link>https://news.example/b</link><pubDate>Sun, 22 Nov 2026 04:00:00 +0000</pubDate></item>
-</channel></rss>"#;
+/// The test feed, dated relative to now so it can never age out of "this week".
+fn rss() -> String {
+    let ago = |h: i64| {
+        let t = Timestamp::now() - jiff::SignedDuration::from_hours(h);
+        jiff::fmt::rfc2822::to_string(&t.to_zoned(jiff::tz::TimeZone::UTC)).unwrap()
+    };
+    let (a, b) = (ago(2), ago(3));
+    format!(
+        r#"<?xml version="1.0"?><rss version="2.0"><channel><title>Model News</title>
+<item><title>A new small model</title><link>https://news.example/a</link><pubDate>{a}</pubDate></item>
+<item><title>A NEW small model!</title><link>https://mirror.example/a</link><pubDate>{a}</pubDate></item>
+<item><title>Benchmarks, again</title><link>https://news.example/b</link><pubDate>{b}</pubDate></item>
+</channel></rss>"#
+    )
+}
 
 async fn feed(
     axum::extract::State(f): axum::extract::State<Feed>,
@@ -423,7 +433,7 @@ async fn feed(
     (
         StatusCode::OK,
         [("etag", "\"v1\""), ("content-type", "application/rss+xml")],
-        RSS,
+        rss(),
     )
         .into_response()
 }
@@ -774,4 +784,47 @@ async fn the_concierge_captures_fresh_promises_not_years_of_history() {
         })
         .unwrap();
     assert_eq!(titles, vec!["book the tickets tomorrow (to Ann Lee)"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn news_this_week_is_decided_by_the_pipeline_clock_not_the_calendar() {
+    // A story from 2020: in "this week" when the pipeline's clock says it is
+    // 2020-01-03, and gone when the clock says 2020-02-01, whatever today is.
+    let dir = tempfile::tempdir().unwrap();
+    let (_, store) = common::console_pipeline(dir.path(), common::default_settings());
+    let published: Timestamp = "2020-01-01T12:00:00Z".parse().unwrap();
+    store
+        .write_blocking(move |c| {
+            c.execute(
+                "INSERT INTO news_items (url, title, title_key, source, published_ms, seen_ms)
+                 VALUES ('https://n.example/1', 'Old story', 'old story', 'Feed', ?1, ?1)",
+                [published.as_millisecond()],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    drop(store);
+    for (now, shown) in [
+        ("2020-01-03T00:00:00Z", true),
+        ("2020-02-01T00:00:00Z", false),
+    ] {
+        let clock = steward::clock::FixedClock(now.parse().unwrap());
+        let (pipeline, _store) = common::console_pipeline(dir.path(), common::default_settings());
+        let pipeline = pipeline.with_clock(Arc::new(clock));
+        let owner = Owner::new(pipeline, SharedProfile::default(), "US");
+        let reply = owner
+            .handle(steward::commands::OwnerMessage {
+                channel: "console".into(),
+                actor: steward::pipeline::Actor::Console,
+                text: "news week".into(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            reply.reply.contains("Old story"),
+            shown,
+            "at {now}: {}",
+            reply.reply
+        );
+    }
 }

@@ -41,40 +41,7 @@ impl From<rusqlite::Error> for ScheduleError {
     }
 }
 
-/// What time it is; tests drive it from tokio's paused clock.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> Timestamp;
-}
-
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::now()
-    }
-}
-
-/// `base` plus the tokio time elapsed since creation (paused time in tests).
-pub struct TokioClock {
-    base: Timestamp,
-    start: tokio::time::Instant,
-}
-
-impl TokioClock {
-    pub fn new(base: Timestamp) -> Self {
-        TokioClock {
-            base,
-            start: tokio::time::Instant::now(),
-        }
-    }
-}
-
-impl Clock for TokioClock {
-    fn now(&self) -> Timestamp {
-        let d = jiff::SignedDuration::try_from(self.start.elapsed()).unwrap_or_default();
-        self.base.checked_add(d).unwrap_or(self.base)
-    }
-}
+pub use crate::clock::{Clock, SystemClock, TokioClock};
 
 pub fn enabled(conn: &Connection, spec: &AgentSpec) -> rusqlite::Result<bool> {
     let set: Option<Option<bool>> = conn
@@ -227,7 +194,7 @@ impl Scheduler {
 
     /// Release held nudges now if nothing holds them (focus just ended).
     pub async fn release_now(&self) -> Result<Option<RunOutcome>, ScheduleError> {
-        let tick = Tick::at(Timestamp::now(), &self.owner.tz());
+        let tick = Tick::at(self.owner.now(), &self.owner.tz());
         self.release(&tick).await
     }
 
@@ -390,7 +357,7 @@ impl Scheduler {
             });
         }
         if roster::has_behaviour(&spec) {
-            return self.fire(&spec, None, Timestamp::now()).await;
+            return self.fire(&spec, None, self.owner.now()).await;
         }
         Ok(self
             .owner

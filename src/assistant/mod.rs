@@ -539,8 +539,9 @@ impl Assistant {
         let Some(send_channel) = self.send_channel(&channel) else {
             return Ok(format!("🤷 no bridge can send on {channel} here."));
         };
-        let now_ms = state::now_ms();
-        let day = jiff::Timestamp::now().to_zoned(self.owner.tz()).date();
+        let now = self.owner.now();
+        let now_ms = now.as_millisecond();
+        let day = now.to_zoned(self.owner.tz()).date();
         let msg = Inbound {
             channel,
             external_id: format!("outreach:{person_id}:{day}"),

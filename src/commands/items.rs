@@ -14,7 +14,7 @@ impl Owner {
         action: ItemAction,
         msg: &OwnerMessage,
     ) -> Result<String, CommandError> {
-        let now = state::now_ms();
+        let now = self.now().as_millisecond();
         let store = self.pipeline.store();
         // A list answers for 15 minutes, and a list of drafts for as long as one waits.
         let items = store
@@ -147,11 +147,15 @@ impl Owner {
     }
 
     async fn commitment(&self, id: i64, action: ItemAction) -> Result<String, CommandError> {
-        let now = state::now_ms();
+        let now = self.now().as_millisecond();
         let tz = self.tz();
         let snooze_ms = |span: Option<super::duration::Span>| match span {
             Some(s) => s
-                .resolve(&jiff::Timestamp::now().to_zoned(tz.clone()))
+                .resolve(
+                    &jiff::Timestamp::from_millisecond(now)
+                        .unwrap_or_default()
+                        .to_zoned(tz.clone()),
+                )
                 .as_millisecond(),
             None => now + 3 * 3_600_000,
         };

@@ -86,6 +86,11 @@ impl Owner {
         }
     }
 
+    /// Now, by the pipeline's clock (the one place "today" comes from).
+    pub fn now(&self) -> jiff::Timestamp {
+        self.pipeline.now()
+    }
+
     /// The owner's name (`owner.name`), for drafts written in their voice.
     pub fn with_name(mut self, name: &str) -> Self {
         self.name = name.to_string();
@@ -163,7 +168,8 @@ impl Owner {
     }
 
     async fn execute(&self, cmd: Command, msg: &OwnerMessage) -> Result<String, CommandError> {
-        let now = state::now_ms();
+        let now_ts = self.now();
+        let now = now_ts.as_millisecond();
         let tz = self.tz();
         let store = self.pipeline.store();
         let canon = self.canon.clone();
@@ -177,7 +183,7 @@ impl Owner {
             Command::Status => self.status(now).await?,
             Command::Budget => self.budget().await?,
             Command::Pause(span) => {
-                let until = span.map(|s| s.resolve(&jiff::Timestamp::now().to_zoned(tz.clone())));
+                let until = span.map(|s| s.resolve(&now_ts.to_zoned(tz.clone())));
                 let until_ms = until.map(|t| t.as_millisecond());
                 store
                     .write(move |c| Ok(state::set_global_pause(c, until_ms)?))
@@ -199,10 +205,7 @@ impl Owner {
                 }
             }
             Command::PauseContact { who, span } => {
-                let until = span.map(|s| {
-                    s.resolve(&jiff::Timestamp::now().to_zoned(tz.clone()))
-                        .as_millisecond()
-                });
+                let until = span.map(|s| s.resolve(&now_ts.to_zoned(tz.clone())).as_millisecond());
                 store
                     .write(move |c| Ok(teach::pause_contact(c, &who, until, &canon, &tz)?))
                     .await?
@@ -279,7 +282,7 @@ impl Owner {
             Command::Presence(p) => {
                 let until = p
                     .span
-                    .resolve(&jiff::Timestamp::now().to_zoned(tz.clone()))
+                    .resolve(&now_ts.to_zoned(tz.clone()))
                     .as_millisecond();
                 store
                     .write(move |c| Ok(teach::set_presence(c, &p, until, &tz)?))

@@ -141,6 +141,8 @@ struct Inner {
     models: crate::llm::Router,
     /// Where heavy runs go; `None` refuses agents that need it.
     runtime: Option<crate::runtime::Runtime>,
+    /// "Today" (budgets), "this week" (news) and "due" are decided by this clock.
+    clock: Arc<dyn crate::clock::Clock>,
     /// Set when the store fails its integrity check: every run is refused.
     sealed: Mutex<Option<String>>,
     // One executor per run at a time, so two approvals of one run cannot race.
@@ -173,6 +175,7 @@ impl Pipeline {
                 fault: fault::Fault::from_env(),
                 models: crate::llm::Router::default(),
                 runtime: None,
+                clock: Arc::new(crate::clock::SystemClock),
                 sealed: Mutex::new(None),
                 executing: Mutex::new(HashMap::new()),
             }),
@@ -193,6 +196,19 @@ impl Pipeline {
             .expect("with_runtime is called right after new()")
             .runtime = runtime;
         self
+    }
+
+    /// The clock that decides "today" and "due". Call before the pipeline is shared.
+    pub fn with_clock(mut self, clock: Arc<dyn crate::clock::Clock>) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("with_clock is called right after new()")
+            .clock = clock;
+        self
+    }
+
+    /// Now, by the pipeline's clock.
+    pub fn now(&self) -> jiff::Timestamp {
+        self.inner.clock.now()
     }
 
     pub fn store(&self) -> &Store {
@@ -253,7 +269,7 @@ impl Pipeline {
 
     /// The owner's local day now (budgets count per local day).
     pub fn today(&self) -> String {
-        jiff::Timestamp::now()
+        self.now()
             .to_zoned(self.inner.settings.timezone.clone())
             .date()
             .to_string()

@@ -15,6 +15,8 @@ use steward::config::Config;
 use steward::pipeline::{Actor, Effect, Pipeline, RunRequest, RunStatus, Settings, Trigger, audit};
 use steward::store::Store;
 
+const KEY: [u8; 32] = [1u8; 32];
+
 fn env_num(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -35,7 +37,7 @@ fn pipeline(dir: &Path) -> Pipeline {
     .replace("maxRunsPerDay: 64", "maxRunsPerDay: 10000000");
     std::fs::write(dir.join("agents/concierge.yaml"), spec).unwrap();
     let store = Store::open(&dir.join("steward.db")).unwrap();
-    let key = ed25519_dalek::SigningKey::from_bytes(&[1u8; 32]);
+    let key = ed25519_dalek::SigningKey::from_bytes(&KEY);
     let bridges = Bridges::new(vec![Bridge::Console(ConsoleBridge::new(dir))]);
     Pipeline::new(
         store,
@@ -77,6 +79,26 @@ fn main() {
         }
         start.elapsed()
     });
+
+    // Boot with `runs` runs behind it: chain, anchored head, receipts since the
+    // checkpoint (what `steward up` does); then the full check `doctor` does.
+    let boot = rt.block_on(async {
+        let fresh = pipeline(dir.path());
+        let start = Instant::now();
+        assert_eq!(fresh.check_integrity().await.unwrap(), None);
+        start.elapsed()
+    });
+    let full = {
+        let conn = steward::store::open_readonly(&dir.path().join("steward.db")).unwrap();
+        let key = ed25519_dalek::SigningKey::from_bytes(&KEY);
+        let head = steward::pipeline::anchor::path_for(&dir.path().join("steward.db"));
+        let start = Instant::now();
+        let fp = steward::keys::fingerprint(&key);
+        let r =
+            steward::pipeline::integrity::check(&conn, &key.verifying_key(), &fp, &head, Some(0));
+        assert!(r.unwrap().is_ok());
+        start.elapsed()
+    };
 
     // Concurrent: 16 callers.
     let dir2 = tempfile::tempdir().unwrap();
@@ -137,6 +159,14 @@ fn main() {
         "| governed no-op runs/s, 16 callers ({} runs) | {:.0} |",
         runs / 16 * 16,
         rate(runs / 16 * 16, conc)
+    );
+    println!(
+        "| boot integrity check after {runs} runs (chain + anchor + new receipts) | {:.1} ms |",
+        boot.as_secs_f64() * 1000.0
+    );
+    println!(
+        "| full check (doctor: every receipt and approval) after {runs} runs | {:.0} ms |",
+        full.as_secs_f64() * 1000.0
     );
     println!(
         "| audit append entries/s (one transaction, {chain}) | {:.0} |",

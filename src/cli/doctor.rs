@@ -111,7 +111,7 @@ pub fn checks(home: &Home) -> Vec<Check> {
                 format!("rm {} && steward init", home.api_token_path().display()),
             ),
         },
-        check_audit(&home.db_path()),
+        check_audit(home),
         check_imessage(config.as_ref().ok()),
         check_models(config.as_ref().ok()),
         check_runtime(config.as_ref().ok()),
@@ -258,18 +258,33 @@ fn check_database(path: &Path) -> Check {
     }
 }
 
-fn check_audit(path: &Path) -> Check {
+/// The chain, its anchored head, and every receipt against its journal and
+/// approvals: what `up` checks at boot, but all receipts, not only the new ones.
+fn check_audit(home: &Home) -> Check {
     const NAME: &str = "auditChain";
-    let report = store::open_readonly(path).and_then(|conn| {
+    let key = keys::load_receipt_key(&home.receipt_key_path()).ok();
+    let head = crate::pipeline::anchor::path_for(&home.db_path());
+    let report = store::open_readonly(&home.db_path()).and_then(|conn| {
         if migrate::current_version(&conn)? < 2 {
             return Ok(None);
         }
-        Ok(Some(crate::pipeline::audit::verify(&conn)?))
+        let chain = crate::pipeline::audit::verify(&conn)?;
+        let deep = match &key {
+            Some(k) if chain.ok => Some(crate::pipeline::integrity::check(
+                &conn,
+                &k.verifying_key(),
+                &keys::fingerprint(k),
+                &head,
+                Some(0),
+            )?),
+            _ => None,
+        };
+        Ok(Some((chain, deep)))
     });
+    let fix = "restore steward.db (and audit.head) from a backup taken before the damage";
     match report {
         Ok(None) => Check::ok(NAME, "no audit chain yet (steward up creates it)"),
-        Ok(Some(r)) if r.ok => Check::ok(NAME, format!("{} entries verify", r.entries)),
-        Ok(Some(r)) => Check::bad(
+        Ok(Some((r, _))) if !r.ok => Check::bad(
             NAME,
             Level::Fail,
             format!(
@@ -277,8 +292,27 @@ fn check_audit(path: &Path) -> Check {
                 r.first_bad_seq.unwrap_or(0),
                 r.reason.unwrap_or_default()
             ),
-            "restore steward.db from a backup taken before that entry",
+            fix,
         ),
+        Ok(Some((_, Some(Err(why))))) => Check::bad(NAME, Level::Fail, why, fix),
+        Ok(Some((r, _))) if r.entries > 0 && !head.exists() => Check::bad(
+            NAME,
+            Level::Warn,
+            format!(
+                "{} entries verify, but {} is missing: deleting the newest entries would go unnoticed",
+                r.entries,
+                head.display()
+            ),
+            "start `steward up` once (it anchors the head); if it was deleted, restore it from backup",
+        ),
+        Ok(Some((r, deep))) => {
+            let what = if deep.is_some() {
+                "verify, the head matches audit.head, every receipt checks"
+            } else {
+                "verify (receipts not checked: no receipt key)"
+            };
+            Check::ok(NAME, format!("{} entries {what}", r.entries))
+        }
         Err(e) => Check::bad(NAME, Level::Fail, e.to_string(), "see the database check"),
     }
 }

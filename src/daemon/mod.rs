@@ -260,6 +260,7 @@ where
         std::sync::Arc::new(crate::agents::scheduler::SystemClock),
         sched_stop,
     ));
+    let on_stop = pipeline.clone();
     let app = http::router(AppState::new(
         home.clone(),
         pipeline,
@@ -296,6 +297,11 @@ where
     schedule.abort();
     let _ = schedule.await;
     drop(profile_watch);
+    // The head as it stands at stop: the next boot checks the database reaches it.
+    if let Err(e) = on_stop.anchor().await {
+        tracing::warn!(error = %e, "the audit head was not anchored at stop");
+    }
+    drop(on_stop);
     if let Some(live) = imessage {
         // Finishes the batch in hand; its thread holds a store handle.
         let _ = tokio::task::spawn_blocking(move || live.stop()).await;

@@ -44,7 +44,7 @@ impl From<PipelineError> for ApiError {
             PipelineError::BadEdit => StatusCode::BAD_REQUEST,
             PipelineError::Sealed(_) => StatusCode::SERVICE_UNAVAILABLE,
             PipelineError::KillSwitch => StatusCode::LOCKED,
-            PipelineError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            PipelineError::Store(_) | PipelineError::Anchor(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(status, e.to_string())
     }

@@ -1,7 +1,8 @@
 //! Owner confirmations, and [`ConfirmedSend`]: the only value a bridge accepts
 //! for a message to a contact. Its constructor is private to this module and
-//! runs only on a row the owner approved or edited, so no code path, however
-//! it is written, can hand a bridge an unconfirmed contact message.
+//! runs only on a row the owner approved or edited whose decision is signed and
+//! in the audit chain (`approval::prove`), so no code path, however it is
+//! written, and no edit of the row can hand a bridge an unconfirmed message.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -95,10 +96,13 @@ pub enum StepConfirmation {
     Rejected,
     Expired,
     Confirmed(ConfirmedSend),
+    /// The row says approved, but the decision is not evidence (see `approval`).
+    Unproven(super::approval::Unproven),
 }
 
 pub fn for_step(
     conn: &Connection,
+    key: &ed25519_dalek::VerifyingKey,
     run_id: &str,
     step: usize,
 ) -> rusqlite::Result<StepConfirmation> {
@@ -116,13 +120,16 @@ pub fn for_step(
         "pending" => StepConfirmation::Pending,
         "rejected" => StepConfirmation::Rejected,
         "expired" => StepConfirmation::Expired,
-        "approved" | "edited" => StepConfirmation::Confirmed(ConfirmedSend {
-            confirmation_id: id,
-            run_id: run_id.to_string(),
-            channel,
-            to,
-            text: final_text.unwrap_or(text),
-        }),
+        "approved" | "edited" => match super::approval::prove(conn, key, &id)? {
+            Ok(()) => StepConfirmation::Confirmed(ConfirmedSend {
+                confirmation_id: id,
+                run_id: run_id.to_string(),
+                channel,
+                to,
+                text: final_text.unwrap_or(text),
+            }),
+            Err(why) => StepConfirmation::Unproven(why),
+        },
         _ => StepConfirmation::Missing,
     })
 }

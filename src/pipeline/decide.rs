@@ -9,7 +9,7 @@ use serde_json::json;
 use super::audit::{self, Record};
 use super::gates::{self, Identity};
 use super::request::{self, Actor, RunOutcome, RunStatus};
-use super::{Decision, Pipeline, PipelineError, confirm, journal, runs};
+use super::{Decision, Pipeline, PipelineError, approval, confirm, journal, runs};
 
 impl Pipeline {
     /// The owner's decision on a pending confirmation; continues the run.
@@ -81,22 +81,15 @@ impl Pipeline {
                     }));
                 }
                 let kind = format!("confirmation.{}", decision.as_str());
-                journal::append(
+                // The decision is evidence: signed, journaled and audited with the row change.
+                approval::record(
                     &tx,
-                    &run_id,
-                    &kind,
-                    &json!({ "id": id_owned, "by": by_s, "text": edited }),
-                )?;
-                audit::append(
-                    &tx,
-                    &Record {
-                        run_id: Some(&run_id),
-                        kind: "confirmation",
-                        actor: &by_s,
-                        subject: &id_owned,
-                        decision: decision.as_str(),
-                        payload: &json!({ "text": edited }),
-                    },
+                    &inner.key,
+                    &id_owned,
+                    decision,
+                    edited.as_deref(),
+                    &by_s,
+                    &now,
                 )?;
                 if confirm::pending_for_run(&tx, &run_id)?.is_empty() {
                     runs::set_status(&tx, &run_id, RunStatus::Running)?;
@@ -106,13 +99,15 @@ impl Pipeline {
                 Ok(Ok(run_id))
             })
             .await??;
-        self.execute(&run_id).await
+        let outcome = self.execute(&run_id).await;
+        self.anchor_after_work().await;
+        outcome
     }
 
     /// Expire every pending confirmation past its time; their runs end `expired`.
     pub async fn expire_due(&self) -> Result<usize, PipelineError> {
         let inner = Arc::clone(&self.inner);
-        Ok(self
+        let n = self
             .store
             .write(move |c| {
                 let tx = c.transaction()?;
@@ -151,6 +146,10 @@ impl Pipeline {
                 tx.commit()?;
                 Ok(due.len())
             })
-            .await?)
+            .await?;
+        if n > 0 {
+            self.anchor_after_work().await;
+        }
+        Ok(n)
     }
 }

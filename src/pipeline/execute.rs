@@ -116,8 +116,41 @@ fn skip(
     Ok(())
 }
 
+/// An approval that is not evidence: skip the step, audit the refusal, refuse the run.
+fn refuse_unproven(
+    tx: rusqlite::Transaction<'_>,
+    run_id: &str,
+    step: usize,
+    effect: &Effect,
+    why: &super::approval::Unproven,
+) -> rusqlite::Result<Next> {
+    tracing::error!(run = %run_id, step, error = %why, "refusing to send: the approval is not evidence");
+    skip(
+        &tx,
+        run_id,
+        step,
+        effect,
+        &why.to_string(),
+        "approval not proven",
+    )?;
+    audit::append(
+        &tx,
+        &Record {
+            run_id: Some(run_id),
+            kind: "tamper",
+            actor: "pipeline",
+            subject: &format!("step {step}"),
+            decision: "refuse",
+            payload: &json!({ "reason": why.to_string() }),
+        },
+    )?;
+    tx.commit()?;
+    Ok(Next::Refused(why.reason()))
+}
+
 fn prepare(
     conn: &mut Connection,
+    key: &ed25519_dalek::VerifyingKey,
     run_id: &str,
     step: usize,
     effect: &Effect,
@@ -157,8 +190,11 @@ fn prepare(
                 return Ok(Next::Skipped);
             }
         },
-        Effect::Reply { .. } => match confirm::for_step(&tx, run_id, step)? {
+        Effect::Reply { .. } => match confirm::for_step(&tx, key, run_id, step)? {
             StepConfirmation::Confirmed(send) => Delivery::Contact(send),
+            StepConfirmation::Unproven(why) => {
+                return refuse_unproven(tx, run_id, step, effect, &why);
+            }
             StepConfirmation::Pending => return Ok(Next::Waiting),
             StepConfirmation::Expired => return Ok(Next::Expired),
             StepConfirmation::Missing | StepConfirmation::Rejected => {
@@ -289,9 +325,10 @@ impl Pipeline {
         effect: &Effect,
     ) -> Result<Next, PipelineError> {
         let (id, eff) = (run_id.to_string(), effect.clone());
+        let key = self.inner.key.verifying_key();
         let next = self
             .store
-            .write(move |c| Ok(prepare(c, &id, step, &eff)?))
+            .write(move |c| Ok(prepare(c, &key, &id, step, &eff)?))
             .await?;
         let Next::Deliver {
             key,

@@ -7,10 +7,13 @@
 //! included, with an audit entry and an Ed25519 receipt.
 //!
 //! Bypass is impossible by construction: a bridge's contact send takes a
-//! [`ConfirmedSend`], whose only constructor reads an approved confirmation row;
+//! [`ConfirmedSend`], whose only constructor reads an approved confirmation row
+//! whose decision is signed and audited (`approval`);
 //! its owner send takes an [`OwnerSend`], constructible only inside this module.
 //! Only the process holding the home's pid lock builds a `Pipeline` that executes.
 
+pub mod anchor;
+pub mod approval;
 pub mod audit;
 pub mod budget;
 pub mod canonical;
@@ -21,6 +24,7 @@ pub mod fault;
 pub mod forecast;
 mod forward;
 pub mod gates;
+pub mod integrity;
 pub mod journal;
 pub mod receipt;
 pub mod request;
@@ -98,6 +102,8 @@ pub enum PipelineError {
     Sealed(String),
     #[error("the kill switch is on: nothing is sent until the owner says `kill switch off`")]
     KillSwitch,
+    #[error("{0}")]
+    Anchor(String),
 }
 
 impl From<rusqlite::Error> for PipelineError {
@@ -141,6 +147,8 @@ struct Inner {
     models: crate::llm::Router,
     /// Where heavy runs go; `None` refuses agents that need it.
     runtime: Option<crate::runtime::Runtime>,
+    /// The audit seq last written to `<home>/audit.head`.
+    anchored: std::sync::atomic::AtomicI64,
     /// "Today" (budgets), "this week" (news) and "due" are decided by this clock.
     clock: Arc<dyn crate::clock::Clock>,
     /// Set when the store fails its integrity check: every run is refused.
@@ -175,6 +183,7 @@ impl Pipeline {
                 fault: fault::Fault::from_env(),
                 models: crate::llm::Router::default(),
                 runtime: None,
+                anchored: std::sync::atomic::AtomicI64::new(-1),
                 clock: Arc::new(crate::clock::SystemClock),
                 sealed: Mutex::new(None),
                 executing: Mutex::new(HashMap::new()),
@@ -300,53 +309,12 @@ impl Pipeline {
             .store
             .write(move |c| Ok(admit(c, &inner, req, &day)?))
             .await?;
-        match admitted {
-            Admitted::Done(outcome) => Ok(outcome),
-            Admitted::Execute(run_id) => self.execute(&run_id).await,
-        }
-    }
-
-    /// Check that the audit chain is intact and that the newest receipt was
-    /// signed by this key. If not, seal the pipeline: every run is refused (with
-    /// a receipt saying why) until the owner repairs the store and restarts.
-    pub async fn check_integrity(&self) -> Result<Option<String>, PipelineError> {
-        let key = self.inner.key.verifying_key();
-        let fingerprint = self.inner.fingerprint.clone();
-        let problem = self
-            .store
-            .read(move |c| {
-                let chain = audit::verify(c)?;
-                if !chain.ok {
-                    return Ok(Some(format!(
-                        "the audit chain is broken at seq {} ({}); run `steward audit verify` and restore the database from backup",
-                        chain.first_bad_seq.unwrap_or(0),
-                        chain.reason.unwrap_or_default()
-                    )));
-                }
-                let last: Option<String> = rusqlite::OptionalExtension::optional(c.query_row(
-                    "SELECT run_id FROM receipts ORDER BY rowid DESC LIMIT 1",
-                    [],
-                    |r| r.get(0),
-                ))?;
-                let Some(run_id) = last else { return Ok(None) };
-                let Some(r) = runs::receipt(c, &run_id)? else { return Ok(None) };
-                if r.payload["keyFingerprint"].as_str() != Some(fingerprint.as_str()) {
-                    return Ok(Some(format!(
-                        "the receipt key changed: the last receipt was signed by {}, this key is {fingerprint}; restore keys/receipt.ed25519",
-                        r.payload["keyFingerprint"].as_str().unwrap_or("?")
-                    )));
-                }
-                // Signature, journal and audit entry: a changed journal shows here too.
-                Ok(verify::check(c, &key, &run_id, &r)?
-                    .err()
-                    .map(|e| format!("the last receipt ({run_id}) does not verify: {e}; run `steward receipts verify`")))
-            })
-            .await?;
-        if let Some(reason) = &problem {
-            tracing::error!(%reason, "pipeline sealed: every run will be refused");
-        }
-        *self.inner.sealed.lock().unwrap_or_else(|p| p.into_inner()) = problem.clone();
-        Ok(problem)
+        let outcome = match admitted {
+            Admitted::Done(outcome) => outcome,
+            Admitted::Execute(run_id) => self.execute(&run_id).await?,
+        };
+        self.anchor_after_work().await;
+        Ok(outcome)
     }
 
     fn ensure_unsealed(&self) -> Result<(), PipelineError> {
@@ -374,6 +342,7 @@ impl Pipeline {
         for id in ids {
             out.push(self.execute(&id).await?);
         }
+        self.anchor_after_work().await;
         Ok(out)
     }
 }

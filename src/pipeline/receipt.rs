@@ -34,6 +34,8 @@ pub enum ReceiptError {
     Journal,
     #[error("the audit entry named by auditSeq/auditHash is missing or changed")]
     Audit,
+    #[error("{0}")]
+    Approval(String),
 }
 
 pub fn sign(key: &SigningKey, payload: Value) -> Receipt {

@@ -29,6 +29,9 @@ pub fn check(
     if r.payload["journalHash"].as_str() != Some(journal::hash(&events).as_str()) {
         return Ok(Err(ReceiptError::Journal));
     }
+    if let Err(why) = super::approval::check_journal(conn, key, &events)? {
+        return Ok(Err(ReceiptError::Approval(why)));
+    }
     let seq = r.payload["auditSeq"].as_i64().unwrap_or(-1);
     let stored = audit::hash_at(conn, seq)?;
     if stored.is_none() || stored.as_deref() != r.payload["auditHash"].as_str() {
@@ -37,23 +40,59 @@ pub fn check(
     Ok(Ok(()))
 }
 
-/// Every stored receipt, in run order.
+/// Every stored receipt, in run order, and every run the store or the audit
+/// chain says ended without one: a deleted receipt or run shows as invalid.
 pub fn all(conn: &Connection, key: &VerifyingKey) -> rusqlite::Result<Vec<ReceiptCheck>> {
-    let mut stmt = conn.prepare("SELECT run_id FROM receipts ORDER BY run_id")?;
-    let ids: Vec<String> = stmt
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
+    let mut out = Vec::new();
+    for (id, status) in ended_runs(conn)? {
         let Some(r) = runs::receipt(conn, &id)? else {
+            let why = match &status {
+                Some(s) => format!("run {id} is {s} but has no receipt (deleted?)"),
+                None => format!(
+                    "run {id} ended in the audit chain but is gone from the store with its receipt"
+                ),
+            };
+            out.push(invalid(id, why));
             continue;
         };
-        let result = check(conn, key, &id, &r)?;
+        let mut result = check(conn, key, &id, &r)?.map_err(|e| e.to_string());
+        if result.is_ok() {
+            result = match &status {
+                None => Err(format!("receipt of run {id}, which is not in the store")),
+                Some(s) if r.payload["status"].as_str() != Some(s.as_str()) => Err(format!(
+                    "run {id} says {s} but its receipt says {}",
+                    r.payload["status"].as_str().unwrap_or("?")
+                )),
+                Some(_) => Ok(()),
+            };
+        }
         out.push(ReceiptCheck {
             run_id: id,
             valid: result.is_ok(),
-            reason: result.err().map(|e| e.to_string()),
+            reason: result.err(),
         });
     }
     Ok(out)
+}
+
+fn invalid(run_id: String, reason: String) -> ReceiptCheck {
+    ReceiptCheck {
+        run_id,
+        valid: false,
+        reason: Some(reason),
+    }
+}
+
+/// `(run id, its status in the runs table)` for every run that should have a
+/// receipt: final runs, runs with a receipt, runs the chain saw end.
+fn ended_runs(conn: &Connection) -> rusqlite::Result<Vec<(String, Option<String>)>> {
+    let mut stmt = conn.prepare(
+        "WITH ids AS (
+             SELECT id FROM runs WHERE status IN ('succeeded', 'refused', 'failed', 'expired')
+             UNION SELECT run_id FROM receipts
+             UNION SELECT run_id FROM audit WHERE kind = 'run.end' AND run_id IS NOT NULL)
+         SELECT ids.id, runs.status FROM ids LEFT JOIN runs ON runs.id = ids.id ORDER BY ids.id",
+    )?;
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
 }

@@ -91,7 +91,7 @@ pub fn build_pipeline(home: &Home, config: &Config, store: Store) -> Result<Pipe
     let learned = owner_handles_in_memory(&home.db_path());
     let mut owners = config.owner.handles.clone();
     owners.extend(learned);
-    settings.owners = pipeline::gates::OwnerIdentities::new(&owners);
+    settings.owners = pipeline::gates::OwnerIdentities::new(&owners, config.owner.region.as_str());
     let models = crate::llm::Router::from_config(&config.models).unwrap_or_default();
     let runtime = config
         .runtime

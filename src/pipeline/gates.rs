@@ -3,6 +3,7 @@
 
 use super::request::{Actor, Effect, MAX_TEXT_CHARS, RunRequest, Trigger};
 use crate::agents::spec::{AgentSpec, Audience, RuntimeKind, Tool, Trust};
+use crate::memory::handle::{Canonicalizer, Handle, Kind};
 
 /// Who the actor is, as far as Steward is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,48 +13,58 @@ pub enum Identity {
     System,
 }
 
-/// The owner's identities: the console, and their own handles per channel.
+/// The owner's identities: the console, and their own canonical handles.
 #[derive(Debug, Clone, Default)]
 pub struct OwnerIdentities {
-    handles: Vec<String>,
+    handles: Vec<Handle>,
+    canon: Option<Canonicalizer>,
 }
 
 impl OwnerIdentities {
-    pub fn new(handles: &[String]) -> Self {
+    /// `region` is the owner's (`owner.region`): numbers without a country code are read in it.
+    pub fn new(handles: &[String], region: &str) -> Self {
+        let canon = Canonicalizer::new(region);
         OwnerIdentities {
-            handles: handles.iter().map(|h| normalise(h)).collect(),
+            handles: handles.iter().map(|h| canon.canonicalize(h)).collect(),
+            canon: Some(canon),
         }
     }
 }
 
-/// Compare handles loosely until the memory module canonicalises them:
-/// lower-case emails, digits-only phone numbers (with the leading country code).
-fn normalise(handle: &str) -> String {
-    let h = handle.trim().to_lowercase();
-    // Canonical memory handles carry their kind: `phone:+1…`, `email:…`.
-    let h = match h.split_once(':') {
-        Some(("phone" | "email" | "p" | "e" | "tel" | "mailto", rest)) => rest.to_string(),
-        _ => h,
-    };
-    if h.contains('@') {
-        return h;
+/// The kinds of handle a channel's senders can have. A handle is compared only
+/// within its own channel's kinds: a Telegram user id is never a phone number.
+fn kinds(channel: &str) -> &'static [Kind] {
+    match channel {
+        "imessage" | "sms" => &[Kind::Phone, Kind::Email],
+        "whatsapp" => &[Kind::Phone, Kind::Whatsapp],
+        "email" => &[Kind::Email],
+        "telegram" => &[Kind::Telegram],
+        _ => &[
+            Kind::Phone,
+            Kind::Email,
+            Kind::Telegram,
+            Kind::Whatsapp,
+            Kind::Other,
+        ],
     }
-    let digits: String = h.chars().filter(char::is_ascii_digit).collect();
-    if digits.len() >= 7 { digits } else { h }
 }
 
 pub fn identity(actor: &Actor, owners: &OwnerIdentities) -> Identity {
     match actor {
         Actor::Console => Identity::Owner,
-        Actor::Handle { handle, .. } => {
-            let h = normalise(handle);
-            let is_owner = owners.handles.iter().any(|o| {
-                *o == h
-                    || (o.len() >= 10
-                        && h.len() >= 10
-                        && (o.ends_with(&h) || h.ends_with(o.as_str())))
-            });
-            if is_owner {
+        Actor::Handle { channel, handle } => {
+            let canon = owners
+                .canon
+                .clone()
+                .unwrap_or_else(|| Canonicalizer::new(""));
+            // Telegram ids are bare digits: read them as Telegram ids, not numbers.
+            let h = if channel == "telegram" && !handle.contains(':') {
+                canon.canonicalize(&format!("telegram:{handle}"))
+            } else {
+                canon.canonicalize(handle)
+            };
+            let owner = kinds(channel).contains(&h.kind()) && owners.handles.contains(&h);
+            if owner {
                 Identity::Owner
             } else {
                 Identity::Contact
@@ -236,8 +247,10 @@ mod tests {
 
     #[test]
     fn identity_allows_and_refuses() {
-        let owners =
-            OwnerIdentities::new(&["+1 (512) 555-1234".into(), "email:me@example.com".into()]);
+        let owners = OwnerIdentities::new(
+            &["+1 (512) 555-1234".into(), "email:me@example.com".into()],
+            "US",
+        );
         let me = Actor::Handle {
             channel: "imessage".into(),
             handle: "+15125551234".into(),
@@ -259,6 +272,39 @@ mod tests {
         assert!(check_identity(Trigger::Contact, &ann, &Identity::Contact).is_ok());
         assert!(check_identity(Trigger::Schedule, &Actor::Console, &Identity::Owner).is_err());
         assert!(check_identity(Trigger::Schedule, &Actor::Scheduler, &Identity::System).is_ok());
+    }
+
+    #[test]
+    fn identity_is_exact_within_a_channel() {
+        let owners = OwnerIdentities::new(
+            &["+1 (512) 555-1234".into(), "email:me@example.com".into()],
+            "US",
+        );
+        let actor = |channel: &str, handle: &str| Actor::Handle {
+            channel: channel.into(),
+            handle: handle.into(),
+        };
+        for (channel, handle, who) in [
+            // A Telegram user id that happens to be the owner's digits is a stranger.
+            ("telegram", "5125551234", Identity::Contact),
+            ("telegram", "telegram:15125551234", Identity::Contact),
+            // Trailing digits are not a number: another country's number ending the same.
+            ("imessage", "+445125551234", Identity::Contact),
+            ("imessage", "5551234", Identity::Contact),
+            ("imessage", "(512) 555-1234", Identity::Owner),
+            ("imessage", "me@example.com", Identity::Owner),
+            ("whatsapp", "15125551234@s.whatsapp.net", Identity::Owner),
+            // An email address is the owner only where email addresses live.
+            ("whatsapp", "me@example.com", Identity::Contact),
+            ("email", "Me@Example.com", Identity::Owner),
+            ("email", "+15125551234", Identity::Contact),
+        ] {
+            assert_eq!(
+                identity(&actor(channel, handle), &owners),
+                who,
+                "{channel}:{handle}"
+            );
+        }
     }
 
     #[test]

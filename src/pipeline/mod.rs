@@ -129,7 +129,7 @@ impl Settings {
             global_cap: Usd::try_from(config.budget.max_cost_usd_per_day).unwrap_or(Usd(0)),
             confirm_ttl: jiff::SignedDuration::from_mins(i64::from(config.confirm.ttl_minutes)),
             timezone: config.owner.timezone.zone(),
-            owners: OwnerIdentities::new(&config.owner.handles),
+            owners: OwnerIdentities::new(&config.owner.handles, config.owner.region.as_str()),
             // The self-chat bridges take this over when they arrive.
             owner_channel: crate::bridges::console::CHANNEL.to_string(),
         }

@@ -118,18 +118,7 @@ pub fn checks(home: &Home) -> Vec<Check> {
         check_profile(home),
         check_agents(home),
         check_port(home, listen),
-        if listen.ip().is_loopback() {
-            Check::ok("exposure", format!("HTTP stays on loopback ({listen})"))
-        } else {
-            Check::bad(
-                "exposure",
-                Level::Warn,
-                format!(
-                    "HTTP listens on {listen}, reachable from other machines; every route but /healthz needs the api-token"
-                ),
-                "set http.listen to 127.0.0.1:7788 unless a phone must reach Steward (prefer a Tailscale address over 0.0.0.0)",
-            )
-        },
+        check_exposure(home, listen),
     ]
 }
 
@@ -514,6 +503,39 @@ fn check_runtime(config: Option<&Config>) -> Check {
             e,
             "check runtime.url and runtime.token in steward.yaml and that the runtime is up",
         ),
+    }
+}
+
+/// Where the API is reachable: the running daemon's own record, else the config.
+fn check_exposure(home: &Home, configured: SocketAddr) -> Check {
+    let running = pidfile::inspect(&home.pid_path());
+    let listen = running
+        .as_ref()
+        .and_then(|i| i.listen.parse::<SocketAddr>().ok())
+        .unwrap_or(configured);
+    let source = if running.is_some() {
+        "the running daemon listens"
+    } else {
+        "http.listen is"
+    };
+    let phones = running
+        .and_then(|i| i.signals_listen)
+        .map(|a| format!("; phones reach only /v1/signals and /healthz on {a}"))
+        .unwrap_or_default();
+    if listen.ip().is_loopback() {
+        Check::ok(
+            "exposure",
+            format!("the API stays on loopback ({source} {listen}){phones}"),
+        )
+    } else {
+        Check::bad(
+            "exposure",
+            Level::Warn,
+            format!(
+                "{source} {listen}: the whole API is reachable from other machines (http.allowRemoteApi); /v1 needs the api-token, /healthz, /.well-known/steward-receipts and POST /v1/signals are open{phones}"
+            ),
+            "set http.listen to 127.0.0.1:7788 and give phones http.signalsListen (prefer a Tailscale address over 0.0.0.0)",
+        )
     }
 }
 

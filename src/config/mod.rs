@@ -328,9 +328,15 @@ impl TryFrom<String> for Region {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct HttpConfig {
+    /// The API and dashboard: loopback unless `allowRemoteApi`.
     pub listen: SocketAddr,
     /// Overrides the token file `<home>/api-token`.
     pub api_token: Option<SecretRef>,
+    /// A second listener for phones that serves only `POST /v1/signals` and
+    /// `/healthz` (device-authenticated), e.g. a Tailscale address.
+    pub signals_listen: Option<SocketAddr>,
+    /// Serve the whole API beyond loopback (token-protected). Off by default.
+    pub allow_remote_api: bool,
 }
 
 impl Default for HttpConfig {
@@ -338,6 +344,8 @@ impl Default for HttpConfig {
         HttpConfig {
             listen: DEFAULT_LISTEN.parse().expect("valid default address"),
             api_token: None,
+            signals_listen: None,
+            allow_remote_api: false,
         }
     }
 }

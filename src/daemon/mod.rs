@@ -48,6 +48,11 @@ pub enum DaemonError {
     PortInUse { addr: SocketAddr },
     #[error("cannot listen on {addr}: {source}; choose another address with --listen")]
     Bind { addr: SocketAddr, source: io::Error },
+    #[error(
+        "refusing to serve the API on {addr}: the API stays on loopback. For phones, set http.signalsListen (e.g. {ip}:7789; it serves only /v1/signals and /healthz); to expose the whole token-protected API anyway, set http.allowRemoteApi: true in steward.yaml",
+        ip = addr.ip()
+    )]
+    RemoteApi { addr: SocketAddr },
     #[error("cannot install the {0} signal handler: {1}")]
     Signal(&'static str, io::Error),
     #[error("the HTTP server failed: {0}")]
@@ -195,24 +200,27 @@ where
         None => keys::load_api_token(&home.api_token_path())?,
     };
 
-    let listener = TcpListener::bind(listen).await.map_err(|source| {
-        if source.kind() == io::ErrorKind::AddrInUse {
-            DaemonError::PortInUse { addr: listen }
-        } else {
-            DaemonError::Bind {
-                addr: listen,
-                source,
-            }
-        }
-    })?;
+    if !listen.ip().is_loopback() && !config.http.allow_remote_api {
+        return Err(DaemonError::RemoteApi { addr: listen });
+    }
+    let listener = bind(listen).await?;
     let bound = listener.local_addr().map_err(DaemonError::Serve)?;
     if !bound.ip().is_loopback() {
-        tracing::warn!(%bound, "listening beyond loopback: every route but /healthz requires the api-token");
+        tracing::warn!(%bound, "serving the whole API beyond loopback (http.allowRemoteApi): /v1 needs the api-token; /healthz, /.well-known/steward-receipts and POST /v1/signals (device-authenticated) are open");
     }
+    let signals_listener = match config.http.signals_listen {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    let signals_bound = signals_listener
+        .as_ref()
+        .map(|l| l.local_addr().map_err(DaemonError::Serve))
+        .transpose()?;
 
     lock.record(&pidfile::PidInfo {
         pid: std::process::id(),
         listen: bound.to_string(),
+        signals_listen: signals_bound.map(|a| a.to_string()),
         started_at: jiff::Timestamp::now().to_string(),
         version: crate::VERSION.to_string(),
     })?;
@@ -261,19 +269,26 @@ where
         sched_stop,
     ));
     let on_stop = pipeline.clone();
-    let app = http::router(AppState::new(
-        home.clone(),
-        pipeline,
-        owner,
-        scheduler,
-        bound,
-        token,
-    ));
+    let state = AppState::new(home.clone(), pipeline, owner, scheduler, bound, token);
+    let phones_app = http::signals_router(state.clone());
+    let app = http::router(state);
     let (stopping_tx, stopping) = watch::channel(false);
     tokio::spawn(async move {
         let why = stop.await;
         tracing::info!(signal = why, "stopping");
         let _ = stopping_tx.send(true);
+    });
+    // Phones' listener: signals and health only, stopped with the main one.
+    let phones = signals_listener.map(|l| {
+        let graceful = wait_true(stopping.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(l, phones_app)
+                .with_graceful_shutdown(graceful)
+                .await
+            {
+                tracing::warn!(error = %e, "the signals listener failed");
+            }
+        })
     });
     let graceful = wait_true(stopping.clone());
     let server = axum::serve(listener, app).with_graceful_shutdown(graceful);
@@ -286,6 +301,10 @@ where
         () = async { wait_true(stopping).await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
             tracing::warn!("connections still open after the grace period; closing them");
         }
+    }
+    if let Some(p) = phones {
+        p.abort();
+        let _ = p.await;
     }
     ticker.abort();
     let _ = ticker.await;
@@ -314,6 +333,16 @@ where
     drop(lock);
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, DaemonError> {
+    TcpListener::bind(addr).await.map_err(|source| {
+        if source.kind() == io::ErrorKind::AddrInUse {
+            DaemonError::PortInUse { addr }
+        } else {
+            DaemonError::Bind { addr, source }
+        }
+    })
 }
 
 async fn wait_true(mut rx: watch::Receiver<bool>) {

@@ -31,6 +31,9 @@ pub enum PidError {
 pub struct PidInfo {
     pub pid: u32,
     pub listen: String,
+    /// The phones-only listener, when `http.signalsListen` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signals_listen: Option<String>,
     pub started_at: String,
     pub version: String,
 }
@@ -113,6 +116,7 @@ pub fn inspect(path: &Path) -> Option<PidInfo> {
         Err(TryLockError::WouldBlock) => Some(read_info(&mut file).unwrap_or(PidInfo {
             pid: 0,
             listen: String::new(),
+            signals_listen: None,
             started_at: String::new(),
             version: String::new(),
         })),
@@ -128,6 +132,7 @@ mod tests {
         PidInfo {
             pid: 4242,
             listen: "127.0.0.1:1".into(),
+            signals_listen: None,
             started_at: "now".into(),
             version: "0".into(),
         }

@@ -77,15 +77,29 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(owner::run_agent),
         )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
-    // Phones authenticate per device, not with the api-token; 8 KB at most.
-    let phone = Router::new()
-        .route("/v1/signals", axum::routing::post(signals::post))
-        .layer(DefaultBodyLimit::max(crate::signals::signal::MAX_BODY));
     Router::new()
         .route("/healthz", get(healthz))
-        .merge(phone)
+        .merge(phone_routes())
         .route("/.well-known/steward-receipts", get(api::receipt_key))
         .merge(api)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Phones authenticate per device, not with the api-token; 8 KB at most.
+fn phone_routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/signals", axum::routing::post(signals::post))
+        .layer(DefaultBodyLimit::max(crate::signals::signal::MAX_BODY))
+}
+
+/// The phones-only listener (`http.signalsListen`): `POST /v1/signals` and
+/// `/healthz`, nothing else, so a LAN or tailnet reaches no API route.
+pub fn signals_router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(phone_routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

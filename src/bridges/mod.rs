@@ -8,6 +8,7 @@
 //! bridge for now (the iMessage live reader publishes on the daemon's bus).
 
 pub mod console;
+pub mod email;
 pub mod imessage;
 pub mod ledger;
 

@@ -1,6 +1,7 @@
 //! `steward import imessage [--db PATH] [--contacts PATH]... [--json]`: backfill
-//! memory from the Messages and Contacts databases. Idempotent; history only
-//! fills memory and is never acted on.
+//! memory from the Messages and Contacts databases; `steward import mbox FILE
+//! [--json]`: mail from an mbox file. Idempotent; history only fills memory and
+//! is never acted on.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -28,10 +29,21 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Mail from an mbox file into memory (idempotent by Message-ID; never acted on).
+    Mbox {
+        /// The mbox file (Apple Mail, Thunderbird and Google Takeout export it).
+        file: PathBuf,
+        /// Print the counts as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
-    let Command::Imessage { db, contacts, json } = cmd;
+    let (db, contacts, json) = match cmd {
+        Command::Imessage { db, contacts, json } => (db, contacts, json),
+        Command::Mbox { file, json } => return mbox(home, &file, json),
+    };
     if !home.is_initialised() {
         home.init()?;
     }
@@ -58,16 +70,7 @@ pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
         tx.commit()?;
         ingest
     };
-    let bar = (!json && std::io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} rows  {per_sec}  eta {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
+    let bar = progress_bar(json, "{bar:40} {pos}/{len} rows  {per_sec}  eta {eta}");
     let counts = imessage::backfill(&mut conn, &chat_db, &mut ingest, |done, max| {
         if let Some(bar) = &bar {
             bar.set_length(max as u64);
@@ -89,6 +92,65 @@ pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
             counts.messages,
             counts.reactions,
             paths.chat_db.display(),
+            counts.people,
+            counts.chats,
+            counts.skipped,
+            counts.already_known
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn progress_bar(json: bool, template: &str) -> Option<indicatif::ProgressBar> {
+    (!json && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    })
+}
+
+fn mbox(home: &Home, file: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
+    use crate::bridges::email::{ingest::EmailIngest, mbox};
+    if !home.is_initialised() {
+        home.init()?;
+    }
+    let config = Config::load(&home.config_path())?;
+    let started = Instant::now();
+    let mut conn = store::open_writer(&home.db_path())?;
+    let mut ingest = {
+        let tx = conn.transaction()?;
+        let name = Some(config.owner.name.as_str()).filter(|n| !n.is_empty());
+        let canon = Canonicalizer::new(config.owner.region.as_str());
+        let ingest = EmailIngest::new(&tx, canon, name, &config.owner.handles)?;
+        tx.commit()?;
+        ingest
+    };
+    let bar = progress_bar(
+        json,
+        "{bar:40} {bytes}/{total_bytes}  {bytes_per_sec}  eta {eta}",
+    );
+    let counts = mbox::import(&mut conn, &mut ingest, file, |done, total| {
+        if let Some(bar) = &bar {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    })?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    if json {
+        let mut v = serde_json::to_value(&counts)?;
+        v["seconds"] = json!((seconds * 1000.0).round() / 1000.0);
+        super::print_json(&v)?;
+    } else {
+        println!(
+            "Imported {} mails from {} in {seconds:.1}s: {} new people, {} new threads, {} skipped, {} already known.",
+            counts.messages,
+            file.display(),
             counts.people,
             counts.chats,
             counts.skipped,

@@ -53,6 +53,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "agents",
         sql: include_str!("migrations/0007_agents.sql"),
     },
+    Migration {
+        version: 8,
+        name: "email",
+        sql: include_str!("migrations/0008_email.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -358,6 +358,24 @@ impl Default for LogConfig {
 }
 
 impl Config {
+    /// Every secret reference the daemon resolves, with its key in steward.yaml.
+    /// `doctor` resolves exactly these, so a new secret belongs here.
+    pub fn secret_refs(&self) -> Vec<(String, &SecretRef)> {
+        let mut refs = Vec::new();
+        if let Some(r) = &self.http.api_token {
+            refs.push(("http.apiToken".to_string(), r));
+        }
+        for (name, p) in &self.models.providers {
+            if let Some(r) = &p.api_key {
+                refs.push((format!("models.providers.{name}.apiKey"), r));
+            }
+        }
+        if let Some(r) = self.runtime.as_ref().and_then(|rt| rt.token.as_ref()) {
+            refs.push(("runtime.token".to_string(), r));
+        }
+        refs
+    }
+
     /// Parse YAML text; `path` only names the source in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         serde_saphyr::from_str::<Config>(text).map_err(|err| {

@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{TestHome, json, stderr};
 
 #[test]
@@ -111,4 +113,34 @@ fn api_token_from_an_env_reference_is_what_the_daemon_takes() {
     );
     daemon.signal(libc::SIGTERM);
     assert_eq!(daemon.wait_for_exit(t).unwrap().code(), Some(0));
+}
+
+/// Issue 20 item 9: a number out of its range is refused at load with
+/// file:line:column (exit 2), never turned into a silent default.
+#[test]
+fn issue20_out_of_range_numbers_exit_2_with_position() {
+    let home = TestHome::new();
+    assert!(home.run(&["init"]).status.success());
+    let path = home.file("steward.yaml");
+    for (yaml, needle) in [
+        ("budget:\n  maxCostUsdPerDay: -5\n", "maxCostUsdPerDay"),
+        ("budget:\n  maxCostUsdPerDay: .nan\n", "maxCostUsdPerDay"),
+        ("budget:\n  maxCostUsdPerDay: .inf\n", "maxCostUsdPerDay"),
+        ("confirm:\n  ttlMinutes: 0\n", "ttlMinutes"),
+        ("confirm:\n  ttlMinutes: 4294967295\n", "ttlMinutes"),
+    ] {
+        std::fs::write(&path, yaml).unwrap();
+        let out = home.run_for(&["up", "--listen", "127.0.0.1:0"], Duration::from_secs(20));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{yaml}: {err}");
+        assert!(
+            err.contains(&format!("{}:2:", path.display())),
+            "{yaml}: {err}"
+        );
+        assert!(err.contains(needle), "{yaml}: {err}");
+        assert!(!home.file("steward.pid").exists());
+        // Every command that reads the config refuses it the same way.
+        let budget = home.run(&["budget", "--json"]);
+        assert_eq!(budget.status.code(), Some(2), "{yaml}: {}", stderr(&budget));
+    }
 }

@@ -177,3 +177,47 @@ fn status_on_an_uninitialised_home_creates_nothing() {
     assert_eq!(s["database"]["exists"], false);
     assert!(!home.path.exists());
 }
+
+/// Issue 20 item 10: like ssh with a readable key, `up` refuses a home or
+/// secret other users can reach, prints the exact chmod, and changes nothing.
+#[test]
+fn issue20_up_refuses_loose_permissions_with_the_chmod_to_run() {
+    use std::os::unix::fs::PermissionsExt;
+    let set = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    let home = TestHome::new();
+    assert!(home.run(&["init"]).status.success());
+    let token = home.file("api-token");
+    for (home_mode, token_mode) in [(0o777, 0o600), (0o755, 0o600), (0o700, 0o644)] {
+        set(&home.path, home_mode);
+        set(&token, token_mode);
+        let out = home.run_for(&["up", "--listen", "127.0.0.1:0"], Duration::from_secs(20));
+        let err = stderr(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{home_mode:o}/{token_mode:o}: {err}"
+        );
+        if home_mode != 0o700 {
+            assert!(
+                err.contains(&format!("chmod 700 {}", home.path.display())),
+                "{err}"
+            );
+        }
+        if token_mode != 0o600 {
+            assert!(
+                err.contains(&format!("chmod 600 {}", token.display())),
+                "{err}"
+            );
+        }
+        assert!(!home.file("steward.pid").exists());
+        // Refusing changes nothing: the modes are the owner's to fix.
+        assert_eq!(common::mode(&home.path), home_mode);
+        assert_eq!(common::mode(&token), token_mode);
+    }
+    // Fixed as told, it starts.
+    set(&home.path, 0o700);
+    set(&token, 0o600);
+    drop(home.up());
+}

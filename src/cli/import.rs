@@ -32,6 +32,14 @@ pub enum Command {
 
 pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
     let Command::Imessage { db, contacts, json } = cmd;
+    // Checked before anything is created: a typo must not become "no contacts".
+    if let Some(missing) = contacts.iter().find(|p| std::fs::metadata(p).is_err()) {
+        return Err(super::UsageError(format!(
+            "--contacts {}: no such file or folder; pass an AddressBook-v22.abcddb or the folder holding one (default: ~/Library/Application Support/AddressBook)",
+            missing.display()
+        ))
+        .into());
+    }
     if !home.is_initialised() {
         home.init()?;
     }

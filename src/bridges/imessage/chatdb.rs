@@ -1,4 +1,4 @@
-//! Reading `~/Library/Messages/chat.db`: strictly read-only (`mode=ro`, never
+//! Reading `~/Library/Messages/chat.db`: strictly read-only (opened read-only by path, never
 //! `immutable`), short read transactions, a busy timeout, and a schema probe
 //! (`Capabilities`) so older and newer macOS databases both work: a missing
 //! column reads as NULL.
@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, Row};
+use rusqlite::{Connection, Row};
 
 use super::typedstream;
 
@@ -129,14 +129,7 @@ impl ChatDb {
             }
             _ => {}
         }
-        let uri = format!("file:{}?mode=ro", uri_path(path));
-        let conn = Connection::open_with_flags(
-            &uri,
-            OpenFlags::SQLITE_OPEN_READ_ONLY
-                | OpenFlags::SQLITE_OPEN_URI
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| classify(path, e))?;
+        let conn = super::open_read_only(path).map_err(|e| classify(path, e))?;
         conn.busy_timeout(Duration::from_secs(5))
             .map_err(|e| classify(path, e))?;
         let caps = Capabilities::probe(&conn).map_err(|e| classify(path, e))?;
@@ -370,15 +363,6 @@ pub fn tapback_kind(code: i64) -> Option<(&'static str, bool)> {
         _ => "sticker",
     };
     Some((kind, removed))
-}
-
-fn uri_path(path: &Path) -> String {
-    // Percent-encode what a file: URI cannot carry literally.
-    path.display()
-        .to_string()
-        .replace('%', "%25")
-        .replace('?', "%3f")
-        .replace('#', "%23")
 }
 
 fn classify(path: &Path, e: rusqlite::Error) -> ChatDbError {

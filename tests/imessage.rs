@@ -378,3 +378,36 @@ fn issue20_a_missing_contacts_path_is_an_error_and_imports_nothing() {
     );
     assert!(!home.path.exists(), "refused before the home was created");
 }
+
+/// Issue 20 item 12: an empty or foreign SQLite file says it is not a Messages
+/// database and what is missing, not "Query is not read-only".
+#[test]
+fn issue20_an_empty_or_wrong_schema_chat_db_names_what_is_missing() {
+    let home = TestHome::new();
+    let empty = home.user_home.join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let other = home.user_home.join("other.db");
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);")
+        .unwrap();
+    let partial = home.user_home.join("partial.db");
+    rusqlite::Connection::open(&partial)
+        .unwrap()
+        .execute_batch("CREATE TABLE message (ROWID INTEGER PRIMARY KEY, guid TEXT, text TEXT, handle_id INTEGER, is_from_me INTEGER, date INTEGER);")
+        .unwrap();
+    for (db, missing) in [
+        (&empty, "message"),
+        (&other, "message"),
+        (&partial, "handle"),
+    ] {
+        let before = std::fs::read(db).unwrap();
+        let out = home.run(&["import", "imessage", "--db", db.to_str().unwrap()]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(!err.contains("read-only"), "{err}");
+        assert!(err.contains("not a Messages database"), "{err}");
+        assert!(err.contains(&format!("`{missing}`")), "{err}");
+        assert_eq!(std::fs::read(db).unwrap(), before);
+    }
+}

@@ -23,7 +23,9 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:7788";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}; run `steward init` to create it")]
+    #[error("{path} does not exist; run `steward init` to create it")]
+    Missing { path: PathBuf },
+    #[error("cannot read {path}: {source}; check that it is a file you can read")]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -411,11 +413,43 @@ impl Config {
 
     /// Read and parse the config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
+        let bytes = std::fs::read(path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => ConfigError::Missing {
+                path: path.to_path_buf(),
+            },
+            _ => ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            },
         })?;
+        let text =
+            String::from_utf8(bytes).map_err(|e| not_utf8(path, e.as_bytes(), e.utf8_error()))?;
         Config::parse(&text, path)
+    }
+}
+
+/// A bad byte is a bad config (exit 2) located like any other error, by line,
+/// column and byte offset; the byte is not echoed (it may sit in a pasted secret).
+fn not_utf8(path: &Path, bytes: &[u8], e: std::str::Utf8Error) -> ConfigError {
+    let offset = e.valid_up_to();
+    let before = &bytes[..offset];
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    // Columns count characters, as the YAML parser's do; the prefix is valid UTF-8.
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    ConfigError::Parse {
+        path: path.to_path_buf(),
+        line: line as u64,
+        column: column as u64,
+        message: format!(
+            "not UTF-8 at byte {offset}; save steward.yaml as UTF-8 (a Latin-1 accent or a pasted binary is the usual cause)"
+        ),
     }
 }
 

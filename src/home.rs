@@ -24,6 +24,10 @@ pub enum HomeError {
     NoUserHome,
     #[error("{path} exists and is not a directory; move it aside or pick another --home")]
     NotADirectory { path: PathBuf },
+    #[error(
+        "{path} is a symlink to {target}, which does not exist; create it (`mkdir -p -m 700 {target}`) or remove the link (`rm {path}`)"
+    )]
+    DanglingLink { path: PathBuf, target: PathBuf },
     #[error("cannot create {path}: {source}; check that the parent directory is writable by you")]
     Create { path: PathBuf, source: io::Error },
     #[error("cannot set the mode of {path}: {source}; run `chmod {mode:o} {path}`")]
@@ -255,6 +259,15 @@ pub fn ensure_private_dir(dir: &Path) -> Result<bool, HomeError> {
             });
         }
         Err(_) => {}
+    }
+    // metadata() follows links: a link to nowhere would otherwise reach
+    // create() and fail with a bare "File exists".
+    if let Ok(target) = fs::read_link(dir) {
+        let target = dir.parent().map_or(target.clone(), |p| p.join(&target));
+        return Err(HomeError::DanglingLink {
+            path: dir.to_path_buf(),
+            target,
+        });
     }
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true).mode(DIR_MODE);

@@ -24,6 +24,10 @@ pub enum HomeError {
     NoUserHome,
     #[error("{path} exists and is not a directory; move it aside or pick another --home")]
     NotADirectory { path: PathBuf },
+    #[error(
+        "{path} is a symlink to {target}, which does not exist; create it (`mkdir -p -m 700 {target}`) or remove the link (`rm {path}`)"
+    )]
+    DanglingLink { path: PathBuf, target: PathBuf },
     #[error("cannot create {path}: {source}; check that the parent directory is writable by you")]
     Create { path: PathBuf, source: io::Error },
     #[error("cannot set the mode of {path}: {source}; run `chmod {mode:o} {path}`")]
@@ -32,6 +36,12 @@ pub enum HomeError {
         mode: u32,
         source: io::Error,
     },
+    /// Refused as ssh refuses a readable key: the fix is the owner's to run.
+    #[error(
+        "other users can reach {}; Steward will not start with its keys and messages exposed. Run: {}",
+        describe_loose(.0), chmod_fix(.0)
+    )]
+    Loose(Vec<LoosePath>),
     #[error(transparent)]
     Keys(#[from] keys::KeyError),
     #[error(transparent)]
@@ -118,6 +128,29 @@ impl Home {
         vec![self.root.clone(), self.keys_dir(), self.logs_dir()]
     }
 
+    /// The home's directories and secrets whose mode lets group or others in
+    /// (a tighter mode than ours is left alone). Missing paths are skipped.
+    pub fn loose_paths(&self) -> Vec<LoosePath> {
+        let dirs = self.private_dirs().into_iter().map(|p| (p, DIR_MODE));
+        let files = self.secret_paths().into_iter().map(|p| (p, SECRET_MODE));
+        dirs.chain(files)
+            .filter_map(|(path, want)| {
+                let mode = mode_of(&path)?;
+                (mode & 0o077 != 0).then_some(LoosePath { path, mode, want })
+            })
+            .collect()
+    }
+
+    /// Refuse to run on a home others can reach, naming the chmod that fixes it.
+    pub fn ensure_private(&self) -> Result<(), HomeError> {
+        let loose = self.loose_paths();
+        if loose.is_empty() {
+            Ok(())
+        } else {
+            Err(HomeError::Loose(loose))
+        }
+    }
+
     /// Create whatever is missing; never replace what exists.
     pub fn init(&self) -> Result<InitReport, HomeError> {
         let mut report = InitReport {
@@ -163,6 +196,31 @@ impl Home {
     }
 }
 
+/// A path in the home with group or other permission bits set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoosePath {
+    pub path: PathBuf,
+    pub mode: u32,
+    pub want: u32,
+}
+
+fn describe_loose(paths: &[LoosePath]) -> String {
+    paths
+        .iter()
+        .map(|l| format!("{} (mode {:o})", l.path.display(), l.mode))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The one command line that fixes every loose path.
+pub fn chmod_fix(paths: &[LoosePath]) -> String {
+    paths
+        .iter()
+        .map(|l| format!("chmod {:o} {}", l.want, l.path.display()))
+        .collect::<Vec<_>>()
+        .join(" && ")
+}
+
 /// What `init` did, for the CLI to print.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -201,6 +259,15 @@ pub fn ensure_private_dir(dir: &Path) -> Result<bool, HomeError> {
             });
         }
         Err(_) => {}
+    }
+    // metadata() follows links: a link to nowhere would otherwise reach
+    // create() and fail with a bare "File exists".
+    if let Ok(target) = fs::read_link(dir) {
+        let target = dir.parent().map_or(target.clone(), |p| p.join(&target));
+        return Err(HomeError::DanglingLink {
+            path: dir.to_path_buf(),
+            target,
+        });
     }
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true).mode(DIR_MODE);
@@ -288,6 +355,40 @@ mod tests {
         assert_eq!(mode_of(&path), Some(SECRET_MODE));
         // No temporary file is left beside it.
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn issue20_only_group_or_other_bits_make_a_path_loose() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path().join("h"));
+        home.init().unwrap();
+        // The binary runs under umask 077; this test process may not (the database).
+        for l in home.loose_paths() {
+            set_mode(&l.path, l.want).unwrap();
+        }
+        assert!(home.ensure_private().is_ok());
+        // Tighter than ours is the owner's choice, not exposure.
+        set_mode(&home.api_token_path(), 0o400).unwrap();
+        assert!(home.loose_paths().is_empty());
+        set_mode(&home.api_token_path(), 0o640).unwrap();
+        set_mode(&home.keys_dir(), 0o710).unwrap();
+        let loose = home.loose_paths();
+        assert_eq!(
+            loose
+                .iter()
+                .map(|l| (l.path.clone(), l.mode))
+                .collect::<Vec<_>>(),
+            vec![(home.keys_dir(), 0o710), (home.api_token_path(), 0o640)]
+        );
+        let err = home.ensure_private().unwrap_err().to_string();
+        assert!(
+            err.ends_with(&format!(
+                "chmod 700 {} && chmod 600 {}",
+                home.keys_dir().display(),
+                home.api_token_path().display()
+            )),
+            "{err}"
+        );
     }
 
     #[test]

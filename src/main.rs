@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use steward::cli::{Cli, Command};
+use steward::cli::{Cli, Command, UsageError};
 use steward::config::ConfigError;
 use steward::logging;
 
@@ -20,13 +20,13 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
-            let bad_config = err.chain().any(|e| {
+            let bad_usage = err.chain().any(|e| {
                 matches!(
                     e.downcast_ref::<ConfigError>(),
                     Some(ConfigError::Parse { .. })
-                )
+                ) || e.is::<UsageError>()
             });
-            ExitCode::from(if bad_config { 2 } else { 1 })
+            ExitCode::from(if bad_usage { 2 } else { 1 })
         }
     }
 }

@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{TestHome, json, stderr};
 
 #[test]
@@ -111,4 +113,65 @@ fn api_token_from_an_env_reference_is_what_the_daemon_takes() {
     );
     daemon.signal(libc::SIGTERM);
     assert_eq!(daemon.wait_for_exit(t).unwrap().code(), Some(0));
+}
+
+/// Issue 20 item 9: a number out of its range is refused at load with
+/// file:line:column (exit 2), never turned into a silent default.
+#[test]
+fn issue20_out_of_range_numbers_exit_2_with_position() {
+    let home = TestHome::new();
+    assert!(home.run(&["init"]).status.success());
+    let path = home.file("steward.yaml");
+    for (yaml, needle) in [
+        ("budget:\n  maxCostUsdPerDay: -5\n", "maxCostUsdPerDay"),
+        ("budget:\n  maxCostUsdPerDay: .nan\n", "maxCostUsdPerDay"),
+        ("budget:\n  maxCostUsdPerDay: .inf\n", "maxCostUsdPerDay"),
+        ("confirm:\n  ttlMinutes: 0\n", "ttlMinutes"),
+        ("confirm:\n  ttlMinutes: 4294967295\n", "ttlMinutes"),
+    ] {
+        std::fs::write(&path, yaml).unwrap();
+        let out = home.run_for(&["up", "--listen", "127.0.0.1:0"], Duration::from_secs(20));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{yaml}: {err}");
+        assert!(
+            err.contains(&format!("{}:2:", path.display())),
+            "{yaml}: {err}"
+        );
+        assert!(err.contains(needle), "{yaml}: {err}");
+        assert!(!home.file("steward.pid").exists());
+        // Every command that reads the config refuses it the same way.
+        let budget = home.run(&["budget", "--json"]);
+        assert_eq!(budget.status.code(), Some(2), "{yaml}: {}", stderr(&budget));
+    }
+}
+
+/// Issue 20 item 12: a steward.yaml that is not UTF-8 is a bad config (exit 2)
+/// naming the byte offset, not a missing file to `init`.
+#[test]
+fn issue20_a_non_utf8_config_exits_2_naming_the_byte_offset() {
+    let home = TestHome::new();
+    assert!(home.run(&["init"]).status.success());
+    let path = home.file("steward.yaml");
+    // Latin-1 "é" (0xE9) at byte 18, line 2, column 12.
+    std::fs::write(&path, b"owner:\n  name: Ren\xe9\n").unwrap();
+    for args in [
+        &["up", "--listen", "127.0.0.1:0"][..],
+        &["budget", "--json"][..],
+    ] {
+        let out = home.run_for(args, Duration::from_secs(20));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(&format!("{}:2:12", path.display())), "{err}");
+        assert!(err.contains("byte 18"), "{err}");
+        assert!(err.contains("UTF-8"), "{err}");
+        assert!(!err.contains("steward init"), "{err}");
+    }
+    let doctor = json(&home.run(&["doctor", "--json"]));
+    let c = doctor["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "config")
+        .unwrap();
+    assert!(c["detail"].as_str().unwrap().contains("byte 18"), "{c}");
 }

@@ -210,3 +210,86 @@ fn a_bad_profile_line_warns_and_a_broken_agent_spec_fails() {
     );
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// Issue 20 item 8: doctor resolves every secret reference the daemon resolves,
+/// so it never says "All checks passed" for a home `up` refuses.
+#[test]
+fn issue20_doctor_fails_an_unresolvable_api_token_reference_that_up_refuses() {
+    let home = TestHome::new();
+    assert!(home.run(&["init"]).status.success());
+    let var = "STEWARD_TEST_ISSUE20_UNSET_TOKEN";
+    std::fs::write(
+        home.file("steward.yaml"),
+        format!("http:\n  listen: 127.0.0.1:0\n  apiToken: env:{var}\n"),
+    )
+    .unwrap();
+    let up = home.cmd(&["up"]).env_remove(var).output().unwrap();
+    assert_eq!(up.status.code(), Some(1), "{}", common::stderr(&up));
+
+    let out = home
+        .cmd(&["doctor", "--json"])
+        .env_remove(var)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report = json(&out);
+    assert_eq!(report["ok"], false, "{report}");
+    let c = check(&report, "apiToken");
+    assert_eq!(c["status"], "fail", "{c}");
+    assert!(c["detail"].as_str().unwrap().contains(var), "{c}");
+    let fix = c["fix"].as_str().unwrap();
+    assert!(fix.contains(&format!("set the variable {var}")), "{fix}");
+    assert!(fix.contains("http.apiToken"), "{fix}");
+    let plain = common::stdout(&home.cmd(&["doctor"]).env_remove(var).output().unwrap());
+    assert!(!plain.contains("All checks passed"), "{plain}");
+
+    // With the variable set (and long enough), the same check passes.
+    let ok = home
+        .cmd(&["doctor", "--json"])
+        .env(var, "f".repeat(40))
+        .output()
+        .unwrap();
+    assert_eq!(check(&json(&ok), "apiToken")["status"], "ok");
+    // Too short for the daemon is too short for doctor.
+    let short = home
+        .cmd(&["doctor", "--json"])
+        .env(var, "abc")
+        .output()
+        .unwrap();
+    assert_eq!(check(&json(&short), "apiToken")["status"], "fail");
+}
+
+/// Issue 20 item 8: model and runtime keys are references the daemon resolves too.
+#[test]
+fn issue20_doctor_fails_unresolvable_model_and_runtime_secrets() {
+    let home = TestHome::new();
+    assert!(home.run(&["init"]).status.success());
+    let secret_file = home.user_home.join("no-such-key");
+    std::fs::write(
+        home.file("steward.yaml"),
+        format!(
+            "models:\n  providers:\n    cloud: {{kind: anthropic, baseUrl: \"http://127.0.0.1:9\", apiKey: \"env:STEWARD_TEST_ISSUE20_UNSET_KEY\"}}\n\
+             runtime:\n  url: \"http://127.0.0.1:9\"\n  token: \"file:{}\"\n",
+            secret_file.display()
+        ),
+    )
+    .unwrap();
+    let out = home
+        .cmd(&["doctor", "--json"])
+        .env_remove("STEWARD_TEST_ISSUE20_UNSET_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report = json(&out);
+    let c = check(&report, "secrets");
+    assert_eq!(c["status"], "fail", "{c}");
+    let detail = c["detail"].as_str().unwrap();
+    assert!(detail.contains("models.providers.cloud.apiKey"), "{detail}");
+    assert!(detail.contains("runtime.token"), "{detail}");
+    let fix = c["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("set the variable STEWARD_TEST_ISSUE20_UNSET_KEY"),
+        "{fix}"
+    );
+    assert!(fix.contains(&secret_file.display().to_string()), "{fix}");
+}

@@ -311,3 +311,103 @@ fn people_search_matches_names_and_any_handle_form() {
     let none = json(&home.run(&["people", "--json", "--search", "zebra"]));
     assert_eq!(none, serde_json::json!([]));
 }
+
+/// Issue 20 item 11: folders whose names mean something in a URI (`#`, `%`, `?`)
+/// hold readable Contacts and Messages databases like any other folder.
+#[test]
+fn issue20_contacts_and_chat_db_in_folders_with_uri_characters_are_read() {
+    for name in ["a#b", "50%25off", "q?x", "sp ace"] {
+        let home = TestHome::new();
+        let dir = home.user_home.join(name);
+        let book = dir.join("book");
+        fixtures::address_book(&book, &[("Zed", "Quinn", &["+15125550199"])]);
+        let db = dir.join("chat.db");
+        let mut f = fixtures::ChatDbFixture::create(&db, true);
+        let zed = f.handle("+15125550199");
+        let chat = f.chat("iMessage;-;+15125550199", 45, None, &[zed]);
+        f.message(fixtures::Msg {
+            text: Some("hello"),
+            handle: zed,
+            unix: 1_760_000_000,
+            chat: Some(chat),
+            ..Default::default()
+        });
+        drop(f);
+        let before = fixtures::hash_tree(&book);
+        let db_before = std::fs::read(&db).unwrap();
+        let out = home.run(&[
+            "import",
+            "imessage",
+            "--db",
+            db.to_str().unwrap(),
+            "--contacts",
+            book.to_str().unwrap(),
+            "--json",
+        ]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let report = json(&out);
+        assert_eq!(report["contactsUnreadable"], 0, "{name}: {report}");
+        assert_eq!(report["messages"], 1, "{name}: {report}");
+        let people = json(&home.run(&["people", "--json"]));
+        person(&people, "Zed Quinn");
+        // Read-only all the same: neither database changed.
+        assert_eq!(fixtures::hash_tree(&book), before, "{name}");
+        assert_eq!(std::fs::read(&db).unwrap(), db_before, "{name}");
+    }
+}
+
+/// Issue 20 item 11: a `--contacts` path that does not exist is bad usage, not silence.
+#[test]
+fn issue20_a_missing_contacts_path_is_an_error_and_imports_nothing() {
+    let home = TestHome::new();
+    let s = fixtures::standard(&home.user_home);
+    let missing = home.user_home.join("no/such/AddressBook");
+    let out = home.run(&[
+        "import",
+        "imessage",
+        "--db",
+        s.db.to_str().unwrap(),
+        "--contacts",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&missing.display().to_string()),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!home.path.exists(), "refused before the home was created");
+}
+
+/// Issue 20 item 12: an empty or foreign SQLite file says it is not a Messages
+/// database and what is missing, not "Query is not read-only".
+#[test]
+fn issue20_an_empty_or_wrong_schema_chat_db_names_what_is_missing() {
+    let home = TestHome::new();
+    let empty = home.user_home.join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let other = home.user_home.join("other.db");
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);")
+        .unwrap();
+    let partial = home.user_home.join("partial.db");
+    rusqlite::Connection::open(&partial)
+        .unwrap()
+        .execute_batch("CREATE TABLE message (ROWID INTEGER PRIMARY KEY, guid TEXT, text TEXT, handle_id INTEGER, is_from_me INTEGER, date INTEGER);")
+        .unwrap();
+    for (db, missing) in [
+        (&empty, "message"),
+        (&other, "message"),
+        (&partial, "handle"),
+    ] {
+        let before = std::fs::read(db).unwrap();
+        let out = home.run(&["import", "imessage", "--db", db.to_str().unwrap()]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(!err.contains("read-only"), "{err}");
+        assert!(err.contains("not a Messages database"), "{err}");
+        assert!(err.contains(&format!("`{missing}`")), "{err}");
+        assert_eq!(std::fs::read(db).unwrap(), before);
+    }
+}

@@ -88,3 +88,23 @@ fn init_with_a_file_in_the_way_fails_clearly() {
     assert!(common::stderr(&out).contains("is not a directory"));
     assert_eq!(std::fs::read(&home.path).unwrap(), b"not a directory");
 }
+
+/// Issue 20 item 12: a home that is a symlink to nowhere is named as such
+/// (not "File exists"), and the link is left alone.
+#[test]
+fn issue20_a_dangling_symlink_home_is_named_and_kept() {
+    let home = TestHome::new();
+    let target = home.user_home.join("gone/steward");
+    std::os::unix::fs::symlink(&target, &home.path).unwrap();
+    for args in [&["init"][..], &["up", "--listen", "127.0.0.1:0"][..]] {
+        let out = home.run_for(args, std::time::Duration::from_secs(20));
+        let err = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(!err.contains("File exists"), "{err}");
+        assert!(err.contains("symlink"), "{err}");
+        assert!(err.contains(&target.display().to_string()), "{err}");
+        assert!(err.contains("mkdir"), "the fix: {err}");
+    }
+    assert_eq!(std::fs::read_link(&home.path).unwrap(), target);
+    assert!(!target.exists());
+}

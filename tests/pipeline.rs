@@ -27,6 +27,11 @@ impl Fixture {
 
     /// With `<home>/agents/NAME.yaml` overrides written before the roster loads.
     fn with_agents(yaml: &str, agents: &[(&str, String)]) -> Fixture {
+        let config = Config::parse(yaml, Path::new("steward.yaml")).unwrap();
+        Fixture::with_settings(Settings::from_config(&config), agents)
+    }
+
+    fn with_settings(settings: Settings, agents: &[(&str, String)]) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         if !agents.is_empty() {
             std::fs::create_dir(dir.path().join("agents")).unwrap();
@@ -34,12 +39,11 @@ impl Fixture {
         for (name, text) in agents {
             std::fs::write(dir.path().join("agents").join(format!("{name}.yaml")), text).unwrap();
         }
-        let config = Config::parse(yaml, Path::new("steward.yaml")).unwrap();
         let store = Store::open(&dir.path().join("steward.db")).unwrap();
         let key = ed25519_dalek::SigningKey::from_bytes(&[42u8; 32]);
         let bridges = Bridges::new(vec![Bridge::Console(ConsoleBridge::new(dir.path()))]);
         let roster = Roster::load(dir.path());
-        let pipeline = Pipeline::new(store, key, roster, Settings::from_config(&config), bridges);
+        let pipeline = Pipeline::new(store, key, roster, settings, bridges);
         Fixture { dir, pipeline }
     }
 
@@ -365,7 +369,10 @@ async fn a_rejected_reply_is_never_sent() {
 
 #[tokio::test]
 async fn an_expired_confirmation_is_never_sent() {
-    let f = Fixture::new("confirm:\n  ttlMinutes: 0\n");
+    // steward.yaml refuses a zero TTL (issue 20); the setting itself can be zero.
+    let mut settings = Settings::from_config(&Config::default());
+    settings.confirm_ttl = jiff::SignedDuration::ZERO;
+    let f = Fixture::with_settings(settings, &[]);
     let out = f.draft_to_ann("late").await;
     assert_eq!(out.status, RunStatus::Waiting);
     let err = f

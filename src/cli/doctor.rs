@@ -102,15 +102,8 @@ pub fn checks(home: &Home) -> Vec<Check> {
                 "restore keys/receipt.ed25519 from backup, or run `steward init` if there never was one",
             ),
         },
-        match keys::load_api_token(&home.api_token_path()) {
-            Ok(_) => Check::ok("apiToken", home.api_token_path().display().to_string()),
-            Err(e) => Check::bad(
-                "apiToken",
-                Level::Fail,
-                e.to_string(),
-                format!("rm {} && steward init", home.api_token_path().display()),
-            ),
-        },
+        check_api_token(home, config.as_ref().ok()),
+        check_secrets(config.as_ref().ok()),
         check_audit(home),
         check_imessage(config.as_ref().ok()),
         check_models(config.as_ref().ok()),
@@ -120,6 +113,72 @@ pub fn checks(home: &Home) -> Vec<Check> {
         check_port(home, listen),
         check_exposure(home, listen),
     ]
+}
+
+/// The token the daemon will take: http.apiToken's reference if set (resolved
+/// and length-checked as `up` does), else the token file.
+fn check_api_token(home: &Home, config: Option<&Config>) -> Check {
+    const NAME: &str = "apiToken";
+    let Some(reference) = config.and_then(|c| c.http.api_token.as_ref()) else {
+        return match keys::load_api_token(&home.api_token_path()) {
+            Ok(_) => Check::ok(NAME, home.api_token_path().display().to_string()),
+            Err(e) => Check::bad(
+                NAME,
+                Level::Fail,
+                e.to_string(),
+                format!("rm {} && steward init", home.api_token_path().display()),
+            ),
+        };
+    };
+    match reference.resolve() {
+        Ok(s) if s.expose().len() >= keys::MIN_TOKEN_LEN => {
+            Check::ok(NAME, format!("http.apiToken ({reference})"))
+        }
+        Ok(_) => Check::bad(
+            NAME,
+            Level::Fail,
+            format!(
+                "http.apiToken ({reference}) is shorter than {} characters",
+                keys::MIN_TOKEN_LEN
+            ),
+            format!(
+                "put a token of at least {} characters there (`openssl rand -hex 32`)",
+                keys::MIN_TOKEN_LEN
+            ),
+        ),
+        Err(e) => Check::bad(
+            NAME,
+            Level::Fail,
+            format!("http.apiToken ({reference}): {e}"),
+            reference.fix("http.apiToken"),
+        ),
+    }
+}
+
+/// Every other secret reference resolves now, as the daemon will resolve it.
+fn check_secrets(config: Option<&Config>) -> Check {
+    const NAME: &str = "secrets";
+    let Some(config) = config else {
+        return Check::ok(NAME, "skipped (config invalid)");
+    };
+    // http.apiToken has its own check (with the length rule).
+    let refs: Vec<_> = config
+        .secret_refs()
+        .into_iter()
+        .filter(|(key, _)| key != "http.apiToken")
+        .collect();
+    let (mut failed, mut fixes) = (Vec::new(), Vec::new());
+    for (key, reference) in &refs {
+        if let Err(e) = reference.resolve() {
+            failed.push(format!("{key} ({reference}): {e}"));
+            fixes.push(reference.fix(key));
+        }
+    }
+    if failed.is_empty() {
+        Check::ok(NAME, format!("{} references resolve", refs.len()))
+    } else {
+        Check::bad(NAME, Level::Fail, failed.join("; "), fixes.join("; "))
+    }
 }
 
 fn check_home(home: &Home) -> Check {

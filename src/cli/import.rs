@@ -44,6 +44,14 @@ pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Imessage { db, contacts, json } => (db, contacts, json),
         Command::Mbox { file, json } => return mbox(home, &file, json),
     };
+    // Checked before anything is created: a typo must not become "no contacts".
+    if let Some(missing) = contacts.iter().find(|p| std::fs::metadata(p).is_err()) {
+        return Err(super::UsageError(format!(
+            "--contacts {}: no such file or folder; pass an AddressBook-v22.abcddb or the folder holding one (default: ~/Library/Application Support/AddressBook)",
+            missing.display()
+        ))
+        .into());
+    }
     if !home.is_initialised() {
         home.init()?;
     }

@@ -24,6 +24,8 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
             report.created.len()
         );
     }
+    // Before anything is opened or written: an exposed home is refused as is.
+    home.ensure_private()?;
     let config = Config::load(&home.config_path())?;
     let _guard = logging::init_daemon(&config.log.level, &home.logs_dir())?;
     let listen = args.listen.unwrap_or(config.http.listen);

@@ -5,6 +5,7 @@
 //! camelCase, like every JSON shape Steward prints. Later issues add sections
 //! (`models`, `runtime`, `budget`, bridges) as new fields here.
 
+mod range;
 mod secret;
 
 use std::net::SocketAddr;
@@ -22,7 +23,9 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:7788";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}; run `steward init` to create it")]
+    #[error("{path} does not exist; run `steward init` to create it")]
+    Missing { path: PathBuf },
+    #[error("cannot read {path}: {source}; check that it is a file you can read")]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -116,13 +119,22 @@ pub struct RuntimeConfig {
     #[serde(default)]
     pub token: Option<SecretRef>,
     /// An agent with `runtime: auto` is forwarded when its forecast exceeds this.
-    #[serde(default = "default_heavy_tokens")]
+    #[serde(
+        default = "default_heavy_tokens",
+        deserialize_with = "range::runtime_heavy_tokens"
+    )]
     pub heavy_tokens: u64,
     /// Longest wait for a remote run to finish before the local run fails.
-    #[serde(default = "default_runtime_deadline")]
+    #[serde(
+        default = "default_runtime_deadline",
+        deserialize_with = "range::runtime_deadline_seconds"
+    )]
     pub deadline_seconds: u64,
     /// Time between polls of a remote run.
-    #[serde(default = "default_poll_millis")]
+    #[serde(
+        default = "default_poll_millis",
+        deserialize_with = "range::runtime_poll_millis"
+    )]
     pub poll_millis: u64,
 }
 
@@ -162,7 +174,10 @@ pub struct ProviderConfig {
     pub base_url: String,
     #[serde(default)]
     pub api_key: Option<SecretRef>,
-    #[serde(default = "default_timeout")]
+    #[serde(
+        default = "default_timeout",
+        deserialize_with = "range::provider_timeout_seconds"
+    )]
     pub timeout_seconds: u64,
 }
 
@@ -174,10 +189,11 @@ fn default_timeout() -> u64 {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Price {
-    #[serde(rename = "in")]
+    #[serde(rename = "in", deserialize_with = "range::price_in")]
     pub input: f64,
+    #[serde(deserialize_with = "range::price_out")]
     pub out: f64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "range::price_cached_in")]
     pub cached_in: Option<f64>,
 }
 
@@ -200,6 +216,7 @@ pub struct ImessageConfig {
     /// The `osascript` used to send (tests point this at a stand-in).
     pub osascript: PathBuf,
     /// The fallback poll, beside file events.
+    #[serde(deserialize_with = "range::imessage_poll_seconds")]
     pub poll_seconds: u64,
     /// Wait a human typing time (1-10 s by length) before each send to a contact.
     pub pacing: bool,
@@ -222,6 +239,7 @@ impl Default for ImessageConfig {
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct BudgetConfig {
     /// Hard cap on model spend per owner-local day, all agents together.
+    #[serde(deserialize_with = "range::daily_cap")]
     pub max_cost_usd_per_day: f64,
 }
 
@@ -237,6 +255,7 @@ impl Default for BudgetConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct ConfirmConfig {
+    #[serde(deserialize_with = "range::ttl_minutes")]
     pub ttl_minutes: u32,
 }
 
@@ -366,6 +385,24 @@ impl Default for LogConfig {
 }
 
 impl Config {
+    /// Every secret reference the daemon resolves, with its key in steward.yaml.
+    /// `doctor` resolves exactly these, so a new secret belongs here.
+    pub fn secret_refs(&self) -> Vec<(String, &SecretRef)> {
+        let mut refs = Vec::new();
+        if let Some(r) = &self.http.api_token {
+            refs.push(("http.apiToken".to_string(), r));
+        }
+        for (name, p) in &self.models.providers {
+            if let Some(r) = &p.api_key {
+                refs.push((format!("models.providers.{name}.apiKey"), r));
+            }
+        }
+        if let Some(r) = self.runtime.as_ref().and_then(|rt| rt.token.as_ref()) {
+            refs.push(("runtime.token".to_string(), r));
+        }
+        refs
+    }
+
     /// Parse YAML text; `path` only names the source in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         serde_saphyr::from_str::<Config>(text).map_err(|err| {
@@ -384,11 +421,43 @@ impl Config {
 
     /// Read and parse the config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
+        let bytes = std::fs::read(path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => ConfigError::Missing {
+                path: path.to_path_buf(),
+            },
+            _ => ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            },
         })?;
+        let text =
+            String::from_utf8(bytes).map_err(|e| not_utf8(path, e.as_bytes(), e.utf8_error()))?;
         Config::parse(&text, path)
+    }
+}
+
+/// A bad byte is a bad config (exit 2) located like any other error, by line,
+/// column and byte offset; the byte is not echoed (it may sit in a pasted secret).
+fn not_utf8(path: &Path, bytes: &[u8], e: std::str::Utf8Error) -> ConfigError {
+    let offset = e.valid_up_to();
+    let before = &bytes[..offset];
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    // Columns count characters, as the YAML parser's do; the prefix is valid UTF-8.
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    ConfigError::Parse {
+        path: path.to_path_buf(),
+        line: line as u64,
+        column: column as u64,
+        message: format!(
+            "not UTF-8 at byte {offset}; save steward.yaml as UTF-8 (a Latin-1 accent or a pasted binary is the usual cause)"
+        ),
     }
 }
 
@@ -455,6 +524,75 @@ mod tests {
         assert_eq!(cfg.owner.timezone.zone().iana_name(), Some("Europe/Berlin"));
         let err = parse("owner:\n  timezone: Mars/Olympus\n").unwrap_err();
         assert!(err.to_string().contains("IANA"), "{err}");
+    }
+
+    /// Issue 20 item 9: every ranged number is refused outside its range, at its position.
+    #[test]
+    fn issue20_numbers_out_of_range_are_located_errors() {
+        let runtime = |kv: &str| format!("runtime:\n  url: http://x\n  {kv}\n");
+        let provider = |kv: &str| {
+            format!(
+                "models:\n  providers:\n    p:\n      kind: openai\n      baseUrl: http://x\n      {kv}\n"
+            )
+        };
+        let price = |kv: &str| {
+            format!("models:\n  prices:\n    p/m:\n      in: 1\n      out: 1\n      {kv}\n")
+        };
+        let cases = [
+            ("budget:\n  maxCostUsdPerDay: -5\n".to_string(), 2),
+            ("budget:\n  maxCostUsdPerDay: .nan\n".to_string(), 2),
+            ("budget:\n  maxCostUsdPerDay: .inf\n".to_string(), 2),
+            ("budget:\n  maxCostUsdPerDay: 1000001\n".to_string(), 2),
+            ("confirm:\n  ttlMinutes: 0\n".to_string(), 2),
+            ("confirm:\n  ttlMinutes: 4294967295\n".to_string(), 2),
+            ("confirm:\n  ttlMinutes: 10081\n".to_string(), 2),
+            ("bridges:\n  imessage:\n    pollSeconds: 0\n".to_string(), 3),
+            (
+                "bridges:\n  imessage:\n    pollSeconds: 86400\n".to_string(),
+                3,
+            ),
+            (runtime("heavyTokens: 0"), 3),
+            (runtime("deadlineSeconds: 0"), 3),
+            (runtime("deadlineSeconds: 86401"), 3),
+            (runtime("pollMillis: 0"), 3),
+            (runtime("pollMillis: 600000"), 3),
+            (provider("timeoutSeconds: 0"), 6),
+            (price("cachedIn: -0.1"), 6),
+            (price("cachedIn: .nan"), 6),
+            (
+                "models:\n  prices:\n    p/m:\n      out: 1\n      in: -1\n".to_string(),
+                5,
+            ),
+            (
+                "models:\n  prices:\n    p/m:\n      in: 1\n      out: .inf\n".to_string(),
+                5,
+            ),
+        ];
+        for (yaml, line) in cases {
+            let err = parse(&yaml).unwrap_err();
+            let ConfigError::Parse { line: l, .. } = &err else {
+                panic!("{yaml}: {err}")
+            };
+            assert_eq!(*l, line, "{yaml}: {err}");
+            let text = err.to_string();
+            assert!(text.contains(" to "), "the range is named: {text}");
+            let key = yaml
+                .lines()
+                .last()
+                .unwrap()
+                .trim()
+                .split(':')
+                .next()
+                .unwrap();
+            assert!(text.contains(key), "the key is named: {text}");
+        }
+        // The edges are accepted.
+        let ok = parse(
+            "budget:\n  maxCostUsdPerDay: 0\nconfirm:\n  ttlMinutes: 10080\nruntime:\n  url: http://x\n  pollMillis: 10\n  deadlineSeconds: 86400\nmodels:\n  prices:\n    p/m: {in: 0, out: 0, cachedIn: 0}\n",
+        )
+        .unwrap();
+        assert_eq!(ok.confirm.ttl_minutes, 10080);
+        assert_eq!(ok.models.prices["p/m"].cached_in, Some(0.0));
     }
 
     #[test]

@@ -79,6 +79,23 @@ impl<'de> Deserialize<'de> for SecretRef {
 }
 
 impl SecretRef {
+    /// The command or edit that makes this reference resolve; `key` names where
+    /// it sits in steward.yaml (e.g. `http.apiToken`).
+    pub fn fix(&self, key: &str) -> String {
+        match self {
+            SecretRef::Env(name) => {
+                format!("set the variable {name} or change {key} in steward.yaml")
+            }
+            SecretRef::File(path) => format!(
+                "write the secret into {0} (then `chmod 600 {0}`) or change {key} in steward.yaml",
+                path.display()
+            ),
+            SecretRef::Keychain(name) => format!(
+                "`security add-generic-password -s {name} -a steward -w`, or change {key} in steward.yaml"
+            ),
+        }
+    }
+
     /// Read the secret now. Values are trimmed of surrounding whitespace.
     pub fn resolve(&self) -> Result<Secret, SecretError> {
         match self {

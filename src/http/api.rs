@@ -31,7 +31,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
 impl From<PipelineError> for ApiError {
@@ -46,7 +46,7 @@ impl From<PipelineError> for ApiError {
             PipelineError::KillSwitch => StatusCode::LOCKED,
             PipelineError::Store(_) | PipelineError::Anchor(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        ApiError(status, e.to_string())
+        ApiError::new(status, e.to_string())
     }
 }
 
@@ -132,7 +132,7 @@ async fn start_run(
 ) -> Result<(StatusCode, Json<RunOutcome>), ApiError> {
     let forecast = match body.forecast_usd {
         None => Usd(0),
-        Some(v) => Usd::try_from(v).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?,
+        Some(v) => Usd::try_from(v).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?,
     };
     let outcome = state
         .pipeline
@@ -154,7 +154,7 @@ async fn verify_receipt(
     Json(r): Json<Receipt>,
 ) -> Result<Json<Value>, ApiError> {
     if !r.algorithm.eq_ignore_ascii_case(receipt::ALGORITHM) {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             format!("unknown algorithm {:?}", r.algorithm),
         ));

@@ -1,10 +1,11 @@
 //! The daemon's HTTP surface (axum).
 //!
 //! `GET /healthz` is open; every other route needs `Authorization: Bearer <api-token>`
-//! (invariant 8). Routes answer JSON, errors included: `{"error": "..."}` with a
-//! message that says what to do. Later issues add their routers under `/v1`.
+//! (invariant 8). Routes answer JSON, errors included: `{"error": "...", "fix": "..."}`
+//! (`errors.rs`), axum's own rejections too. Later issues add their routers under `/v1`.
 
 mod api;
+mod errors;
 mod owner;
 pub mod probe;
 mod signals;
@@ -21,6 +22,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::json;
+
+pub use errors::ApiError;
 
 use crate::home::Home;
 use crate::keys;
@@ -84,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(errors::json_errors))
         .with_state(state)
 }
 
@@ -102,16 +106,8 @@ pub fn signals_router(state: AppState) -> Router {
         .merge(phone_routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(errors::json_errors))
         .with_state(state)
-}
-
-/// A JSON error body with a status.
-pub struct ApiError(pub StatusCode, pub String);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
-    }
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -119,7 +115,7 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 async fn not_found(req: Request) -> ApiError {
-    ApiError(
+    ApiError::new(
         StatusCode::NOT_FOUND,
         format!("no route for {} {}", req.method(), req.uri().path()),
     )
@@ -136,12 +132,7 @@ async fn require_token(State(state): State<AppState>, req: Request, next: Next) 
         Some(t) if keys::constant_time_eq(t.as_bytes(), state.token.as_bytes()) => {
             next.run(req).await
         }
-        _ => ApiError(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong api-token: send `Authorization: Bearer <token>` with the token from <home>/api-token"
-                .into(),
-        )
-        .into_response(),
+        _ => ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong api-token").into_response(),
     }
 }
 
@@ -162,7 +153,7 @@ async fn status(State(state): State<AppState>) -> Result<Json<DaemonStatus>, Api
         .store()
         .read(migrate::current_version)
         .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok(Json(DaemonStatus {
         version: crate::VERSION.to_string(),
         pid: std::process::id(),

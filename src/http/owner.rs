@@ -29,10 +29,17 @@ pub async fn message(
     };
     match state.owner.handle(msg).await {
         Ok(reply) => Ok(Json(reply)),
-        Err(e @ CommandError::BadText) => Err(ApiError(StatusCode::BAD_REQUEST, e.to_string())),
-        Err(e @ CommandError::NotOwner(_)) => Err(ApiError(StatusCode::FORBIDDEN, e.to_string())),
+        Err(e @ CommandError::BadText) => {
+            Err(ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))
+        }
+        Err(e @ CommandError::NotOwner(_)) => {
+            Err(ApiError::new(StatusCode::FORBIDDEN, e.to_string()))
+        }
         Err(CommandError::Pipeline(e)) => Err(e.into()),
-        Err(e) => Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+        Err(e) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            e.to_string(),
+        )),
     }
 }
 
@@ -52,10 +59,17 @@ pub async fn run_agent(
     use crate::agents::scheduler::ScheduleError;
     match state.scheduler.run_now(&name, &body.input).await {
         Ok(out) => Ok((StatusCode::CREATED, Json(out))),
-        Err(e @ ScheduleError::Unknown(_)) => Err(ApiError(StatusCode::NOT_FOUND, e.to_string())),
-        Err(e @ ScheduleError::Needs { .. }) => Err(ApiError(StatusCode::CONFLICT, e.to_string())),
+        Err(e @ ScheduleError::Unknown(_)) => {
+            Err(ApiError::new(StatusCode::NOT_FOUND, e.to_string()))
+        }
+        Err(e @ ScheduleError::Needs { .. }) => {
+            Err(ApiError::new(StatusCode::CONFLICT, e.to_string()))
+        }
         Err(ScheduleError::Pipeline(e)) => Err(e.into()),
-        Err(e) => Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+        Err(e) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            e.to_string(),
+        )),
     }
 }
 

@@ -44,7 +44,17 @@ impl RateLimiter {
 
 fn refuse(r: Rejection) -> (StatusCode, Json<Value>) {
     let status = StatusCode::from_u16(r.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    (status, Json(json!({ "error": r.to_string() })))
+    let fix = match &r {
+        Rejection::Malformed(_) => {
+            "send the body the Shortcut builds ({msg, sig}, or {kind, …} in token mode)".to_string()
+        }
+        Rejection::Unauthorized(_) => {
+            "add this phone with `steward devices add` and use the secret it shows".to_string()
+        }
+        Rejection::Replay => "send each signal with a fresh nonce".to_string(),
+        Rejection::RateLimited(_) => super::errors::fix_for(status, "/v1/signals", None),
+    };
+    (status, Json(json!({ "error": r.to_string(), "fix": fix })))
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -242,7 +252,7 @@ pub async fn presence_now(State(state): State<AppState>) -> Result<Json<Value>, 
         .store()
         .read(move |c| Ok(signal::since(c, since)?))
         .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let signals: Vec<signal::Signal> = rows.into_iter().map(|(_, _, s)| s).collect();
     Ok(Json(json!({
         "availability": presence::availability(&signals, now),
@@ -267,6 +277,6 @@ pub async fn list(
         .store()
         .read(move |c| Ok(signal::list(c, limit)?))
         .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok(Json(json!(rows)))
 }

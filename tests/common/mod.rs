@@ -48,6 +48,12 @@ impl TestHome {
         self.cmd(args).output().unwrap()
     }
 
+    /// Like `run`, for a command expected to exit on its own (a refused `up`):
+    /// killed after `limit` so old behaviour fails the test instead of hanging it.
+    pub fn run_for(&self, args: &[&str], limit: Duration) -> Output {
+        finish_within(&mut self.cmd(args), limit)
+    }
+
     pub fn file(&self, rel: &str) -> PathBuf {
         self.path.join(rel)
     }
@@ -100,6 +106,22 @@ pub fn start(mut cmd: Command) -> Daemon {
             panic!("steward up did not start: {}", log.lock().unwrap());
         }
     }
+}
+
+/// Run `cmd` to completion, killing it after `limit`.
+pub fn finish_within(cmd: &mut Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    child.wait_with_output().unwrap()
 }
 
 pub struct Daemon {

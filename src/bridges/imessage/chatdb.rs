@@ -1,4 +1,4 @@
-//! Reading `~/Library/Messages/chat.db`: strictly read-only (`mode=ro`, never
+//! Reading `~/Library/Messages/chat.db`: strictly read-only (opened read-only by path, never
 //! `immutable`), short read transactions, a busy timeout, and a schema probe
 //! (`Capabilities`) so older and newer macOS databases both work: a missing
 //! column reads as NULL.
@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, Row};
+use rusqlite::{Connection, Row};
 
 use super::typedstream;
 
@@ -27,6 +27,10 @@ pub enum ChatDbError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error(
+        "{path} is not a Messages database: it has no {missing}; point bridges.imessage.chatDb (or --db) at ~/Library/Messages/chat.db or a copy of it"
+    )]
+    NotMessages { path: PathBuf, missing: String },
     #[error("{path} is locked; Messages may be migrating it, try again in a minute ({source})")]
     Locked {
         path: PathBuf,
@@ -79,6 +83,39 @@ impl Capabilities {
     }
 }
 
+/// Tables every query here reads, on every macOS version we know.
+const REQUIRED_TABLES: [&str; 5] = [
+    "message",
+    "handle",
+    "chat",
+    "chat_message_join",
+    "chat_handle_join",
+];
+/// `message` columns read without a capability check.
+const REQUIRED_MESSAGE_COLUMNS: [&str; 4] = ["guid", "handle_id", "is_from_me", "date"];
+
+/// The first required table or column this database lacks, named for the
+/// error; `None` when the schema is one the queries can run on. An empty file
+/// is an empty database to SQLite, so it lands here too.
+fn missing_schema(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    let mut stmt = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?;
+    let tables: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let has = |name: &str| tables.iter().any(|t| t.eq_ignore_ascii_case(name));
+    if let Some(t) = REQUIRED_TABLES.iter().find(|t| !has(t)) {
+        return Ok(Some(format!("`{t}` table")));
+    }
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('message')")?;
+    let cols: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(REQUIRED_MESSAGE_COLUMNS
+        .iter()
+        .find(|c| !cols.iter().any(|have| have.eq_ignore_ascii_case(c)))
+        .map(|c| format!("`message.{c}` column")))
+}
+
 /// One `message` row, as read.
 #[derive(Debug, Clone)]
 pub struct RawMessage {
@@ -129,23 +166,16 @@ impl ChatDb {
             }
             _ => {}
         }
-        let uri = format!("file:{}?mode=ro", uri_path(path));
-        let conn = Connection::open_with_flags(
-            &uri,
-            OpenFlags::SQLITE_OPEN_READ_ONLY
-                | OpenFlags::SQLITE_OPEN_URI
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| classify(path, e))?;
+        let conn = super::open_read_only(path).map_err(|e| classify(path, e))?;
         conn.busy_timeout(Duration::from_secs(5))
             .map_err(|e| classify(path, e))?;
-        let caps = Capabilities::probe(&conn).map_err(|e| classify(path, e))?;
-        if caps.message.is_empty() {
-            return Err(ChatDbError::Corrupt {
+        if let Some(missing) = missing_schema(&conn).map_err(|e| classify(path, e))? {
+            return Err(ChatDbError::NotMessages {
                 path: path.into(),
-                source: rusqlite::Error::InvalidQuery,
+                missing,
             });
         }
+        let caps = Capabilities::probe(&conn).map_err(|e| classify(path, e))?;
         let c = |n: &str| caps.col(n);
         let reply = if caps.message.iter().any(|n| n == "thread_originator_guid") {
             "m.thread_originator_guid".to_string()
@@ -370,15 +400,6 @@ pub fn tapback_kind(code: i64) -> Option<(&'static str, bool)> {
         _ => "sticker",
     };
     Some((kind, removed))
-}
-
-fn uri_path(path: &Path) -> String {
-    // Percent-encode what a file: URI cannot carry literally.
-    path.display()
-        .to_string()
-        .replace('%', "%25")
-        .replace('?', "%3f")
-        .replace('#', "%23")
 }
 
 fn classify(path: &Path, e: rusqlite::Error) -> ChatDbError {

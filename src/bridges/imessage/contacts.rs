@@ -4,8 +4,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OpenFlags};
-
 /// One card: a display name and every phone and email on it, as typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Card {
@@ -43,13 +41,7 @@ pub fn databases(path: &Path) -> Vec<PathBuf> {
 
 /// Cards from one database. An unreadable file is an error for the caller to count.
 pub fn read(path: &Path) -> rusqlite::Result<Vec<Card>> {
-    let uri = format!("file:{}?mode=ro", path.display());
-    let conn = Connection::open_with_flags(
-        uri,
-        OpenFlags::SQLITE_OPEN_READ_ONLY
-            | OpenFlags::SQLITE_OPEN_URI
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
+    let conn = super::open_read_only(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     let mut cards: BTreeMap<i64, Card> = BTreeMap::new();
     let mut stmt = conn

@@ -54,6 +54,18 @@ impl Paths {
     }
 }
 
+/// Open another app's SQLite file read-only, by path rather than `file:` URI, so
+/// `#`, `%` and `?` in a folder name are plain characters and nothing can push
+/// `mode=ro` out of the query string. The bundled SQLite parses any name that
+/// starts with `file:` as a URI, so the path is made absolute first.
+pub fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    Connection::open_with_flags(
+        absolute,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+}
+
 /// Every card from every readable AddressBook database; unreadable ones are counted.
 pub fn load_cards(paths: &[PathBuf]) -> (Vec<Card>, u64) {
     let mut cards = Vec::new();

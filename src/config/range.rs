@@ -1,0 +1,99 @@
+//! Range checks for the numbers in `steward.yaml`, run while parsing.
+//!
+//! They are `deserialize_with` functions rather than a pass after parsing so
+//! that serde-saphyr puts the file:line:column of the offending value on the
+//! error, as it does for every other bad value. A number outside its range is an
+//! error, never clamped: `maxCostUsdPerDay: -5` once became a silent $0 cap.
+
+use serde::{Deserialize, Deserializer, de::Error};
+
+/// Largest daily cap, in US$ (the pipeline's `Usd` holds up to this).
+pub const MAX_DOLLARS: f64 = 1_000_000.0;
+/// Largest model price, in US$ per million tokens.
+pub const MAX_PRICE: f64 = 10_000.0;
+/// Longest a confirmation may wait: a week.
+pub const MAX_TTL_MINUTES: u64 = 7 * 24 * 60;
+
+fn int_in<'de, D: Deserializer<'de>, T: TryFrom<u64>>(
+    d: D,
+    key: &str,
+    (lo, hi): (u64, u64),
+    unit: &str,
+) -> Result<T, D::Error> {
+    let v = u64::deserialize(d)?;
+    if !(lo..=hi).contains(&v) {
+        return Err(D::Error::custom(format!(
+            "{key} must be {lo} to {hi} {unit}, not {v}"
+        )));
+    }
+    T::try_from(v).map_err(|_| D::Error::custom(format!("{key}: {v} is too large")))
+}
+
+fn money_in<'de, D: Deserializer<'de>>(
+    d: D,
+    key: &str,
+    hi: f64,
+    unit: &str,
+) -> Result<f64, D::Error> {
+    let v = f64::deserialize(d)?;
+    if !v.is_finite() || !(0.0..=hi).contains(&v) {
+        return Err(D::Error::custom(format!(
+            "{key} must be a number from 0 to {hi} ({unit}), not {v}"
+        )));
+    }
+    Ok(v)
+}
+
+/// One `deserialize_with` function per key, so the error names the key.
+macro_rules! int_key {
+    ($(#[$doc:meta])* $name:ident: $t:ty, $key:literal, $range:expr, $unit:literal) => {
+        $(#[$doc])*
+        pub fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<$t, D::Error> {
+            int_in(d, $key, $range, $unit)
+        }
+    };
+}
+
+int_key!(
+    /// A minute to a week: a zero TTL would expire every draft unseen.
+    ttl_minutes: u32, "confirm.ttlMinutes", (1, MAX_TTL_MINUTES), "minutes"
+);
+int_key!(
+    /// Zero would spin the poll loop.
+    imessage_poll_seconds: u64, "bridges.imessage.pollSeconds", (1, 3600), "seconds"
+);
+int_key!(provider_timeout_seconds: u64, "models.providers.*.timeoutSeconds", (1, 3600), "seconds");
+int_key!(runtime_heavy_tokens: u64, "runtime.heavyTokens", (1, 10_000_000), "tokens");
+int_key!(runtime_deadline_seconds: u64, "runtime.deadlineSeconds", (1, 86_400), "seconds");
+int_key!(runtime_poll_millis: u64, "runtime.pollMillis", (10, 60_000), "milliseconds");
+
+/// `budget.maxCostUsdPerDay`.
+pub fn daily_cap<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    money_in(d, "budget.maxCostUsdPerDay", MAX_DOLLARS, "US$")
+}
+
+/// `models.prices.*.in`.
+pub fn price_in<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    money_in(d, "models.prices.*.in", MAX_PRICE, "US$ per million tokens")
+}
+
+/// `models.prices.*.out`.
+pub fn price_out<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    money_in(
+        d,
+        "models.prices.*.out",
+        MAX_PRICE,
+        "US$ per million tokens",
+    )
+}
+
+/// `models.prices.*.cachedIn` (optional).
+pub fn price_cached_in<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    money_in(
+        d,
+        "models.prices.*.cachedIn",
+        MAX_PRICE,
+        "US$ per million tokens",
+    )
+    .map(Some)
+}

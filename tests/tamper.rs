@@ -148,7 +148,7 @@ fn cases() -> Vec<(&'static str, &'static str, Tamper, [bool; 4])> {
             "audit",
             "edit a row",
             |r| r.tamper("UPDATE audit SET decision = 'allow!' WHERE seq = 2"),
-            [true, false, true, true],
+            [true, false, true, false],
         ),
         (
             "audit",
@@ -461,6 +461,25 @@ async fn an_approved_text_changed_after_the_decision_no_longer_proves() {
         approval::prove(&c, &other, &r.conf[0]).unwrap(),
         Err(approval::Unproven::BadSignature(r.conf[0].clone()))
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_the_fast_boot_check_leaves_the_background_full_check_seals() {
+    let r = rig().await;
+    // An old run's journal: before the anchored checkpoint, so boot does not re-read it.
+    r.tamper(&format!(
+        "UPDATE journal SET payload = payload || ' ' WHERE run_id = '{}' AND seq = 1",
+        r.runs[0]
+    ));
+    let p = pipeline(r.dir.path(), r.pipeline.store().clone());
+    assert_eq!(
+        p.check_integrity().await.unwrap(),
+        None,
+        "boot is incremental"
+    );
+    let why = p.check_integrity_full().await.unwrap().expect("sealed");
+    assert!(why.contains(&r.runs[0]), "{why}");
+    assert_eq!(p.run(noop()).await.unwrap().status, RunStatus::Refused);
 }
 
 #[tokio::test(flavor = "multi_thread")]

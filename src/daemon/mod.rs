@@ -240,6 +240,16 @@ where
     if !resumed.is_empty() {
         tracing::info!(runs = resumed.len(), "resumed unfinished runs");
     }
+    // Boot checked what changed since the anchored head; the full check (every
+    // receipt, the whole chain) runs now in the background and seals on a finding.
+    let full_check = {
+        let pipeline = pipeline.clone();
+        tokio::spawn(async move {
+            if let Err(e) = pipeline.check_integrity_full().await {
+                tracing::warn!(error = %e, "the full integrity check could not run");
+            }
+        })
+    };
     let ticker = {
         let pipeline = pipeline.clone();
         tokio::spawn(async move {
@@ -302,6 +312,8 @@ where
             tracing::warn!("connections still open after the grace period; closing them");
         }
     }
+    full_check.abort();
+    let _ = full_check.await;
     if let Some(p) = phones {
         p.abort();
         let _ = p.await;

@@ -100,13 +100,19 @@ pub struct ChainReport {
 
 /// Recompute the whole chain in seq order; stop at the first bad row.
 pub fn verify(conn: &Connection) -> rusqlite::Result<ChainReport> {
+    verify_from(conn, 1, GENESIS)
+}
+
+/// Recompute the chain from row `seq` on, which must link to `prev_hash`
+/// (the boot check starts at the anchored head instead of the genesis).
+pub fn verify_from(conn: &Connection, seq: i64, prev_hash: &str) -> rusqlite::Result<ChainReport> {
     let mut stmt = conn.prepare(
         "SELECT seq, ts, run_id, kind, actor, subject, decision, payload_digest, prev_hash, hash
-         FROM audit ORDER BY seq",
+         FROM audit WHERE seq >= ?1 ORDER BY seq",
     )?;
-    let mut rows = stmt.query([])?;
-    let mut expected_prev = GENESIS.to_string();
-    let mut expected_seq = 1i64;
+    let mut rows = stmt.query([seq])?;
+    let mut expected_prev = prev_hash.to_string();
+    let mut expected_seq = seq;
     let mut entries = 0u64;
     while let Some(r) = rows.next()? {
         let entry = Entry {

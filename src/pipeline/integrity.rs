@@ -24,7 +24,29 @@ pub fn check(
     head_path: &std::path::Path,
     since_rowid: Option<i64>,
 ) -> rusqlite::Result<Result<(), String>> {
-    let chain = audit::verify(conn)?;
+    let full = since_rowid == Some(0);
+    // Before the anchor: a swapped key also fails the anchor, less helpfully.
+    if let Some(why) = key_changed(conn, fingerprint)? {
+        return Ok(Err(why));
+    }
+    let head = match anchor::check(conn, head_path, key)? {
+        Checked::Problem(e) => return Ok(Err(e.to_string())),
+        Checked::Reaches(head) => Some(head),
+        Checked::NotAnchored => None,
+    };
+    // Incremental: from the anchored head on (it vouches for what is before);
+    // the full check recomputes everything from the genesis.
+    let chain = match (&head, full) {
+        (Some(h), false) if h.seq > 0 => {
+            // The anchored row's own link: its content must hash to the signed hash.
+            let prev: String =
+                conn.query_row("SELECT prev_hash FROM audit WHERE seq = ?1", [h.seq], |r| {
+                    r.get(0)
+                })?;
+            audit::verify_from(conn, h.seq, &prev)?
+        }
+        _ => audit::verify(conn)?,
+    };
     if !chain.ok {
         return Ok(Err(format!(
             "the audit chain is broken at seq {} ({}); run `steward audit verify` and restore the database from backup",
@@ -32,16 +54,7 @@ pub fn check(
             chain.reason.unwrap_or_default()
         )));
     }
-    // Before the anchor: a swapped key also fails the anchor, less helpfully.
-    if let Some(why) = key_changed(conn, fingerprint)? {
-        return Ok(Err(why));
-    }
-    let checkpoint = match anchor::check(conn, head_path, key)? {
-        Checked::Problem(e) => return Ok(Err(e.to_string())),
-        Checked::Reaches(head) => head.receipts_through,
-        Checked::NotAnchored => 0,
-    };
-    let full = since_rowid == Some(0);
+    let checkpoint = head.map_or(0, |h| h.receipts_through);
     if let Err(why) = approvals(conn, key, full)? {
         return Ok(Err(why));
     }
@@ -50,9 +63,9 @@ pub fn check(
         return Ok(
             match verify::all(conn, key)?.into_iter().find(|c| !c.valid) {
                 Some(c) => Err(format!(
-                    "{}; run `steward receipts verify`",
-                    c.reason
-                        .unwrap_or_else(|| format!("run {} does not verify", c.run_id))
+                    "run {}: {}; run `steward receipts verify`",
+                    c.run_id,
+                    c.reason.as_deref().unwrap_or("does not verify")
                 )),
                 None => Ok(()),
             },
@@ -167,6 +180,24 @@ impl Pipeline {
         if problem.is_none() {
             self.inner.anchored.store(-1, Ordering::SeqCst);
             self.anchor().await?;
+        }
+        Ok(problem)
+    }
+
+    /// The full check (`doctor`'s: the whole chain, every receipt and approval,
+    /// runs that ended without a receipt). The daemon runs it in the background
+    /// after its fast boot check; a finding seals the pipeline from then on.
+    pub async fn check_integrity_full(&self) -> Result<Option<String>, PipelineError> {
+        let key = self.inner.key.verifying_key();
+        let fingerprint = self.inner.fingerprint.clone();
+        let head = self.head_path();
+        let problem = self
+            .store
+            .read(move |c| Ok(check(c, &key, &fingerprint, &head, Some(0))?.err()))
+            .await?;
+        if let Some(reason) = &problem {
+            tracing::error!(%reason, "pipeline sealed by the full integrity check: every run will be refused");
+            *self.inner.sealed.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.clone());
         }
         Ok(problem)
     }

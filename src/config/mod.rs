@@ -201,6 +201,59 @@ pub struct Price {
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct BridgesConfig {
     pub imessage: ImessageConfig,
+    pub email: EmailConfig,
+}
+
+/// `bridges.email`: one or more mail accounts, read over IMAP.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct EmailConfig {
+    pub accounts: Vec<EmailAccount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EmailAccount {
+    /// A short name (`personal`, `work`): cursors, logs and `--account` use it.
+    pub name: String,
+    /// The owner's address on this account (their own mail is theirs).
+    pub address: String,
+    pub imap: MailServer,
+    /// The login; the address if unset.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// `env:NAME`, `file:PATH` or `keychain:SERVICE`; an app password works.
+    pub password: SecretRef,
+    /// Folders read live and in the backfill.
+    #[serde(default = "default_folders")]
+    pub folders: Vec<String>,
+    /// Where sent mail is kept (a copy of each reply is appended there).
+    #[serde(default = "default_sent")]
+    pub sent: String,
+}
+
+fn default_folders() -> Vec<String> {
+    vec!["INBOX".to_string()]
+}
+
+fn default_sent() -> String {
+    "Sent".to_string()
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MailServer {
+    pub host: String,
+    pub port: u16,
+    /// `tls` (implicit, port 993), or `none` (loopback test servers only).
+    pub security: MailSecurity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailSecurity {
+    Tls,
+    None,
 }
 
 /// The iMessage bridge. Paths default to the macOS locations under `$HOME`.

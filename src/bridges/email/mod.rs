@@ -3,6 +3,7 @@
 //! from a file). The IMAP reader (backfill + IDLE, cursor per account and
 //! folder in `email_cursors`) and SMTP outbound with its ledger come next.
 
+pub mod imap;
 pub mod ingest;
 pub mod mbox;
 pub mod mime;

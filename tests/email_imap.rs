@@ -1,0 +1,172 @@
+//! The IMAP reader against a real dovecot: sync from the cursor, IDLE wake-up,
+//! a server restart mid-session, a UIDVALIDITY change, a wrong password.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use steward::bridges::email::imap;
+use steward::bridges::email::ingest::EmailIngest;
+use steward::config::{EmailAccount, MailSecurity, MailServer, SecretRef};
+use steward::memory::Canonicalizer;
+use steward::store::Store;
+use steward::types::Inbound;
+
+fn account(port: u16, password: &str) -> EmailAccount {
+    // SAFETY: tests set this before any thread reads it; each test uses its own name.
+    let var = format!("STEWARD_TEST_IMAP_PW_{port}");
+    unsafe { std::env::set_var(&var, password) };
+    EmailAccount {
+        name: "personal".into(),
+        address: "me@example.com".into(),
+        imap: MailServer {
+            host: "127.0.0.1".into(),
+            port,
+            security: MailSecurity::None,
+        },
+        user: Some("ann".into()),
+        password: format!("env:{var}").parse::<SecretRef>().unwrap(),
+        folders: vec!["INBOX".into()],
+        sent: "Sent".into(),
+    }
+}
+
+fn mail(n: u32) -> String {
+    format!(
+        "From: Ann Lee <ann@example.com>\nTo: me@example.com\nSubject: note {n}\nDate: Tue, 1 Dec 2026 10:00:0{} +0000\nMessage-ID: <m{n}@example.com>\n\nmessage number {n}\n",
+        n % 10
+    )
+}
+
+struct Reader {
+    _dir: tempfile::TempDir,
+    store: Store,
+    rx: tokio::sync::broadcast::Receiver<Inbound>,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn reader(account: EmailAccount) -> Reader {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("steward.db")).unwrap();
+    let ingest = store
+        .write_blocking(|c| {
+            Ok(EmailIngest::new(
+                c,
+                Canonicalizer::new("US"),
+                Some("Me"),
+                &["me@example.com".to_string()],
+            )?)
+        })
+        .unwrap();
+    let (bus, rx) = tokio::sync::broadcast::channel(64);
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(imap::watch(
+        account,
+        "INBOX".into(),
+        store.clone(),
+        Arc::new(Mutex::new(ingest)),
+        bus,
+        stop_rx,
+    ));
+    Reader {
+        _dir: dir,
+        store,
+        rx,
+        stop,
+        task,
+    }
+}
+
+async fn next(rx: &mut tokio::sync::broadcast::Receiver<Inbound>, limit: Duration) -> Inbound {
+    tokio::time::timeout(limit, rx.recv())
+        .await
+        .expect("a mail arrived in time")
+        .unwrap()
+}
+
+fn count(store: &Store) -> i64 {
+    store
+        .write_blocking(|c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM messages WHERE channel = 'email'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reads_from_the_cursor_wakes_on_idle_survives_a_restart_and_a_new_uidvalidity() {
+    let Some(mut dovecot) = common::dovecot::start("ann", "secret") else {
+        return;
+    };
+    dovecot.deliver("ann", &mail(1));
+    dovecot.deliver("ann", &mail(2));
+    let mut r = reader(account(dovecot.port, "secret"));
+    let a = next(&mut r.rx, Duration::from_secs(10)).await;
+    let b = next(&mut r.rx, Duration::from_secs(5)).await;
+    let mut ids = [a.external_id, b.external_id];
+    ids.sort();
+    assert_eq!(ids, ["m1@example.com", "m2@example.com"]);
+    assert_eq!(a.channel, "email");
+
+    // IDLE: a new mail is in memory without a poll.
+    let sent = Instant::now();
+    dovecot.deliver("ann", &mail(3));
+    let c = next(&mut r.rx, Duration::from_secs(10)).await;
+    assert_eq!(c.external_id, "m3@example.com");
+    assert!(c.text.contains("message number 3"));
+    eprintln!("IDLE delivery → Inbound: {:?}", sent.elapsed());
+    let cursor = r
+        .store
+        .write_blocking(|c| Ok(imap::cursor(c, "personal", "INBOX")?))
+        .unwrap()
+        .unwrap();
+    assert_eq!(cursor.1, 3, "the cursor moved with the rows: {cursor:?}");
+
+    // The server restarts mid-session: the reader reconnects; nothing lost or doubled.
+    dovecot.stop();
+    dovecot.deliver("ann", &mail(4));
+    dovecot.restart();
+    let d = next(&mut r.rx, Duration::from_secs(20)).await;
+    assert_eq!(d.external_id, "m4@example.com");
+    assert_eq!(count(&r.store), 4);
+
+    // A new UIDVALIDITY: the folder is read again, Message-IDs keep memory whole.
+    dovecot.reset_uidvalidity("ann");
+    dovecot.deliver("ann", &mail(5));
+    let e = next(&mut r.rx, Duration::from_secs(20)).await;
+    assert_eq!(e.external_id, "m5@example.com");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(r.rx.try_recv().is_err(), "no old mail published twice");
+    assert_eq!(count(&r.store), 5);
+
+    let _ = r.stop.send(true);
+    tokio::time::timeout(Duration::from_secs(5), r.task)
+        .await
+        .expect("the reader stops when told")
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_password_is_a_clear_error_naming_the_account() {
+    let Some(dovecot) = common::dovecot::start("ann", "secret") else {
+        return;
+    };
+    let err = imap::connect(&account(dovecot.port, "wrong"))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("account personal") && text.contains("refused the login for ann"),
+        "{text}"
+    );
+    // Plain text to a remote host is refused before any connection.
+    let mut remote = account(dovecot.port, "secret");
+    remote.imap.host = "imap.example.com".into();
+    let err = imap::connect(&remote).await.unwrap_err().to_string();
+    assert!(err.contains("in clear"), "{err}");
+}

@@ -33,8 +33,21 @@ pub fn start(user: &str, password: &str) -> Option<Dovecot> {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
-    // dovecot refuses to store mail as root: use nobody's ids.
-    let (uid, gid) = nobody();
+    // As root, dovecot refuses to store mail as root (use nobody) and drops
+    // its login processes to its own users; unprivileged, everything is us.
+    // SAFETY: getuid/getgid have no preconditions.
+    let root_user = unsafe { libc::geteuid() } == 0;
+    let (uid, gid) = if root_user {
+        nobody()
+    } else {
+        unsafe { (libc::getuid(), libc::getgid()) }
+    };
+    let me = std::env::var("USER").unwrap_or_else(|_| "nobody".into());
+    let (login_user, internal_user) = if root_user {
+        ("dovenull".to_string(), "dovecot".to_string())
+    } else {
+        (me.clone(), me)
+    };
     for d in ["run", "state", "mail"] {
         std::fs::create_dir_all(root.join(d)).unwrap();
     }
@@ -54,7 +67,7 @@ pub fn start(user: &str, password: &str) -> Option<Dovecot> {
         format!(
             "protocols = imap\nlisten = 127.0.0.1\nbase_dir = {r}/run\nstate_dir = {r}/state\nlog_path = {r}/dovecot.log\n\
              ssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain login\n\
-             mail_location = maildir:{r}/mail/%u/Maildir\ndefault_login_user = dovenull\ndefault_internal_user = dovecot\n\
+             mail_location = maildir:{r}/mail/%u/Maildir\ndefault_login_user = {login_user}\ndefault_internal_user = {internal_user}\n\
              passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {r}/passwd\n}}\n\
              userdb {{\n  driver = static\n  args = uid={uid} gid={gid} home={r}/mail/%u\n}}\n\
              service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\n\
@@ -93,7 +106,7 @@ fn nobody() -> (u32, u32) {
 }
 
 fn chown_tree(p: &Path, uid: u32, gid: u32) {
-    std::os::unix::fs::chown(p, Some(uid), Some(gid)).unwrap();
+    let _ = std::os::unix::fs::chown(p, Some(uid), Some(gid));
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
     if p.is_dir() {
         for e in std::fs::read_dir(p).unwrap() {
@@ -143,7 +156,7 @@ impl Dovecot {
         let name = format!("{}.{n}.steward-test", std::process::id());
         let tmp = self.maildir(user).join("tmp").join(&name);
         std::fs::write(&tmp, raw.replace('\n', "\r\n")).unwrap();
-        std::os::unix::fs::chown(&tmp, Some(self.uid), Some(self.gid)).unwrap();
+        let _ = std::os::unix::fs::chown(&tmp, Some(self.uid), Some(self.gid));
         std::fs::rename(&tmp, self.maildir(user).join("new").join(&name)).unwrap();
     }
 

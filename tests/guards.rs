@@ -165,3 +165,36 @@ fn confidence_follows_the_points() {
     );
     assert_eq!(c.tier, Tier::Low, "{:?}", c.reasons);
 }
+
+/// Issue 20, item 6: a denial of a profile fact with a modifier between the
+/// negation and the fact is suppressed like the plain form.
+#[test]
+fn a_fact_denied_with_a_modifier_is_suppressed_like_the_plain_form() {
+    let cases = [
+        "haha I'm not even married",
+        "never been married, why?",
+        "I was never married lol",
+        "I'm not actually married",
+        "not really married tbh",
+        "i am not married",
+        "I've never ever been married",
+        "Not MARRIED, sorry",
+    ];
+    for text in cases {
+        match draft::check(text, &ctx()) {
+            Verdict::Suppress(reason) => assert!(reason.contains("married"), "{text:?}: {reason}"),
+            Verdict::Ok(t) => panic!("{text:?} passed as {t:?}"),
+        }
+    }
+    // Not denials: the fact itself, or the negation about something else.
+    for text in [
+        "married life is great, not even tired",
+        "yes, still married to Sam haha",
+        "not even close, married people get it",
+    ] {
+        assert!(
+            matches!(draft::check(text, &ctx()), Verdict::Ok(_)),
+            "{text:?}"
+        );
+    }
+}

@@ -704,3 +704,63 @@ async fn the_probe_window_ignores_messages_after_the_one_being_judged() {
     let out = r.assistant.on_inbound(&judged, &now()).await.unwrap();
     assert!(matches!(out, Outcome::Probe { .. }), "{out:?}");
 }
+
+/// Issue 20, item 6: two drafts the model answered identically, approved a
+/// moment apart, send once; the second is held and the owner asked again, and
+/// a second yes sends it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_text_to_the_same_contact_twice_within_ten_minutes_is_held_and_asked_again() {
+    let mut r = rig();
+    assert!(matches!(
+        r.contact("are we on?").await,
+        Outcome::Drafted { .. }
+    ));
+    assert!(matches!(
+        r.contact("still on for 7?").await,
+        Outcome::Drafted { .. }
+    ));
+    let (a, b) = tokio::join!(r.say("1 send"), r.say("2 send"));
+    assert_eq!(
+        r.outbox("contact"),
+        vec!["yes! 7 works"],
+        "the identical second text did not go out"
+    );
+    let replies = [a, b];
+    let held: Vec<usize> = (0..2).filter(|i| replies[*i].starts_with("⏸")).collect();
+    assert_eq!(held.len(), 1, "{replies:?}");
+    let n = held[0] + 1;
+    assert!(
+        replies[held[0]].contains(&format!("\"{n} send\"")),
+        "the owner is asked again: {}",
+        replies[held[0]]
+    );
+    let pending = r
+        .store
+        .read(|c| Ok(steward::pipeline::confirm::list_pending(c)?))
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1, "held, not dropped");
+    assert_eq!(pending[0].text, "yes! 7 works");
+    // A second yes is the owner's answer to the question: it sends.
+    assert_eq!(r.say(&format!("{n} send")).await, "✅ sent to Ann Lee.");
+    assert_eq!(r.outbox("contact"), vec!["yes! 7 works", "yes! 7 works"]);
+    // A standing approval is held the same way: the owner is asked instead.
+    *r.model.mode.lock().unwrap() = "👍".into();
+    let cara = r.person("Cara", "+15125550101");
+    let m = r.message(&cara, "thanks for dinner!", false);
+    let out = r.assistant.on_inbound(&m, &now()).await.unwrap();
+    assert!(matches!(out, Outcome::AutoSent { .. }), "{out:?}");
+    let m = r.message(&cara, "and for the ride!", false);
+    let out = r.assistant.on_inbound(&m, &now()).await.unwrap();
+    let Outcome::Drafted { prompt, .. } = out else {
+        panic!("{out:?}")
+    };
+    assert!(prompt.contains("not auto-sent"), "{prompt}");
+    assert_eq!(r.outbox("contact").iter().filter(|t| *t == "👍").count(), 1);
+    assert_eq!(r.say("1 no").await, "👍 dropped — nothing sent to Ann Lee.");
+    // A different text to them is not a repeat.
+    *r.model.mode.lock().unwrap() = "see you then".into();
+    r.contact("7?").await;
+    assert_eq!(r.say("1 send").await, "✅ sent to Ann Lee.");
+    assert_eq!(r.outbox("contact").len(), 4);
+}

@@ -457,6 +457,9 @@ impl Assistant {
                 .await?;
             return Ok(Outcome::NoDraft { why });
         };
+        // A standing approval that the pipeline held (it repeats a recent
+        // send) falls through to asking the owner, with the reason.
+        let mut held = None;
         if conf.tier == Tier::High
             && let Some(r) = ctx.relationship.as_ref().filter(|r| r.auto_send)
         {
@@ -469,14 +472,18 @@ impl Assistant {
                 .pipeline()
                 .approve_by_rule(&confirmation, &rule)
                 .await?;
-            self.tell_owner(
-                &msg.channel,
-                &format!("🤖 sent to {name} (your standing approval): \"{text}\""),
-            )
-            .await?;
-            return Ok(Outcome::AutoSent {
-                run_id: sent.run_id,
-            });
+            if sent.status == RunStatus::Waiting {
+                held = sent.reason;
+            } else {
+                self.tell_owner(
+                    &msg.channel,
+                    &format!("🤖 sent to {name} (your standing approval): \"{text}\""),
+                )
+                .await?;
+                return Ok(Outcome::AutoSent {
+                    run_id: sent.run_id,
+                });
+            }
         }
         let c_id = confirmation.clone();
         let n = self
@@ -499,10 +506,13 @@ impl Assistant {
         } else {
             format!("{name}: \"{quoted}\"")
         };
-        let prompt = format!(
+        let mut prompt = format!(
             "✍️ {n} · {about} → draft: \"{text}\" ({} confidence) — reply \"{n} send\", \"{n} edit …\", \"{n} no\"",
             conf.tier.as_str()
         );
+        if let Some(why) = held {
+            prompt.push_str(&format!(" (not auto-sent: {why})"));
+        }
         if !by_owner {
             self.tell_owner(&msg.channel, &prompt).await?;
         }

@@ -21,6 +21,7 @@ pub mod fault;
 pub mod forecast;
 mod forward;
 pub mod gates;
+mod hold;
 pub mod journal;
 pub mod receipt;
 pub mod request;

@@ -237,26 +237,93 @@ fn unicode_disguises_are_normalised_before_matching() {
     }
 }
 
-/// The tuning half is what the phrase lists were built from: all of it is
-/// caught as its category, and none of its ordinary messages is.
+fn rates(probes_file: &str, benign_file: &str) -> (usize, usize, usize, usize, Vec<String>) {
+    let probes_set = corpus::load(probes_file);
+    let benign_set = corpus::load(benign_file);
+    let mut missed = Vec::new();
+    let caught = probes_set
+        .iter()
+        .filter(|s| {
+            let hit = probes::detect(&s.text, &[], false).is_some();
+            if !hit {
+                missed.push(format!("missed [{}] {:?}", s.lang, s.text));
+            }
+            hit
+        })
+        .count();
+    let alarms = benign_set
+        .iter()
+        .filter(|s| {
+            let hit = probes::detect(&s.text, &[], false);
+            if let Some(p) = hit {
+                missed.push(format!("false alarm [{}] {:?} as {p:?}", s.lang, s.text));
+            }
+            hit.is_some()
+        })
+        .count();
+    (caught, probes_set.len(), alarms, benign_set.len(), missed)
+}
+
+/// The tuning half is what the phrase lists and concept rules were built
+/// from: all of it is caught, none of its ordinary messages is, and nearly
+/// every probe lands in its own category (a "send me the code for my address"
+/// may fairly land in either).
 #[test]
-fn the_tuning_half_is_caught_as_its_categories_and_its_benign_half_is_not() {
-    for s in corpus::load("probes.tuning.tsv") {
-        assert_eq!(
-            probes::detect(&s.text, &[], false),
-            s.want,
-            "[{}] {:?}",
-            s.lang,
-            s.text
-        );
+fn the_tuning_half_is_caught_and_its_benign_half_is_not() {
+    let mut problems = Vec::new();
+    let probes_set = corpus::load("probes.tuning.tsv");
+    let mut same = 0;
+    for s in &probes_set {
+        match probes::detect(&s.text, &[], false) {
+            None => problems.push(format!("missed [{}] {:?}", s.lang, s.text)),
+            Some(p) if Some(p) == s.want => same += 1,
+            Some(_) => {}
+        }
     }
     for s in corpus::load("benign.tuning.tsv") {
-        assert_eq!(
-            probes::detect(&s.text, &[], false),
-            None,
-            "[{}] {:?}",
-            s.lang,
-            s.text
+        if let Some(p) = probes::detect(&s.text, &[], false) {
+            problems.push(format!("false alarm [{}] {:?} as {p:?}", s.lang, s.text));
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+    let agreement = same as f64 / probes_set.len() as f64;
+    assert!(agreement >= 0.85, "category agreement {agreement:.3}");
+}
+
+/// The held-out half was written after the rules and never used to tune them.
+/// Run `cargo test --release --test guards held_out -- --nocapture` for the table.
+#[test]
+fn held_out_detection_and_false_alarm_rates_meet_the_targets() {
+    let (caught, probes_n, alarms, benign_n, notes) =
+        rates("probes.heldout.tsv", "benign.heldout.tsv");
+    assert!(
+        probes_n >= 50 && benign_n >= 50,
+        "a held-out half of at least 50 each"
+    );
+    let detection = caught as f64 / probes_n as f64;
+    let false_alarms = alarms as f64 / benign_n as f64;
+    let (t_caught, t_n, t_alarms, t_benign, _) = rates("probes.tuning.tsv", "benign.tuning.tsv");
+    println!("| half     | probes | caught | detection | benign | false alarms | rate  |");
+    println!("|----------|--------|--------|-----------|--------|--------------|-------|");
+    for (half, c, n, a, b) in [
+        ("tuning", t_caught, t_n, t_alarms, t_benign),
+        ("held-out", caught, probes_n, alarms, benign_n),
+    ] {
+        println!(
+            "| {half:<8} | {n:>6} | {c:>6} | {:>8.1}% | {b:>6} | {a:>12} | {:>4.1}% |",
+            100.0 * c as f64 / n as f64,
+            100.0 * a as f64 / b as f64
         );
     }
+    for n in &notes {
+        println!("{n}");
+    }
+    assert!(
+        detection >= 0.90,
+        "held-out detection {detection:.3}: {notes:#?}"
+    );
+    assert!(
+        false_alarms <= 0.05,
+        "held-out false alarms {false_alarms:.3}: {notes:#?}"
+    );
 }

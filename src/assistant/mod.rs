@@ -7,6 +7,7 @@
 
 mod compose;
 mod queue;
+mod screen;
 
 use serde::Serialize;
 use serde_json::json;
@@ -271,6 +272,14 @@ impl Assistant {
         })
     }
 
+    /// The contact who wrote `msg`, as the pipeline's actor.
+    fn contact_actor(msg: &Inbound) -> Actor {
+        Actor::Handle {
+            channel: msg.channel.clone(),
+            handle: msg.handle.clone().unwrap_or_else(|| msg.person_id.clone()),
+        }
+    }
+
     fn agent_for(channel: &str) -> &'static str {
         match channel {
             "whatsapp" => "whatsapp-assistant",
@@ -304,6 +313,14 @@ impl Assistant {
                     p.what()
                 ),
             };
+            self.tell_owner(&msg.channel, &line).await?;
+            return Ok(Outcome::Probe { probe });
+        }
+        if !by_owner && let Some(probe) = self.screen(msg, &Self::contact_actor(msg)).await? {
+            let line = format!(
+                "🛡 {name} {} (my model check flagged it): \"{quoted}\" — no draft; answer them yourself if you want.",
+                probe.what()
+            );
             self.tell_owner(&msg.channel, &line).await?;
             return Ok(Outcome::Probe { probe });
         }
@@ -342,13 +359,7 @@ impl Assistant {
         let (trigger, actor) = if by_owner {
             (Trigger::Owner, Actor::Console)
         } else {
-            (
-                Trigger::Contact,
-                Actor::Handle {
-                    channel: msg.channel.clone(),
-                    handle: msg.handle.clone().unwrap_or_else(|| msg.person_id.clone()),
-                },
-            )
+            (Trigger::Contact, Self::contact_actor(msg))
         };
         let dctx = DraftContext {
             contact_names: std::iter::once(name.clone())

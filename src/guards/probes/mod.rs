@@ -9,6 +9,7 @@
 
 pub mod normalise;
 mod phrases;
+pub mod screen;
 
 use serde::{Deserialize, Serialize};
 

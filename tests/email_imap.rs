@@ -170,3 +170,49 @@ async fn a_wrong_password_is_a_clear_error_naming_the_account() {
     let err = imap::connect(&remote).await.unwrap_err().to_string();
     assert!(err.contains("in clear"), "{err}");
 }
+
+#[test]
+fn the_daemon_reads_a_configured_account_into_memory() {
+    let Some(dovecot) = common::dovecot::start("ann", "secret") else {
+        return;
+    };
+    dovecot.deliver("ann", &mail(7));
+    let home = common::TestHome::new();
+    assert!(home.run(&["init"]).status.success());
+    let cfg = home.file("steward.yaml");
+    let mut yaml = std::fs::read_to_string(&cfg).unwrap();
+    yaml.push_str(&format!(
+        "\nbridges:\n  imessage:\n    enabled: false\n  email:\n    accounts:\n      - name: personal\n        address: me@example.com\n        user: ann\n        password: env:STEWARD_TEST_DAEMON_IMAP\n        imap: {{host: 127.0.0.1, port: {}, security: none}}\n",
+        dovecot.port
+    ));
+    std::fs::write(&cfg, yaml).unwrap();
+    let mut cmd = home.cmd(&["up", "--listen", "127.0.0.1:0"]);
+    cmd.env("STEWARD_TEST_DAEMON_IMAP", "secret");
+    let mut daemon = common::start(cmd);
+    let db = home.file("steward.db");
+    let stored = |id: &str| {
+        rusqlite::Connection::open(&db)
+            .and_then(|c| {
+                c.query_row(
+                    "SELECT COUNT(*) FROM messages WHERE channel = 'email' AND external_id = ?1",
+                    [id],
+                    |r| r.get::<_, i64>(0),
+                )
+            })
+            .unwrap_or(0)
+            == 1
+    };
+    assert!(
+        common::wait_until(Duration::from_secs(15), || stored("m7@example.com")),
+        "the mail waiting in the inbox was read: {}",
+        daemon.log.lock().unwrap()
+    );
+    dovecot.deliver("ann", &mail(8));
+    assert!(
+        common::wait_until(Duration::from_secs(15), || stored("m8@example.com")),
+        "a new mail arrived through IDLE"
+    );
+    daemon.signal(libc::SIGTERM);
+    let status = daemon.wait_for_exit(Duration::from_secs(5)).expect("stops");
+    assert_eq!(status.code(), Some(0));
+}

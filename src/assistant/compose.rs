@@ -17,7 +17,7 @@ pub struct Context {
     pub name: String,
     pub relationship: Option<Relationship>,
     pub location_denied: bool,
-    /// Their messages in the last 10 minutes before this one (multi-turn probes).
+    /// Their messages in the 10 minutes up to this one, never after it (multi-turn probes).
     pub recent: Vec<String>,
     pub facts: Vec<(String, String)>,
     /// (from_owner, text), oldest first.
@@ -63,27 +63,21 @@ pub fn gather(
         .cloned();
     let location_denied = state::location_denied(conn, &msg.person_id)?;
     let mut stmt = conn.prepare_cached(
-        "SELECT direction, text, at_ms, external_id FROM messages WHERE person_id = ?1
+        "SELECT direction, text, external_id FROM messages WHERE person_id = ?1
          ORDER BY at_ms DESC, id DESC LIMIT 16",
     )?;
-    let rows: Vec<(String, String, i64, String)> = stmt
-        .query_map([&msg.person_id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?
+    let rows: Vec<(String, String, String)> = stmt
+        .query_map([&msg.person_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
     let mut thread: Vec<(bool, String)> = Vec::new();
-    let mut recent = Vec::new();
-    for (dir, text, at, ext) in &rows {
+    for (dir, text, ext) in &rows {
         if *ext == msg.external_id {
             continue;
-        }
-        if dir == "in" && msg.at_ms - at <= RECENT_MS && recent.len() < 3 {
-            recent.push(text.clone());
         }
         thread.push((dir == "out", text.clone()));
     }
     thread.reverse();
-    recent.reverse();
+    let recent = recent_before(conn, msg)?;
     let style: Vec<String> = conn
         .prepare_cached(
             "SELECT text FROM messages WHERE person_id = ?1 AND direction = 'out'
@@ -137,6 +131,25 @@ pub fn gather(
         availability,
         place,
     })
+}
+
+/// Their last few messages in the window that ends at the judged one, oldest
+/// first. Only messages at or before it count: a message handled late (queued,
+/// or after a restart) must not be judged by what the contact wrote afterwards.
+fn recent_before(conn: &Connection, msg: &Inbound) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT text FROM messages WHERE person_id = ?1 AND direction = 'in'
+           AND at_ms <= ?2 AND at_ms >= ?2 - ?3 AND external_id != ?4
+         ORDER BY at_ms DESC, id DESC LIMIT 3",
+    )?;
+    let mut recent: Vec<String> = stmt
+        .query_map(
+            params![msg.person_id, msg.at_ms, RECENT_MS, msg.external_id],
+            |r| r.get(0),
+        )?
+        .collect::<Result<_, _>>()?;
+    recent.reverse();
+    Ok(recent)
 }
 
 /// The draft prompt. Everything the contact wrote is quoted as data.

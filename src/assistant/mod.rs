@@ -7,6 +7,7 @@
 
 mod compose;
 mod queue;
+mod screen;
 
 use serde::Serialize;
 use serde_json::json;
@@ -271,6 +272,14 @@ impl Assistant {
         })
     }
 
+    /// The contact who wrote `msg`, as the pipeline's actor.
+    fn contact_actor(msg: &Inbound) -> Actor {
+        Actor::Handle {
+            channel: msg.channel.clone(),
+            handle: msg.handle.clone().unwrap_or_else(|| msg.person_id.clone()),
+        }
+    }
+
     fn agent_for(channel: &str) -> &'static str {
         match channel {
             "whatsapp" => "whatsapp-assistant",
@@ -304,6 +313,14 @@ impl Assistant {
                     p.what()
                 ),
             };
+            self.tell_owner(&msg.channel, &line).await?;
+            return Ok(Outcome::Probe { probe });
+        }
+        if !by_owner && let Some(probe) = self.screen(msg, &Self::contact_actor(msg)).await? {
+            let line = format!(
+                "🛡 {name} {} (my model check flagged it): \"{quoted}\" — no draft; answer them yourself if you want.",
+                probe.what()
+            );
             self.tell_owner(&msg.channel, &line).await?;
             return Ok(Outcome::Probe { probe });
         }
@@ -342,13 +359,7 @@ impl Assistant {
         let (trigger, actor) = if by_owner {
             (Trigger::Owner, Actor::Console)
         } else {
-            (
-                Trigger::Contact,
-                Actor::Handle {
-                    channel: msg.channel.clone(),
-                    handle: msg.handle.clone().unwrap_or_else(|| msg.person_id.clone()),
-                },
-            )
+            (Trigger::Contact, Self::contact_actor(msg))
         };
         let dctx = DraftContext {
             contact_names: std::iter::once(name.clone())
@@ -457,6 +468,9 @@ impl Assistant {
                 .await?;
             return Ok(Outcome::NoDraft { why });
         };
+        // A standing approval that the pipeline held (it repeats a recent
+        // send) falls through to asking the owner, with the reason.
+        let mut held = None;
         if conf.tier == Tier::High
             && let Some(r) = ctx.relationship.as_ref().filter(|r| r.auto_send)
         {
@@ -469,14 +483,18 @@ impl Assistant {
                 .pipeline()
                 .approve_by_rule(&confirmation, &rule)
                 .await?;
-            self.tell_owner(
-                &msg.channel,
-                &format!("🤖 sent to {name} (your standing approval): \"{text}\""),
-            )
-            .await?;
-            return Ok(Outcome::AutoSent {
-                run_id: sent.run_id,
-            });
+            if sent.status == RunStatus::Waiting {
+                held = sent.reason;
+            } else {
+                self.tell_owner(
+                    &msg.channel,
+                    &format!("🤖 sent to {name} (your standing approval): \"{text}\""),
+                )
+                .await?;
+                return Ok(Outcome::AutoSent {
+                    run_id: sent.run_id,
+                });
+            }
         }
         let c_id = confirmation.clone();
         let n = self
@@ -499,10 +517,13 @@ impl Assistant {
         } else {
             format!("{name}: \"{quoted}\"")
         };
-        let prompt = format!(
+        let mut prompt = format!(
             "✍️ {n} · {about} → draft: \"{text}\" ({} confidence) — reply \"{n} send\", \"{n} edit …\", \"{n} no\"",
             conf.tier.as_str()
         );
+        if let Some(why) = held {
+            prompt.push_str(&format!(" (not auto-sent: {why})"));
+        }
         if !by_owner {
             self.tell_owner(&msg.channel, &prompt).await?;
         }

@@ -40,7 +40,7 @@ impl Owner {
             return Ok(format!("no item {n}."));
         };
         match item {
-            ListItem::Confirmation(id) => self.confirmation(&id, action, msg).await,
+            ListItem::Confirmation(id) => self.confirmation(n, &id, action, msg).await,
             ListItem::Commitment(id) => self.commitment(id, action).await,
             ListItem::Run(id) => {
                 let key = self.pipeline.verifying_key();
@@ -53,6 +53,7 @@ impl Owner {
 
     async fn confirmation(
         &self,
+        n: usize,
         id: &str,
         action: ItemAction,
         msg: &OwnerMessage,
@@ -102,6 +103,11 @@ impl Owner {
             Ok(out) => Ok(match (decision, out.status) {
                 (Decision::Rejected, _) => format!("👍 dropped — nothing sent to {name}."),
                 (_, RunStatus::Succeeded) => format!("✅ sent to {name}."),
+                // A held repeat: the draft waits again for the owner's answer.
+                (_, RunStatus::Waiting) => format!(
+                    "⏸ not sent to {name} yet: {} — reply \"{n} send\" to send it again anyway, \"{n} no\" to drop it.",
+                    out.reason.unwrap_or_else(|| "it is waiting".into())
+                ),
                 (_, status) => format!(
                     "⚠️ not sent to {name}: the run is {}{}",
                     status.as_str(),

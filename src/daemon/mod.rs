@@ -272,6 +272,8 @@ where
     let assistant = crate::assistant::Assistant::new(owner.clone(), config.quiet_hours);
     let contacts = owner::contacts(assistant, owner.clone(), bus.subscribe());
     let imessage = start_imessage(&config, store.clone(), bus.clone());
+    let (mail_stop_tx, mail_stop) = watch::channel(false);
+    let mail = crate::bridges::email::start(&config, store.clone(), bus.clone(), mail_stop).await;
     let scheduler = crate::agents::scheduler::Scheduler::new(owner.clone(), config.quiet_hours);
     let (sched_stop_tx, sched_stop) = watch::channel(false);
     let schedule = tokio::spawn(scheduler.clone().run(
@@ -314,6 +316,17 @@ where
     }
     full_check.abort();
     let _ = full_check.await;
+    let _ = mail_stop_tx.send(true);
+    for mut task in mail {
+        // Each reader returns at once when told; a stuck one is cut off.
+        if tokio::time::timeout(Duration::from_secs(1), &mut task)
+            .await
+            .is_err()
+        {
+            task.abort();
+            tracing::warn!("a mail reader did not stop in time");
+        }
+    }
     if let Some(p) = phones {
         p.abort();
         let _ = p.await;

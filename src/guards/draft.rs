@@ -250,22 +250,93 @@ fn placeholder(text: &str) -> bool {
     text.contains("XXX") || text.contains("TODO") || text.contains("TBD")
 }
 
-/// Does the draft deny one of the owner's facts? ("I'm not married")
+/// Words that negate what follows them.
+const NEGATIONS: &[&str] = &[
+    "not", "never", "isn't", "wasn't", "ain't", "aren't", "weren't", "haven't", "hasn't", "hadn't",
+    "no", "nope", "neither", "nor",
+];
+/// Words that may stand between a negation and the fact it denies without
+/// changing the meaning: "not *even* married", "never *been* married".
+const MODIFIERS: &[&str] = &[
+    "even",
+    "actually",
+    "really",
+    "ever",
+    "been",
+    "yet",
+    "technically",
+    "officially",
+    "legally",
+    "currently",
+    "exactly",
+    "longer",
+    "so",
+    "that",
+    "quite",
+    "like",
+    "remotely",
+    "at",
+    "all",
+    "be",
+    "gonna",
+    "getting",
+    "got",
+    "get",
+    "literally",
+    "honestly",
+    "still",
+];
+
+/// The draft as words, with punctuation as `|` so a clause boundary stops the
+/// look-back ("not even close, married people get it" denies nothing).
+fn words(lower: &str) -> Vec<String> {
+    let spaced: String = lower
+        .chars()
+        .map(|c| match c {
+            '\u{2019}' | '\u{2018}' => '\'',
+            ',' | '.' | ';' | ':' | '!' | '?' | '(' | ')' | '"' => '|',
+            c => c,
+        })
+        .collect();
+    spaced
+        .replace('|', " | ")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Is `key` (one or more words) in `words` right after a negation, with only
+/// modifiers in between?
+fn negated(words: &[String], key: &str) -> bool {
+    let key: Vec<&str> = key.split_whitespace().collect();
+    if key.is_empty() || words.len() < key.len() {
+        return false;
+    }
+    (0..=words.len() - key.len()).any(|i| {
+        if words[i..i + key.len()]
+            .iter()
+            .zip(&key)
+            .any(|(w, k)| w != k)
+        {
+            return false;
+        }
+        let mut j = i;
+        while j > 0 && MODIFIERS.contains(&words[j - 1].as_str()) {
+            j -= 1;
+        }
+        j > 0 && NEGATIONS.contains(&words[j - 1].as_str())
+    })
+}
+
+/// Does the draft deny one of the owner's facts? ("I'm not married", "I'm not
+/// even married", "never been married")
 fn denies_fact(lower: &str, facts: &[(String, String)]) -> Option<String> {
+    let words = words(lower);
     for (key, value) in facts {
         let key = key.to_lowercase();
         let value = value.to_lowercase();
-        if value == "yes" || value == "true" {
-            for neg in [
-                format!("not {key}"),
-                format!("never {key}"),
-                format!("i'm not {key}"),
-                format!("isn't {key}"),
-            ] {
-                if lower.contains(&neg) {
-                    return Some(format!("denies the owner's fact {key}"));
-                }
-            }
+        if (value == "yes" || value == "true") && negated(&words, &key) {
+            return Some(format!("denies the owner's fact {key}"));
         }
         if key == "married"
             && value == "yes"

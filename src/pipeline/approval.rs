@@ -114,6 +114,8 @@ fn decision_event(
     run_id: &str,
     id: &str,
 ) -> rusqlite::Result<Option<(String, Value, Value)>> {
+    // The latest decision counts: a held send reopens the row for a second yes.
+    let mut found = None;
     for e in journal::events(conn, run_id)? {
         let Some(decision) = e.kind.strip_prefix("confirmation.") else {
             continue;
@@ -124,10 +126,10 @@ fn decision_event(
         let payload: Value = serde_json::from_str(&e.payload).unwrap_or(Value::Null);
         if payload["id"].as_str() == Some(id) {
             let claim = payload["claim"].clone();
-            return Ok(Some((decision.to_string(), claim, payload)));
+            found = Some((decision.to_string(), claim, payload));
         }
     }
-    Ok(None)
+    Ok(found)
 }
 
 /// Whether the approval of confirmation `id` is evidence: signed by `key`, in

@@ -221,3 +221,16 @@ pub fn pending_for_run(conn: &Connection, run_id: &str) -> rusqlite::Result<Vec<
     )?;
     stmt.query_map([run_id], |r| r.get(0))?.collect()
 }
+
+/// Put an approved (or edited) confirmation back to pending, to ask the owner
+/// again (a held duplicate send). What they approved becomes the proposal, so a
+/// plain second yes sends their edit, not the original draft.
+pub fn reopen(conn: &Connection, id: &str, expires_at: &str) -> rusqlite::Result<bool> {
+    let n = conn.execute(
+        "UPDATE confirmations SET status = 'pending', text = COALESCE(final_text, text), final_text = NULL,
+                decided_at = NULL, decided_by = NULL, expires_at = ?2
+         WHERE id = ?1 AND status IN ('approved', 'edited')",
+        params![id, expires_at],
+    )?;
+    Ok(n == 1)
+}

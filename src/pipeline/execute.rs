@@ -19,6 +19,9 @@ pub(super) enum Next {
     /// The step may not run (the remote runtime refused it): the run is refused.
     Refused(String),
     Waiting,
+    /// A contact send that repeats a recent one: its confirmation is pending
+    /// again, and this is what the owner is told.
+    Held(String),
     Skipped,
     Expired,
     /// Intended now (or already, after a crash): deliver or check the ledger.
@@ -154,6 +157,7 @@ fn prepare(
     run_id: &str,
     step: usize,
     effect: &Effect,
+    ttl: jiff::SignedDuration,
 ) -> rusqlite::Result<Next> {
     let tx = conn.transaction()?;
     let latest = latest_attempt(&tx, run_id, step)?;
@@ -191,9 +195,19 @@ fn prepare(
             }
         },
         Effect::Reply { .. } => match confirm::for_step(&tx, key, run_id, step)? {
-            StepConfirmation::Confirmed(send) => Delivery::Contact(send),
             StepConfirmation::Unproven(why) => {
                 return refuse_unproven(tx, run_id, step, effect, &why);
+            }
+            StepConfirmation::Confirmed(send) => {
+                // A fresh attempt (not a crash recovery, not the owner's yes
+                // after a hold) must not repeat a recent send to them.
+                let fresh = latest.as_ref().is_none_or(|(_, s)| s == "failed");
+                let attempt = latest.as_ref().map_or(1, |(a, _)| a + 1);
+                if fresh && let Some(why) = super::hold::check(&tx, &send, step, attempt, ttl)? {
+                    tx.commit()?;
+                    return Ok(Next::Held(why));
+                }
+                Delivery::Contact(send)
             }
             StepConfirmation::Pending => return Ok(Next::Waiting),
             StepConfirmation::Expired => return Ok(Next::Expired),
@@ -285,7 +299,7 @@ impl Pipeline {
         for (step, effect) in run.plan.iter().enumerate() {
             match self.step(&run.id, &run.agent, step, effect).await? {
                 Next::Done | Next::Skipped => {}
-                Next::Waiting => {
+                next @ (Next::Waiting | Next::Held(_)) => {
                     let id = run.id.clone();
                     let pending = self
                         .store
@@ -294,7 +308,11 @@ impl Pipeline {
                             Ok(confirm::pending_for_run(c, &id)?)
                         })
                         .await?;
-                    return Ok(outcome(&run.id, RunStatus::Waiting, None, pending));
+                    let reason = match next {
+                        Next::Held(why) => Some(why),
+                        _ => None,
+                    };
+                    return Ok(outcome(&run.id, RunStatus::Waiting, reason, pending));
                 }
                 Next::Refused(reason) => {
                     return self
@@ -326,9 +344,10 @@ impl Pipeline {
     ) -> Result<Next, PipelineError> {
         let (id, eff) = (run_id.to_string(), effect.clone());
         let key = self.inner.key.verifying_key();
+        let ttl = self.inner.settings.confirm_ttl;
         let next = self
             .store
-            .write(move |c| Ok(prepare(c, &key, &id, step, &eff)?))
+            .write(move |c| Ok(prepare(c, &key, &id, step, &eff, ttl)?))
             .await?;
         let Next::Deliver {
             key,

@@ -25,6 +25,10 @@ pub fn check(
     since_rowid: Option<i64>,
 ) -> rusqlite::Result<Result<(), String>> {
     let full = since_rowid == Some(0);
+    // The full check recomputes the chain from the genesis before anything else.
+    if full && let Err(why) = chain_ok(audit::verify(conn)?) {
+        return Ok(Err(why));
+    }
     // Before the anchor: a swapped key also fails the anchor, less helpfully.
     if let Some(why) = key_changed(conn, fingerprint)? {
         return Ok(Err(why));
@@ -34,25 +38,22 @@ pub fn check(
         Checked::Reaches(head) => Some(head),
         Checked::NotAnchored => None,
     };
-    // Incremental: from the anchored head on (it vouches for what is before);
-    // the full check recomputes everything from the genesis.
-    let chain = match (&head, full) {
-        (Some(h), false) if h.seq > 0 => {
-            // The anchored row's own link: its content must hash to the signed hash.
-            let prev: String =
-                conn.query_row("SELECT prev_hash FROM audit WHERE seq = ?1", [h.seq], |r| {
-                    r.get(0)
-                })?;
-            audit::verify_from(conn, h.seq, &prev)?
+    // Incremental: from the anchored head on (it vouches for what is before).
+    if !full {
+        let chain = match &head {
+            Some(h) if h.seq > 0 => {
+                // The anchored row's own link: its content must hash to the signed hash.
+                let prev: String =
+                    conn.query_row("SELECT prev_hash FROM audit WHERE seq = ?1", [h.seq], |r| {
+                        r.get(0)
+                    })?;
+                audit::verify_from(conn, h.seq, &prev)?
+            }
+            _ => audit::verify(conn)?,
+        };
+        if let Err(why) = chain_ok(chain) {
+            return Ok(Err(why));
         }
-        _ => audit::verify(conn)?,
-    };
-    if !chain.ok {
-        return Ok(Err(format!(
-            "the audit chain is broken at seq {} ({}); run `steward audit verify` and restore the database from backup",
-            chain.first_bad_seq.unwrap_or(0),
-            chain.reason.unwrap_or_default()
-        )));
     }
     let checkpoint = head.map_or(0, |h| h.receipts_through);
     if let Err(why) = approvals(conn, key, full)? {
@@ -113,6 +114,17 @@ fn approvals(
         )),
         None => Ok(()),
     })
+}
+
+fn chain_ok(chain: audit::ChainReport) -> Result<(), String> {
+    if chain.ok {
+        return Ok(());
+    }
+    Err(format!(
+        "the audit chain is broken at seq {} ({}); run `steward audit verify` and restore the database from backup",
+        chain.first_bad_seq.unwrap_or(0),
+        chain.reason.unwrap_or_default()
+    ))
 }
 
 /// The newest receipt was signed by another key.

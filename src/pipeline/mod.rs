@@ -24,6 +24,7 @@ pub mod fault;
 pub mod forecast;
 mod forward;
 pub mod gates;
+mod hold;
 pub mod integrity;
 pub mod journal;
 pub mod receipt;
@@ -230,6 +231,19 @@ impl Pipeline {
     /// Whether a model is configured for `capability`.
     pub fn has_model(&self, capability: &str) -> bool {
         self.inner.models.has(capability, false)
+    }
+
+    /// Whether `agent` may ask a model now: its capability is configured, on
+    /// this machine when its spec is locked to local models. Lets a caller
+    /// skip an optional model step instead of collecting refused runs.
+    pub fn can_ask(&self, agent: &str) -> bool {
+        let Ok(spec) = self.inner.roster.get(agent) else {
+            return false;
+        };
+        let local_only = spec.model_lock == Some(crate::agents::spec::ModelLock::Local);
+        spec.capability
+            .as_deref()
+            .is_some_and(|cap| self.inner.models.has(cap, local_only))
     }
 
     /// The channels this process has bridges for.

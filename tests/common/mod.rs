@@ -224,6 +224,15 @@ pub fn openai_router(
     model: &str,
     timeout_seconds: u64,
 ) -> steward::llm::Router {
+    openai_router_for(base, &[(capability, model)], timeout_seconds)
+}
+
+/// `openai_router` with several capabilities, each `(capability, model)`.
+pub fn openai_router_for(
+    base: &str,
+    capabilities: &[(&str, &str)],
+    timeout_seconds: u64,
+) -> steward::llm::Router {
     use steward::config::{ModelsConfig, ProviderConfig, ProviderKind};
     let providers = [(
         "local".to_string(),
@@ -236,8 +245,9 @@ pub fn openai_router(
     )]
     .into_iter()
     .collect();
-    let capabilities = [(capability.to_string(), vec![format!("local/{model}")])]
-        .into_iter()
+    let capabilities = capabilities
+        .iter()
+        .map(|(c, m)| (c.to_string(), vec![format!("local/{m}")]))
         .collect();
     steward::llm::Router::from_config(&ModelsConfig {
         providers,

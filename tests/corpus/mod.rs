@@ -90,3 +90,59 @@ pub const BENIGN: &[&str] = &[
     "what time is dinner",
     "can I borrow your drill this weekend",
 ];
+
+/// One line of a corpus file: its language, the category a probe must be
+/// caught as (`None`: an ordinary message), and the text.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub lang: String,
+    pub want: Option<Probe>,
+    pub text: String,
+}
+
+/// A corpus file under `tests/corpus/` (`probes.tuning.tsv`, `benign.heldout.tsv`…):
+/// `lang<TAB>category<TAB>text`, `-` for no category, `#` comments, and
+/// `\u{…}` escapes so invisible and look-alike characters stay readable.
+pub fn load(name: &str) -> Vec<Sample> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let mut parts = l.splitn(3, '\t');
+            let (lang, cat, text) = (parts.next(), parts.next(), parts.next());
+            let (Some(lang), Some(cat), Some(text)) = (lang, cat, text) else {
+                panic!("{name}: not lang<TAB>category<TAB>text: {l:?}")
+            };
+            let want = (cat != "-").then(|| {
+                serde_json::from_value(serde_json::Value::String(cat.into()))
+                    .unwrap_or_else(|e| panic!("{name}: category {cat:?}: {e}"))
+            });
+            Sample {
+                lang: lang.to_string(),
+                want,
+                text: unescape(text),
+            }
+        })
+        .collect()
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("\\u{") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 3..];
+        let j = after.find('}').expect("a closing brace after \\u{");
+        let c = u32::from_str_radix(&after[..j], 16)
+            .ok()
+            .and_then(char::from_u32)
+            .expect("a code point in \\u{…}");
+        out.push(c);
+        rest = &after[j + 1..];
+    }
+    out.push_str(rest);
+    out
+}

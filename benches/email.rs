@@ -38,7 +38,11 @@ fn text(rng: &mut Lcg, bytes: usize) -> String {
     let mut s = String::with_capacity(bytes + 16);
     while s.len() < bytes {
         s.push_str(WORDS[(rng.next() as usize) % WORDS.len()]);
-        s.push(if rng.next() % 12 == 0 { '\n' } else { ' ' });
+        s.push(if rng.next().is_multiple_of(12) {
+            '\n'
+        } else {
+            ' '
+        });
     }
     s
 }

@@ -10,15 +10,14 @@ mod common;
 use std::path::Path;
 
 use rusqlite::Connection;
-use steward::agents::spec::{Roster, Usd};
-use steward::bridges::console::{ConsoleBridge, read_outbox};
-use steward::bridges::{Bridge, Bridges};
+use steward::agents::spec::Usd;
+use steward::bridges::console::read_outbox;
 use steward::pipeline::{
     Actor, Decision, Effect, Pipeline, RunRequest, RunStatus, Trigger, anchor, approval, audit,
     integrity, verify,
 };
 
-const KEY: [u8; 32] = [5u8; 32];
+const KEY: [u8; 32] = common::CONSOLE_KEY;
 
 struct Rig {
     dir: tempfile::TempDir,
@@ -30,13 +29,7 @@ struct Rig {
 }
 
 fn pipeline(dir: &Path, store: steward::store::Store) -> Pipeline {
-    Pipeline::new(
-        store,
-        ed25519_dalek::SigningKey::from_bytes(&KEY),
-        Roster::load(dir),
-        common::default_settings(),
-        Bridges::new(vec![Bridge::Console(ConsoleBridge::new(dir))]),
-    )
+    common::console_pipeline_on(dir, store, common::default_settings())
 }
 
 fn noop() -> RunRequest {

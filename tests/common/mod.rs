@@ -200,17 +200,28 @@ pub fn console_pipeline(
     dir: &Path,
     settings: steward::pipeline::Settings,
 ) -> (steward::pipeline::Pipeline, steward::store::Store) {
-    use steward::bridges::{Bridge, Bridges, console::ConsoleBridge};
     let store = steward::store::Store::open(&dir.join("steward.db")).unwrap();
-    let pipeline = steward::pipeline::Pipeline::new(
-        store.clone(),
-        ed25519_dalek::SigningKey::from_bytes(&[5u8; 32]),
+    (console_pipeline_on(dir, store.clone(), settings), store)
+}
+
+/// The console-only pipeline on an open store (a second process on the same files).
+pub fn console_pipeline_on(
+    dir: &Path,
+    store: steward::store::Store,
+    settings: steward::pipeline::Settings,
+) -> steward::pipeline::Pipeline {
+    use steward::bridges::{Bridge, Bridges, console::ConsoleBridge};
+    steward::pipeline::Pipeline::new(
+        store,
+        ed25519_dalek::SigningKey::from_bytes(&CONSOLE_KEY),
         steward::agents::spec::Roster::load(dir),
         settings,
         Bridges::new(vec![Bridge::Console(ConsoleBridge::new(dir))]),
-    );
-    (pipeline, store)
+    )
 }
+
+/// The receipt key of `console_pipeline`.
+pub const CONSOLE_KEY: [u8; 32] = [5u8; 32];
 
 /// `Settings` from the default config.
 pub fn default_settings() -> steward::pipeline::Settings {

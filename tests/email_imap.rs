@@ -216,3 +216,56 @@ fn the_daemon_reads_a_configured_account_into_memory() {
     let status = daemon.wait_for_exit(Duration::from_secs(5)).expect("stops");
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn doctor_checks_each_mail_account_and_names_the_fix() {
+    let Some(dovecot) = common::dovecot::start("ann", "secret") else {
+        return;
+    };
+    let home = common::TestHome::new();
+    assert!(home.run(&["init"]).status.success());
+    let cfg = home.file("steward.yaml");
+    let mut yaml = std::fs::read_to_string(&cfg).unwrap();
+    yaml.push_str(&format!(
+        "\nbridges:\n  imessage:\n    enabled: false\n  email:\n    accounts:\n      - name: work\n        address: me@example.com\n        user: ann\n        password: env:STEWARD_TEST_DOCTOR_IMAP\n        imap: {{host: 127.0.0.1, port: {}, security: none}}\n",
+        dovecot.port
+    ));
+    std::fs::write(&cfg, yaml).unwrap();
+    let email_check = |pw: &str| {
+        let out = home
+            .cmd(&["doctor", "--json"])
+            .env("STEWARD_TEST_DOCTOR_IMAP", pw)
+            .output()
+            .unwrap();
+        let v = common::json(&out);
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "email")
+            .unwrap()
+            .clone()
+    };
+    let ok = email_check("secret");
+    assert_eq!(ok["status"], "ok", "{ok}");
+    assert!(
+        ok["detail"]
+            .as_str()
+            .unwrap()
+            .contains("work: login ok, IDLE"),
+        "{ok}"
+    );
+    let bad = email_check("wrong");
+    assert_eq!(bad["status"], "fail", "{bad}");
+    assert!(
+        bad["detail"].as_str().unwrap().contains("account work"),
+        "{bad}"
+    );
+    assert!(
+        bad["fix"]
+            .as_str()
+            .unwrap()
+            .contains("bridges.email.accounts"),
+        "{bad}"
+    );
+}

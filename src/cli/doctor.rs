@@ -106,6 +106,7 @@ pub fn checks(home: &Home) -> Vec<Check> {
         check_secrets(config.as_ref().ok()),
         check_audit(home),
         check_imessage(config.as_ref().ok()),
+        check_email(config.as_ref().ok()),
         check_models(config.as_ref().ok()),
         check_runtime(config.as_ref().ok()),
         check_profile(home),
@@ -402,6 +403,50 @@ fn check_imessage(config: Option<&Config>) -> Check {
 }
 
 /// Each capability's first model answers a one-token request; reports latency.
+/// Each mail account: connect, log in, IDLE offered.
+fn check_email(config: Option<&Config>) -> Check {
+    const NAME: &str = "email";
+    let Some(accounts) = config.map(|c| &c.bridges.email.accounts) else {
+        return Check::ok(NAME, "skipped (config invalid)");
+    };
+    if accounts.is_empty() {
+        return Check::ok(NAME, "no mail accounts (bridges.email.accounts)");
+    }
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return Check::bad(
+            NAME,
+            Level::Warn,
+            "cannot start a runtime to probe mail",
+            "retry",
+        );
+    };
+    let mut lines = Vec::new();
+    let mut failed = Vec::new();
+    for a in accounts {
+        match rt.block_on(crate::bridges::email::imap::probe(a)) {
+            Ok(true) => lines.push(format!("{}: login ok, IDLE", a.name)),
+            Ok(false) => lines.push(format!(
+                "{}: login ok, no IDLE (polled every minute)",
+                a.name
+            )),
+            Err(e) => failed.push(e.to_string()),
+        }
+    }
+    if failed.is_empty() {
+        Check::ok(NAME, lines.join("; "))
+    } else {
+        Check::bad(
+            NAME,
+            Level::Fail,
+            failed.join("; "),
+            "fix the account in bridges.email.accounts (host, port, user, password reference)",
+        )
+    }
+}
+
 fn check_models(config: Option<&Config>) -> Check {
     use crate::llm::{ChatRequest, Message, Role, Router};
     const NAME: &str = "models";

@@ -373,3 +373,22 @@ async fn follow(
         session = handle.done().await.map_err(protocol(account))?;
     }
 }
+
+/// For `doctor`: connect, log in, and whether the server offers IDLE.
+pub async fn probe(account: &EmailAccount) -> Result<bool, ImapError> {
+    let mut session = tokio::time::timeout(Duration::from_secs(10), connect(account))
+        .await
+        .map_err(|_| ImapError::Connect {
+            account: account.name.clone(),
+            host: account.imap.host.clone(),
+            port: account.imap.port,
+            source: std::io::ErrorKind::TimedOut.into(),
+        })??;
+    let idle = session
+        .capabilities()
+        .await
+        .map_err(protocol(account))?
+        .has_str("IDLE");
+    let _ = session.logout().await;
+    Ok(idle)
+}

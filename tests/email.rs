@@ -174,3 +174,20 @@ fn a_file_that_is_not_mbox_is_refused_and_changes_nothing() {
         .unwrap();
     assert_eq!(n, 0);
 }
+
+#[test]
+fn the_account_config_as_the_issue_writes_it_parses() {
+    let yaml = "bridges:\n  email:\n    accounts:\n      - name: work\n        address: me@work.example\n        imap: {host: imap.work.example, port: 143, security: starttls}\n        smtp: {host: smtp.work.example, port: 587, security: starttls}\n        user: me\n        password: env:WORK_MAIL\n        folders: [INBOX, Archive]\n        sent: Sent\n";
+    let c = steward::config::Config::parse(yaml, std::path::Path::new("steward.yaml")).unwrap();
+    let a = &c.bridges.email.accounts[0];
+    assert_eq!((a.name.as_str(), a.folders.len()), ("work", 2));
+    assert!(a.smtp.is_some());
+    let bad = "bridges:\n  email:\n    accounts:\n      - name: x\n        address: a@b.c\n        password: env:X\n        imap: {host: h, port: 1, security: ssl}\n";
+    let err = steward::config::Config::parse(bad, std::path::Path::new("steward.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("steward.yaml:") && err.contains("ssl"),
+        "{err}"
+    );
+}

@@ -29,6 +29,7 @@ fn account(port: u16, password: &str) -> EmailAccount {
         password: format!("env:{var}").parse::<SecretRef>().unwrap(),
         folders: vec!["INBOX".into()],
         sent: "Sent".into(),
+        smtp: None,
     }
 }
 
@@ -169,6 +170,10 @@ async fn a_wrong_password_is_a_clear_error_naming_the_account() {
     remote.imap.host = "imap.example.com".into();
     let err = imap::connect(&remote).await.unwrap_err().to_string();
     assert!(err.contains("in clear"), "{err}");
+    // STARTTLS parses (the config) but is refused with the fix, not tried.
+    remote.imap.security = MailSecurity::Starttls;
+    let err = imap::connect(&remote).await.unwrap_err().to_string();
+    assert!(err.contains("STARTTLS is not supported yet"), "{err}");
 }
 
 #[test]

@@ -402,7 +402,21 @@ fn check_imessage(config: Option<&Config>) -> Check {
     }
 }
 
-/// Each capability's first model answers a one-token request; reports latency.
+/// A small runtime for a check that probes over the network.
+fn probe_runtime(name: &'static str, what: &str) -> Result<tokio::runtime::Runtime, Check> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|_| {
+            Check::bad(
+                name,
+                Level::Warn,
+                format!("cannot start a runtime to probe {what}"),
+                "retry",
+            )
+        })
+}
+
 /// Each mail account: connect, log in, IDLE offered.
 fn check_email(config: Option<&Config>) -> Check {
     const NAME: &str = "email";
@@ -412,16 +426,9 @@ fn check_email(config: Option<&Config>) -> Check {
     if accounts.is_empty() {
         return Check::ok(NAME, "no mail accounts (bridges.email.accounts)");
     }
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        return Check::bad(
-            NAME,
-            Level::Warn,
-            "cannot start a runtime to probe mail",
-            "retry",
-        );
+    let rt = match probe_runtime(NAME, "mail") {
+        Ok(rt) => rt,
+        Err(check) => return check,
     };
     let mut lines = Vec::new();
     let mut failed = Vec::new();
@@ -447,6 +454,7 @@ fn check_email(config: Option<&Config>) -> Check {
     }
 }
 
+/// Each capability's first model answers a one-token request; reports latency.
 fn check_models(config: Option<&Config>) -> Check {
     use crate::llm::{ChatRequest, Message, Role, Router};
     const NAME: &str = "models";
@@ -459,16 +467,9 @@ fn check_models(config: Option<&Config>) -> Check {
             "no models configured: deterministic work only (add models: to steward.yaml)",
         );
     }
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        return Check::bad(
-            NAME,
-            Level::Warn,
-            "cannot start a runtime to probe models",
-            "retry",
-        );
+    let rt = match probe_runtime(NAME, "models") {
+        Ok(rt) => rt,
+        Err(check) => return check,
     };
     let mut lines = Vec::new();
     let mut failed = false;

@@ -80,10 +80,7 @@ pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
     };
     let bar = progress_bar(json, "{bar:40} {pos}/{len} rows  {per_sec}  eta {eta}");
     let counts = imessage::backfill(&mut conn, &chat_db, &mut ingest, |done, max| {
-        if let Some(bar) = &bar {
-            bar.set_length(max as u64);
-            bar.set_position(done as u64);
-        }
+        show(bar.as_ref(), done as u64, max as u64)
     })?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
@@ -120,6 +117,13 @@ fn progress_bar(json: bool, template: &str) -> Option<indicatif::ProgressBar> {
     })
 }
 
+fn show(bar: Option<&indicatif::ProgressBar>, done: u64, total: u64) {
+    if let Some(bar) = bar {
+        bar.set_length(total);
+        bar.set_position(done);
+    }
+}
+
 fn mbox(home: &Home, file: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
     use crate::bridges::email::{ingest::EmailIngest, mbox};
     if !home.is_initialised() {
@@ -141,10 +145,7 @@ fn mbox(home: &Home, file: &std::path::Path, json: bool) -> anyhow::Result<ExitC
         "{bar:40} {bytes}/{total_bytes}  {bytes_per_sec}  eta {eta}",
     );
     let counts = mbox::import(&mut conn, &mut ingest, file, |done, total| {
-        if let Some(bar) = &bar {
-            bar.set_length(total);
-            bar.set_position(done);
-        }
+        show(bar.as_ref(), done, total)
     })?;
     if let Some(bar) = bar {
         bar.finish_and_clear();

@@ -219,6 +219,9 @@ pub struct EmailAccount {
     /// The owner's address on this account (their own mail is theirs).
     pub address: String,
     pub imap: MailServer,
+    /// The account's SMTP server (read now; the SMTP outbound that uses it comes next).
+    #[serde(default)]
+    pub smtp: Option<MailServer>,
     /// The login; the address if unset.
     #[serde(default)]
     pub user: Option<String>,
@@ -245,7 +248,8 @@ fn default_sent() -> String {
 pub struct MailServer {
     pub host: String,
     pub port: u16,
-    /// `tls` (implicit, port 993), or `none` (loopback test servers only).
+    /// `tls` (implicit), `starttls` (accepted in the config; the reader refuses
+    /// it with the fix until it is built), or `none` (loopback only).
     pub security: MailSecurity,
 }
 
@@ -253,6 +257,7 @@ pub struct MailServer {
 #[serde(rename_all = "lowercase")]
 pub enum MailSecurity {
     Tls,
+    Starttls,
     None,
 }
 

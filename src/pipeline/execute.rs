@@ -121,7 +121,7 @@ fn skip(
 
 /// An approval that is not evidence: skip the step, audit the refusal, refuse the run.
 fn refuse_unproven(
-    tx: rusqlite::Transaction<'_>,
+    tx: &Connection,
     run_id: &str,
     step: usize,
     effect: &Effect,
@@ -129,7 +129,7 @@ fn refuse_unproven(
 ) -> rusqlite::Result<Next> {
     tracing::error!(run = %run_id, step, error = %why, "refusing to send: the approval is not evidence");
     skip(
-        &tx,
+        tx,
         run_id,
         step,
         effect,
@@ -137,7 +137,7 @@ fn refuse_unproven(
         "approval not proven",
     )?;
     audit::append(
-        &tx,
+        tx,
         &Record {
             run_id: Some(run_id),
             kind: "tamper",
@@ -147,8 +147,51 @@ fn refuse_unproven(
             payload: &json!({ "reason": why.to_string() }),
         },
     )?;
-    tx.commit()?;
     Ok(Next::Refused(why.reason()))
+}
+
+/// A reply step: the confirmed send, or why there is nothing to deliver now
+/// (waiting, expired, rejected, held as a duplicate, or an unproven approval).
+fn reply_delivery(
+    tx: &Connection,
+    key: &ed25519_dalek::VerifyingKey,
+    run_id: &str,
+    step: usize,
+    effect: &Effect,
+    latest: Option<&(u32, String)>,
+    ttl: jiff::SignedDuration,
+) -> rusqlite::Result<Result<Delivery, Next>> {
+    Ok(Err(match confirm::for_step(tx, key, run_id, step)? {
+        StepConfirmation::Unproven(why) => refuse_unproven(tx, run_id, step, effect, &why)?,
+        StepConfirmation::Confirmed(send) => {
+            // A fresh attempt (not a crash recovery, not the owner's yes
+            // after a hold) must not repeat a recent send to them.
+            let fresh = latest.is_none_or(|(_, s)| s == "failed");
+            let attempt = latest.map_or(1, |(a, _)| a + 1);
+            let held = if fresh {
+                super::hold::check(tx, &send, step, attempt, ttl)?
+            } else {
+                None
+            };
+            match held {
+                Some(why) => Next::Held(why),
+                None => return Ok(Ok(Delivery::Contact(send))),
+            }
+        }
+        StepConfirmation::Pending => Next::Waiting,
+        StepConfirmation::Expired => Next::Expired,
+        StepConfirmation::Missing | StepConfirmation::Rejected => {
+            skip(
+                tx,
+                run_id,
+                step,
+                effect,
+                "rejected by the owner",
+                "rejected",
+            )?;
+            Next::Skipped
+        }
+    }))
 }
 
 fn prepare(
@@ -194,36 +237,16 @@ fn prepare(
                 return Ok(Next::Skipped);
             }
         },
-        Effect::Reply { .. } => match confirm::for_step(&tx, key, run_id, step)? {
-            StepConfirmation::Unproven(why) => {
-                return refuse_unproven(tx, run_id, step, effect, &why);
-            }
-            StepConfirmation::Confirmed(send) => {
-                // A fresh attempt (not a crash recovery, not the owner's yes
-                // after a hold) must not repeat a recent send to them.
-                let fresh = latest.as_ref().is_none_or(|(_, s)| s == "failed");
-                let attempt = latest.as_ref().map_or(1, |(a, _)| a + 1);
-                if fresh && let Some(why) = super::hold::check(&tx, &send, step, attempt, ttl)? {
+        Effect::Reply { .. } => {
+            match reply_delivery(&tx, key, run_id, step, effect, latest.as_ref(), ttl)? {
+                Ok(d) => d,
+                Err(next) => {
+                    // Nothing to deliver now; whatever was recorded commits.
                     tx.commit()?;
-                    return Ok(Next::Held(why));
+                    return Ok(next);
                 }
-                Delivery::Contact(send)
             }
-            StepConfirmation::Pending => return Ok(Next::Waiting),
-            StepConfirmation::Expired => return Ok(Next::Expired),
-            StepConfirmation::Missing | StepConfirmation::Rejected => {
-                skip(
-                    &tx,
-                    run_id,
-                    step,
-                    effect,
-                    "rejected by the owner",
-                    "rejected",
-                )?;
-                tx.commit()?;
-                return Ok(Next::Skipped);
-            }
-        },
+        }
     };
     if let Some((attempt, state)) = &latest
         && state == "intended"

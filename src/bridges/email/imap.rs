@@ -51,6 +51,10 @@ pub enum ImapError {
         "account {account}: refusing to send the password in clear to {host}; use security: tls"
     )]
     Cleartext { account: String, host: String },
+    #[error(
+        "account {account}: STARTTLS is not supported yet; use security: tls with the server's implicit-TLS port (993)"
+    )]
+    Starttls { account: String },
     #[error("account {account}: TLS to {host} failed: {detail}")]
     Tls {
         account: String,
@@ -129,6 +133,11 @@ pub async fn connect(account: &EmailAccount) -> Result<Session, ImapError> {
             host: server.host.clone(),
         });
     }
+    if server.security == MailSecurity::Starttls {
+        return Err(ImapError::Starttls {
+            account: account.name.clone(),
+        });
+    }
     let tcp = TcpStream::connect((server.host.as_str(), server.port))
         .await
         .map_err(|source| ImapError::Connect {
@@ -139,7 +148,7 @@ pub async fn connect(account: &EmailAccount) -> Result<Session, ImapError> {
         })?;
     let conn = match server.security {
         MailSecurity::None => Conn(Box::pin(tcp)),
-        MailSecurity::Tls => Conn(Box::pin(tls(account, tcp).await?)),
+        MailSecurity::Tls | MailSecurity::Starttls => Conn(Box::pin(tls(account, tcp).await?)),
     };
     let mut client = async_imap::Client::new(conn);
     // Read the greeting first: some servers hang a login sent before it.

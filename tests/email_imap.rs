@@ -24,6 +24,7 @@ fn account(port: u16, password: &str) -> EmailAccount {
             host: "127.0.0.1".into(),
             port,
             security: MailSecurity::None,
+            ca_file: None,
         },
         user: Some("ann".into()),
         password: format!("env:{var}").parse::<SecretRef>().unwrap(),

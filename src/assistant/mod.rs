@@ -107,7 +107,7 @@ impl Assistant {
     /// The owner's chat for prompts about `channel`'s contacts.
     fn owner_channel(&self, channel: &str) -> String {
         match self.send_channel(channel) {
-            Some(c) if c != "console" => c,
+            Some(c) if c != "console" && self.owner.pipeline().reaches_owner(&c) => c,
             _ => self.owner.pipeline().settings().owner_channel.clone(),
         }
     }
@@ -144,6 +144,11 @@ impl Assistant {
                 return Ok(ignored("the owner's own line"));
             }
             return self.owner_wrote(msg, &send_channel, &thread).await;
+        }
+        if self.is_bulk_mail(msg).await? {
+            return Ok(ignored(
+                "a mailing list, automatic or no-reply mail: never answered",
+            ));
         }
         match msg.chat_kind.as_deref() {
             Some("direct") => {}
@@ -197,6 +202,54 @@ impl Assistant {
             }
         }
         Ok(n)
+    }
+
+    /// The line that asks the owner: `✍️ 2 · Ann: "…" → draft: "…"`, and for
+    /// mail `✉️ 2 · Ann Lee — Re: Friday: "…" → draft: "…"`.
+    async fn confirm_line(
+        &self,
+        msg: &Inbound,
+        name: &str,
+        quoted: &str,
+        n: usize,
+        text: &str,
+        tier: Tier,
+    ) -> Result<String, AssistantError> {
+        let mut icon = "✍️";
+        let mut about = if msg.text.is_empty() {
+            format!("to {name} (a check-in)")
+        } else {
+            format!("{name}: \"{quoted}\"")
+        };
+        if msg.channel == crate::bridges::email::CHANNEL {
+            let thread = msg.chat_external_id.clone().unwrap_or_default();
+            let parent = self
+                .store()
+                .read(move |c| Ok(crate::bridges::email::outbound::parent(c, &thread)?))
+                .await?;
+            let subject = parent.map(|p| crate::bridges::email::smtp::reply_subject(&p.subject));
+            icon = "✉️";
+            about = match (subject, msg.text.is_empty()) {
+                (Some(s), false) => format!("{name} — {s}: \"{quoted}\""),
+                (Some(s), true) => format!("to {name} — {s} (a check-in)"),
+                (None, _) => about,
+            };
+        }
+        Ok(format!(
+            "{icon} {n} · {about} → draft: \"{text}\" ({} confidence) — reply \"{n} send\", \"{n} edit …\", \"{n} no\"",
+            tier.as_str()
+        ))
+    }
+
+    async fn is_bulk_mail(&self, msg: &Inbound) -> Result<bool, AssistantError> {
+        if msg.channel != crate::bridges::email::CHANNEL {
+            return Ok(false);
+        }
+        let id = msg.external_id.clone();
+        Ok(self
+            .store()
+            .read(move |c| Ok(crate::bridges::email::ingest::is_bulk(c, &id)?))
+            .await?)
     }
 
     async fn group_wants_owner(&self, msg: &Inbound) -> Result<bool, AssistantError> {
@@ -283,6 +336,8 @@ impl Assistant {
     fn agent_for(channel: &str) -> &'static str {
         match channel {
             "whatsapp" => "whatsapp-assistant",
+            "email" => "email-assistant",
+            "telegram" => "telegram-assistant",
             _ => "imessage-assistant",
         }
     }
@@ -512,15 +567,9 @@ impl Assistant {
                     .map_or(1, |i| i + 1))
             })
             .await?;
-        let about = if msg.text.is_empty() {
-            format!("to {name} (a check-in)")
-        } else {
-            format!("{name}: \"{quoted}\"")
-        };
-        let mut prompt = format!(
-            "✍️ {n} · {about} → draft: \"{text}\" ({} confidence) — reply \"{n} send\", \"{n} edit …\", \"{n} no\"",
-            conf.tier.as_str()
-        );
+        let mut prompt = self
+            .confirm_line(msg, &name, &quoted, n, &text, conf.tier)
+            .await?;
         if let Some(why) = held {
             prompt.push_str(&format!(" (not auto-sent: {why})"));
         }

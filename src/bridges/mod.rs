@@ -4,37 +4,123 @@
 //! makes one) or [`OwnerSend`] (the owner's own chat; only the pipeline makes
 //! one), each with the step's idempotency key, and every bridge keeps an
 //! outbound ledger so the pipeline can ask, after a crash, whether a key was
-//! already delivered instead of sending again (`ledger.rs`). Inbound is per
-//! bridge for now (the iMessage live reader publishes on the daemon's bus).
+//! already delivered instead of sending again (`ledger.rs`). Each channel
+//! implements [`Channel`]; [`Bridge`] is the closed enum the pipeline holds;
+//! `factory` builds the configured set and starts the readers, which publish
+//! new messages on the daemon's bus.
 
 pub mod console;
 pub mod email;
+pub mod factory;
 pub mod imessage;
 pub mod ledger;
 
+use std::future::Future;
+
+use serde::Serialize;
+
 use crate::pipeline::{ConfirmedSend, OwnerSend, StepKey};
+
+pub use factory::build;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BridgeError {
     #[error("no bridge serves channel {0:?}")]
     NoChannel(String),
+    /// Certainly not delivered: the send may be tried again.
     #[error("the {channel} bridge failed to deliver: {detail}")]
     Delivery { channel: String, detail: String },
+    /// May or may not have been delivered (a timeout, a line dropped mid-send,
+    /// a crash with only the intent on record): never retried on its own.
+    #[error("the {channel} send is uncertain: {detail}")]
+    Uncertain { channel: String, detail: String },
 }
 
-/// Every bridge that can send. A closed set: adding one is a variant here.
+impl BridgeError {
+    /// Whether the message may have reached its recipient.
+    pub fn is_uncertain(&self) -> bool {
+        matches!(self, BridgeError::Uncertain { .. })
+    }
+}
+
+/// What a channel can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Capabilities {
+    /// Confirmed replies to contacts.
+    pub contact_sends: bool,
+    /// Messages to the owner (the owner's own chat): it can be an owner channel.
+    pub owner_sends: bool,
+}
+
+/// A channel's health as `status` and the factory see it (cheap: no network;
+/// `doctor` does the round trips).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    pub channel: &'static str,
+    pub up: bool,
+    /// What is wrong, with the fix; empty when up.
+    pub detail: String,
+}
+
+/// The contract every channel's send side keeps (the checklist for a new
+/// channel is in ARCHITECTURE.md). Sends carry the step's key; a bridge
+/// records each delivery in its outbound ledger so `delivered` can answer
+/// after a crash, and reports a send it cannot be sure of as `Uncertain`.
+pub trait Channel {
+    fn channel(&self) -> &'static str;
+    fn capabilities(&self) -> Capabilities;
+    /// A confirmed reply to a contact; the delivery id.
+    fn send_contact(
+        &self,
+        key: &StepKey,
+        send: &ConfirmedSend,
+    ) -> impl Future<Output = Result<String, BridgeError>> + Send;
+    /// A message to the owner's own chat; the delivery id.
+    fn send_owner(
+        &self,
+        key: &StepKey,
+        send: &OwnerSend,
+    ) -> impl Future<Output = Result<String, BridgeError>> + Send;
+    /// The delivery id if `key` was already delivered (the outbound ledger).
+    fn delivered(
+        &self,
+        key: &StepKey,
+    ) -> impl Future<Output = Result<Option<String>, BridgeError>> + Send;
+    fn health(&self) -> Health;
+}
+
+/// Every bridge that can send. A closed set: adding one is a variant here
+/// and an arm in each method below.
 #[derive(Debug, Clone)]
 pub enum Bridge {
     Console(console::ConsoleBridge),
     Imessage(imessage::outbound::ImessageOutbound),
+    Email(email::outbound::EmailOutbound),
+}
+
+macro_rules! each {
+    ($self:expr, $b:ident => $e:expr) => {
+        match $self {
+            Bridge::Console($b) => $e,
+            Bridge::Imessage($b) => $e,
+            Bridge::Email($b) => $e,
+        }
+    };
 }
 
 impl Bridge {
     pub fn channel(&self) -> &'static str {
-        match self {
-            Bridge::Console(_) => console::CHANNEL,
-            Bridge::Imessage(_) => imessage::outbound::CHANNEL,
-        }
+        each!(self, b => b.channel())
+    }
+
+    pub fn capabilities(&self) -> Capabilities {
+        each!(self, b => b.capabilities())
+    }
+
+    pub fn health(&self) -> Health {
+        each!(self, b => b.health())
     }
 
     pub async fn send_contact(
@@ -42,25 +128,16 @@ impl Bridge {
         key: &StepKey,
         send: &ConfirmedSend,
     ) -> Result<String, BridgeError> {
-        match self {
-            Bridge::Console(b) => b.send_contact(key, send).await,
-            Bridge::Imessage(b) => b.send_contact(key, send).await,
-        }
+        each!(self, b => b.send_contact(key, send).await)
     }
 
     pub async fn send_owner(&self, key: &StepKey, send: &OwnerSend) -> Result<String, BridgeError> {
-        match self {
-            Bridge::Console(b) => b.send_owner(key, send).await,
-            Bridge::Imessage(b) => b.send_owner(key, send).await,
-        }
+        each!(self, b => b.send_owner(key, send).await)
     }
 
     /// The delivery id if `key` was already delivered (the outbound ledger).
     pub async fn delivered(&self, key: &StepKey) -> Result<Option<String>, BridgeError> {
-        match self {
-            Bridge::Console(b) => b.delivered(key).await,
-            Bridge::Imessage(b) => b.delivered(key).await,
-        }
+        each!(self, b => b.delivered(key).await)
     }
 }
 
@@ -108,5 +185,9 @@ impl Bridges {
 
     pub fn channels(&self) -> Vec<&'static str> {
         self.list.iter().map(Bridge::channel).collect()
+    }
+
+    pub fn health(&self) -> Vec<Health> {
+        self.list.iter().map(Bridge::health).collect()
     }
 }

@@ -219,7 +219,7 @@ pub struct EmailAccount {
     /// The owner's address on this account (their own mail is theirs).
     pub address: String,
     pub imap: MailServer,
-    /// The account's SMTP server (read now; the SMTP outbound that uses it comes next).
+    /// The account's SMTP server: replies go out through it (none: mail is read only).
     #[serde(default)]
     pub smtp: Option<MailServer>,
     /// The login; the address if unset.
@@ -248,9 +248,13 @@ fn default_sent() -> String {
 pub struct MailServer {
     pub host: String,
     pub port: u16,
-    /// `tls` (implicit), `starttls` (accepted in the config; the reader refuses
-    /// it with the fix until it is built), or `none` (loopback only).
+    /// `tls` (implicit), `starttls` (SMTP; the IMAP reader refuses it with the
+    /// fix), or `none` (loopback only).
     pub security: MailSecurity,
+    /// A PEM file of an extra certificate authority to trust for this server
+    /// (a self-hosted server's own CA); the system's roots are always trusted.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -334,6 +338,10 @@ pub struct OwnerConfig {
     pub handles: Vec<String>,
     /// IANA time zone for the owner's days (budgets, quiet hours); empty = the system's.
     pub timezone: TimeZoneName,
+    /// Where approvals, nudges and the brief go, in order of preference: the
+    /// first channel that is up and can reach the owner (the console always can).
+    #[serde(deserialize_with = "range::owner_channels")]
+    pub channels: Vec<String>,
 }
 
 /// A time zone name that jiff can resolve, validated at parse time.
@@ -373,6 +381,7 @@ impl Default for OwnerConfig {
             region: Region("US".to_string()),
             handles: Vec::new(),
             timezone: TimeZoneName::default(),
+            channels: vec!["imessage".to_string(), "console".to_string()],
         }
     }
 }

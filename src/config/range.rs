@@ -97,3 +97,25 @@ pub fn price_cached_in<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D
     )
     .map(Some)
 }
+
+/// The channels an owner may be reached on.
+pub const OWNER_CHANNELS: &[&str] = &["imessage", "whatsapp", "telegram", "email", "console"];
+
+/// `owner.channels`: known channel names, each once.
+pub fn owner_channels<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let v = Vec::<String>::deserialize(d)?;
+    for (i, c) in v.iter().enumerate() {
+        if !OWNER_CHANNELS.contains(&c.as_str()) {
+            return Err(D::Error::custom(format!(
+                "owner.channels: unknown channel {c:?}; use any of {}",
+                OWNER_CHANNELS.join(", ")
+            )));
+        }
+        if v[..i].contains(c) {
+            return Err(D::Error::custom(format!(
+                "owner.channels: {c:?} is listed twice"
+            )));
+        }
+    }
+    Ok(v)
+}

@@ -18,8 +18,6 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::agents::Roster;
-use crate::bridges::imessage::outbound::ImessageOutbound;
-use crate::bridges::{Bridge, Bridges, console::ConsoleBridge};
 use crate::config::{Config, SecretError};
 use crate::home::Home;
 use crate::http::{self, AppState};
@@ -69,29 +67,10 @@ pub const EXPIRY_TICK: Duration = Duration::from_secs(30);
 pub fn build_pipeline(home: &Home, config: &Config, store: Store) -> Result<Pipeline, DaemonError> {
     let key = keys::load_receipt_key(&home.receipt_key_path())?;
     let roster = Roster::load(home.root());
-    let mut list = vec![Bridge::Console(ConsoleBridge::new(home.root()))];
-    let im = &config.bridges.imessage;
-    if im.enabled {
-        let canon = crate::memory::Canonicalizer::new(config.owner.region.as_str());
-        let self_chat = config
-            .owner
-            .handles
-            .first()
-            .map(|h| canon.canonicalize(h).to_string());
-        match ImessageOutbound::new(&im.osascript, home.root(), self_chat) {
-            Ok(b) => list.push(Bridge::Imessage(b.with_pacing(im.pacing))),
-            Err(e) => tracing::warn!(error = %e, "iMessage sending is unavailable"),
-        }
-    }
-    // With a self-chat to reach, the owner hears proactive messages (nudges,
-    // the brief, budget notices) there rather than in the console outbox.
-    let imessage_self_chat =
-        list.iter().any(|b| matches!(b, Bridge::Imessage(_))) && !config.owner.handles.is_empty();
-    let bridges = Bridges::new(list);
+    let built = crate::bridges::build(home.root(), config, store.clone());
+    let bridges = built.bridges;
     let mut settings = pipeline::Settings::from_config(config);
-    if imessage_self_chat {
-        settings.owner_channel = crate::bridges::imessage::outbound::CHANNEL.to_string();
-    }
+    settings.owner_channel = built.owner_channel;
     // The owner's identities: configured handles plus those memory learned (chat.db accounts).
     let learned = owner_handles_in_memory(&home.db_path());
     let mut owners = config.owner.handles.clone();
@@ -118,36 +97,6 @@ fn owner_handles_in_memory(db: &std::path::Path) -> Vec<String> {
         })
     });
     read.unwrap_or_default()
-}
-
-/// Start the iMessage live reader if the bridge is enabled.
-fn start_imessage(
-    config: &Config,
-    store: Store,
-    bus: tokio::sync::broadcast::Sender<crate::types::Inbound>,
-) -> Option<crate::bridges::imessage::live::LiveHandle> {
-    use crate::bridges::imessage::{Paths, live};
-    let cfg = &config.bridges.imessage;
-    if !cfg.enabled {
-        return None;
-    }
-    let user_home = crate::home::user_home().ok()?;
-    let paths = Paths::resolve(cfg, &user_home);
-    let live_cfg = live::LiveConfig {
-        chat_db: paths.chat_db,
-        contacts: paths.contacts,
-        poll: Duration::from_secs(cfg.poll_seconds.max(1)),
-        region: config.owner.region.as_str().to_string(),
-        owner_name: Some(config.owner.name.clone()).filter(|n| !n.is_empty()),
-        owner_handles: config.owner.handles.clone(),
-    };
-    match live::spawn(live_cfg, store, bus) {
-        Ok(handle) => Some(handle),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot start the iMessage reader");
-            None
-        }
-    }
 }
 
 /// A future that resolves on SIGTERM (launchd, systemd) or SIGINT (Ctrl-C).
@@ -268,12 +217,12 @@ where
     let owner =
         crate::commands::Owner::new(pipeline.clone(), profile, config.owner.region.as_str())
             .with_name(&config.owner.name);
+    let channel = pipeline.settings().owner_channel.clone();
+    owner::report_resumed(&owner, &channel, &resumed).await;
     let router = owner::route(owner.clone(), bus.subscribe());
     let assistant = crate::assistant::Assistant::new(owner.clone(), config.quiet_hours);
     let contacts = owner::contacts(assistant, owner.clone(), bus.subscribe());
-    let imessage = start_imessage(&config, store.clone(), bus.clone());
-    let (mail_stop_tx, mail_stop) = watch::channel(false);
-    let mail = crate::bridges::email::start(&config, store.clone(), bus.clone(), mail_stop).await;
+    let readers = crate::bridges::factory::start_readers(&config, store.clone(), bus.clone()).await;
     let scheduler = crate::agents::scheduler::Scheduler::new(owner.clone(), config.quiet_hours);
     let (sched_stop_tx, sched_stop) = watch::channel(false);
     let schedule = tokio::spawn(scheduler.clone().run(
@@ -316,17 +265,6 @@ where
     }
     full_check.abort();
     let _ = full_check.await;
-    let _ = mail_stop_tx.send(true);
-    for mut task in mail {
-        // Each reader returns at once when told; a stuck one is cut off.
-        if tokio::time::timeout(Duration::from_secs(1), &mut task)
-            .await
-            .is_err()
-        {
-            task.abort();
-            tracing::warn!("a mail reader did not stop in time");
-        }
-    }
     if let Some(p) = phones {
         p.abort();
         let _ = p.await;
@@ -346,10 +284,7 @@ where
         tracing::warn!(error = %e, "the audit head was not anchored at stop");
     }
     drop(on_stop);
-    if let Some(live) = imessage {
-        // Finishes the batch in hand; its thread holds a store handle.
-        let _ = tokio::task::spawn_blocking(move || live.stop()).await;
-    }
+    readers.stop().await;
     if !store.close().await {
         tracing::warn!(
             "database handles still in use at stop; SQLite recovers the WAL on next open"

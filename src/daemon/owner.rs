@@ -192,3 +192,26 @@ pub fn contacts(
         }
     })
 }
+
+/// Runs a restart could not finish (a send that may or may not have gone
+/// out is never repeated) are told to the owner once, at boot.
+pub async fn report_resumed(owner: &Owner, channel: &str, resumed: &[crate::pipeline::RunOutcome]) {
+    for run in resumed
+        .iter()
+        .filter(|r| r.status == crate::pipeline::RunStatus::Failed)
+    {
+        let why = run.reason.as_deref().unwrap_or("it stopped mid-way");
+        let msg = OwnerMessage {
+            channel: channel.to_string(),
+            actor: Actor::Console,
+            text: String::new(),
+        };
+        let line = format!(
+            "⚠️ a run was interrupted by a restart ({}): {why}",
+            run.run_id
+        );
+        if let Err(e) = owner.tell(&msg, &line).await {
+            tracing::warn!(error = %e, "could not tell the owner about an interrupted run");
+        }
+    }
+}

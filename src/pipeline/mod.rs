@@ -250,6 +250,19 @@ impl Pipeline {
     pub fn channels(&self) -> Vec<&'static str> {
         self.inner.bridges.channels()
     }
+
+    /// Whether `channel`'s bridge can carry messages to the owner.
+    pub fn reaches_owner(&self, channel: &str) -> bool {
+        self.inner
+            .bridges
+            .get(channel)
+            .is_ok_and(|b| b.capabilities().owner_sends)
+    }
+
+    /// Each bridge's health, for `status` and the dashboard.
+    pub fn bridge_health(&self) -> Vec<crate::bridges::Health> {
+        self.inner.bridges.health()
+    }
     pub fn roster(&self) -> &Roster {
         &self.inner.roster
     }

@@ -58,6 +58,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "email",
         sql: include_str!("migrations/0008_email.sql"),
     },
+    Migration {
+        version: 9,
+        name: "email_reply",
+        sql: include_str!("migrations/0009_email_reply.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

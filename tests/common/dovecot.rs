@@ -150,6 +150,43 @@ impl Dovecot {
         self.dir.path().join("mail").join(user).join("Maildir")
     }
 
+    /// Another mail user (dovecot re-reads its passwd file on change).
+    pub fn add_user(&self, user: &str, password: &str) {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.path().join("passwd"))
+            .unwrap();
+        writeln!(f, "{user}:{{PLAIN}}{password}::::").unwrap();
+        let maildir = self.maildir(user);
+        for d in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(maildir.join(d)).unwrap();
+        }
+        chown_tree(&self.dir.path().join("mail"), self.uid, self.gid);
+    }
+
+    /// The folder that holds every user's Maildir (what an MTA delivers into).
+    pub fn mail_root(&self) -> PathBuf {
+        self.dir.path().join("mail")
+    }
+
+    /// The raw mails in `user`'s folder (`""` is INBOX, else e.g. `"Sent"`).
+    pub fn mails(&self, user: &str, folder: &str) -> Vec<String> {
+        let mut dir = self.maildir(user);
+        if !folder.is_empty() {
+            dir = dir.join(format!(".{folder}"));
+        }
+        let mut out = Vec::new();
+        for sub in ["new", "cur"] {
+            if let Ok(rd) = std::fs::read_dir(dir.join(sub)) {
+                for e in rd {
+                    out.push(std::fs::read_to_string(e.unwrap().path()).unwrap_or_default());
+                }
+            }
+        }
+        out
+    }
+
     /// Deliver `raw` to `user`'s INBOX as an MTA would (tmp, then rename into new).
     pub fn deliver(&self, user: &str, raw: &str) {
         let n = self.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst);

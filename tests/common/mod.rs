@@ -5,6 +5,7 @@
 pub mod dovecot;
 pub mod lantern;
 pub mod osascript;
+pub mod smtp;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use super::BridgeError;
 use super::ledger::Ledger;
+use super::{BridgeError, Capabilities, Channel, Health};
 use crate::pipeline::{ConfirmedSend, OwnerSend, StepKey};
 
 pub use super::ledger::{Delivery, read as read_outbox};
@@ -42,8 +42,29 @@ impl ConsoleBridge {
             .map_err(|e| super::delivery_error(CHANNEL, e))?
             .map_err(|e| super::delivery_error(CHANNEL, e))
     }
+}
 
-    pub async fn send_contact(
+impl Channel for ConsoleBridge {
+    fn channel(&self) -> &'static str {
+        CHANNEL
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            contact_sends: true,
+            owner_sends: true,
+        }
+    }
+
+    fn health(&self) -> Health {
+        Health {
+            channel: CHANNEL,
+            up: true,
+            detail: String::new(),
+        }
+    }
+
+    async fn send_contact(
         &self,
         key: &StepKey,
         send: &ConfirmedSend,
@@ -57,12 +78,12 @@ impl ConsoleBridge {
         .await
     }
 
-    pub async fn send_owner(&self, key: &StepKey, send: &OwnerSend) -> Result<String, BridgeError> {
+    async fn send_owner(&self, key: &StepKey, send: &OwnerSend) -> Result<String, BridgeError> {
         self.append(key, "owner", "owner".to_string(), send.text().to_string())
             .await
     }
 
-    pub async fn delivered(&self, key: &StepKey) -> Result<Option<String>, BridgeError> {
+    async fn delivered(&self, key: &StepKey) -> Result<Option<String>, BridgeError> {
         super::ledger_lookup(&self.outbox, CHANNEL, key).await
     }
 }

@@ -117,7 +117,7 @@ fn protocol(account: &EmailAccount) -> impl Fn(async_imap::error::Error) -> Imap
     }
 }
 
-fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     host == "localhost"
         || host
             .parse::<std::net::IpAddr>()

@@ -219,8 +219,8 @@ impl EmailIngest {
             .optional()?;
         conn.prepare_cached(
             "INSERT OR IGNORE INTO email_messages (message_id, message_row, account, folder, subject,
-                 in_reply_to, refs, list_id, bulk, attachments, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                 in_reply_to, refs, list_id, bulk, attachments, body, reply_address)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )?
         .execute(params![
             mail.message_id,
@@ -234,6 +234,7 @@ impl EmailIngest {
             mail.bulk,
             serde_json::to_string(&mail.attachments).unwrap_or_else(|_| "[]".into()),
             mail.body,
+            mail.reply_to.as_ref().or(mail.from.as_ref()).map(|p| &p.address),
         ])?;
         Ok(())
     }

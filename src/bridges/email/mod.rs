@@ -1,13 +1,16 @@
 //! The email channel. Parts, as every channel has them: `mime` (one mail,
 //! parsed), `ingest` (into memory, one chat per thread), `mbox` (the backfill
 //! from a file), `imap` (the reader: backfill + IDLE, a cursor per account and
-//! folder in `email_cursors`). SMTP outbound with its ledger comes next; until
-//! then no bridge sends on `email`, so the contact assistant leaves mail alone.
+//! folder in `email_cursors`), `smtp` + `sent` + `outbound` (the send side:
+//! a confirmed reply over SMTP in its thread, the Sent copy, the ledger).
 
 pub mod imap;
 pub mod ingest;
 pub mod mbox;
 pub mod mime;
+pub mod outbound;
+pub mod sent;
+pub mod smtp;
 
 /// The channel name on messages, chats and handles' sources.
 pub const CHANNEL: &str = "email";

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use super::send::{SendError, Sender, Target};
-use crate::bridges::BridgeError;
 use crate::bridges::ledger::Ledger;
+use crate::bridges::{BridgeError, Capabilities, Channel, Health};
 use crate::pipeline::{ConfirmedSend, OwnerSend, StepKey};
 
 pub const CHANNEL: &str = "imessage";
@@ -59,7 +59,14 @@ impl ImessageOutbound {
         tokio::task::spawn_blocking(move || {
             sender
                 .send(&text, &Target::parse(&to))
-                .map_err(|e| crate::bridges::delivery_error(CHANNEL, e))?;
+                .map_err(|e| match e {
+                    // Messages may have sent it before osascript was cut off.
+                    SendError::Timeout(_) => BridgeError::Uncertain {
+                        channel: CHANNEL.to_string(),
+                        detail: e.to_string(),
+                    },
+                    e => crate::bridges::delivery_error(CHANNEL, e),
+                })?;
             // Recorded right after Messages accepted it; a crash in between is the
             // one window the ledger cannot close (osascript returns no message id).
             ledger
@@ -70,8 +77,35 @@ impl ImessageOutbound {
         .await
         .map_err(|e| crate::bridges::delivery_error(CHANNEL, e))?
     }
+}
 
-    pub async fn send_contact(
+impl Channel for ImessageOutbound {
+    fn channel(&self) -> &'static str {
+        CHANNEL
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            contact_sends: true,
+            owner_sends: self.self_chat.is_some(),
+        }
+    }
+
+    fn health(&self) -> Health {
+        let detail = if self.self_chat.is_none() {
+            "no self-chat is known: set owner.handles so Steward can write to you in Messages"
+                .into()
+        } else {
+            String::new()
+        };
+        Health {
+            channel: CHANNEL,
+            up: true,
+            detail,
+        }
+    }
+
+    async fn send_contact(
         &self,
         key: &StepKey,
         send: &ConfirmedSend,
@@ -88,7 +122,7 @@ impl ImessageOutbound {
         .await
     }
 
-    pub async fn send_owner(&self, key: &StepKey, send: &OwnerSend) -> Result<String, BridgeError> {
+    async fn send_owner(&self, key: &StepKey, send: &OwnerSend) -> Result<String, BridgeError> {
         let to = self.self_chat.clone().ok_or_else(|| {
             crate::bridges::delivery_error(CHANNEL, "no self-chat is known yet; set owner.handles")
         })?;
@@ -96,7 +130,7 @@ impl ImessageOutbound {
             .await
     }
 
-    pub async fn delivered(&self, key: &StepKey) -> Result<Option<String>, BridgeError> {
+    async fn delivered(&self, key: &StepKey) -> Result<Option<String>, BridgeError> {
         crate::bridges::ledger_lookup(&self.ledger, CHANNEL, key).await
     }
 }

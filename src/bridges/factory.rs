@@ -1,0 +1,135 @@
+//! One place that turns `steward.yaml` into the bridges this process runs:
+//! the send side the pipeline holds, the owner's channel (the first of
+//! `owner.channels` that is up and can reach them), and the readers that
+//! publish new messages on the daemon's bus.
+
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, watch};
+
+use super::console::ConsoleBridge;
+use super::email::outbound::EmailOutbound;
+use super::imessage::outbound::ImessageOutbound;
+use super::{Bridge, Bridges};
+use crate::config::Config;
+use crate::store::Store;
+use crate::types::Inbound;
+
+/// The configured bridges and the channel the owner hears from Steward on.
+pub struct Built {
+    pub bridges: Bridges,
+    pub owner_channel: String,
+}
+
+/// Build every configured bridge for the home at `home`. A bridge that
+/// cannot start is left out with a warning that names the fix; the console
+/// is always there.
+pub fn build(home: &Path, config: &Config, store: Store) -> Built {
+    let mut list = vec![Bridge::Console(ConsoleBridge::new(home))];
+    let im = &config.bridges.imessage;
+    if im.enabled {
+        let canon = crate::memory::Canonicalizer::new(config.owner.region.as_str());
+        let self_chat = config
+            .owner
+            .handles
+            .first()
+            .map(|h| canon.canonicalize(h).to_string());
+        match ImessageOutbound::new(&im.osascript, home, self_chat) {
+            Ok(b) => list.push(Bridge::Imessage(b.with_pacing(im.pacing))),
+            Err(e) => tracing::warn!(error = %e, "iMessage sending is unavailable"),
+        }
+    }
+    if let Some(b) = EmailOutbound::new(config, home, store) {
+        list.push(Bridge::Email(b));
+    }
+    let owner_channel = owner_channel(&list, &config.owner.channels);
+    Built {
+        bridges: Bridges::new(list),
+        owner_channel,
+    }
+}
+
+/// The first preferred channel whose bridge is up and can carry owner messages.
+pub fn owner_channel(list: &[Bridge], preferred: &[String]) -> String {
+    preferred
+        .iter()
+        .find(|c| {
+            list.iter()
+                .any(|b| b.channel() == c.as_str() && b.capabilities().owner_sends && b.health().up)
+        })
+        .cloned()
+        .unwrap_or_else(|| super::console::CHANNEL.to_string())
+}
+
+/// The running readers, stopped together.
+pub struct Readers {
+    imessage: Option<super::imessage::live::LiveHandle>,
+    mail: Vec<tokio::task::JoinHandle<()>>,
+    mail_stop: watch::Sender<bool>,
+}
+
+/// Start the reader of every enabled channel.
+pub async fn start_readers(
+    config: &Config,
+    store: Store,
+    bus: broadcast::Sender<Inbound>,
+) -> Readers {
+    let (mail_stop, stop) = watch::channel(false);
+    Readers {
+        imessage: start_imessage(config, store.clone(), bus.clone()),
+        mail: super::email::start(config, store, bus, stop).await,
+        mail_stop,
+    }
+}
+
+impl Readers {
+    /// Stop every reader; each finishes the batch in hand.
+    pub async fn stop(self) {
+        let _ = self.mail_stop.send(true);
+        for mut task in self.mail {
+            // Each reader returns at once when told; a stuck one is cut off.
+            if tokio::time::timeout(Duration::from_secs(1), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+                tracing::warn!("a mail reader did not stop in time");
+            }
+        }
+        if let Some(live) = self.imessage {
+            // Its thread holds a store handle: wait for it before closing the store.
+            let _ = tokio::task::spawn_blocking(move || live.stop()).await;
+        }
+    }
+}
+
+/// Start the iMessage live reader if the bridge is enabled.
+fn start_imessage(
+    config: &Config,
+    store: Store,
+    bus: broadcast::Sender<Inbound>,
+) -> Option<super::imessage::live::LiveHandle> {
+    use super::imessage::{Paths, live};
+    let cfg = &config.bridges.imessage;
+    if !cfg.enabled {
+        return None;
+    }
+    let user_home = crate::home::user_home().ok()?;
+    let paths = Paths::resolve(cfg, &user_home);
+    let live_cfg = live::LiveConfig {
+        chat_db: paths.chat_db,
+        contacts: paths.contacts,
+        poll: Duration::from_secs(cfg.poll_seconds.max(1)),
+        region: config.owner.region.as_str().to_string(),
+        owner_name: Some(config.owner.name.clone()).filter(|n| !n.is_empty()),
+        owner_handles: config.owner.handles.clone(),
+    };
+    match live::spawn(live_cfg, store, bus) {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot start the iMessage reader");
+            None
+        }
+    }
+}

@@ -1,0 +1,73 @@
+"""A real SMTP server for the tests: aiosmtpd with AUTH (one user), optional
+STARTTLS, delivering each recipient's copy into <mailroot>/<local part>/Maildir
+(the layout the dovecot harness serves) and logging one line per accepted mail.
+
+usage: smtpd.py PORT MAILROOT USER PASSWORD [CERT KEY]
+"""
+import mailbox
+import os
+import sys
+import time
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+port, root, user, password = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+cert = sys.argv[5] if len(sys.argv) > 6 else None
+key = sys.argv[6] if len(sys.argv) > 6 else None
+
+
+def authenticator(server, session, envelope, mechanism, auth_data):
+    ok = (
+        isinstance(auth_data, LoginPassword)
+        and auth_data.login.decode() == user
+        and auth_data.password.decode() == password
+    )
+    # handled=False: aiosmtpd then answers 535 itself (its default, True, answers nothing).
+    return AuthResult(success=ok, handled=False)
+
+
+class Deliver:
+    async def handle_DATA(self, server, session, envelope):
+        for rcpt in envelope.rcpt_tos:
+            local = rcpt.split("@", 1)[0].lower()
+            path = os.path.join(root, local, "Maildir")
+            if not os.path.isdir(path):
+                path = os.path.join(root, "_unknown", "Maildir")
+            box = mailbox.Maildir(path, create=True)
+            name = box.add(envelope.original_content or envelope.content)
+            owner = os.stat(os.path.join(root)).st_uid, os.stat(os.path.join(root)).st_gid
+            for sub in ("new", "cur"):
+                f = os.path.join(path, sub, name)
+                if os.path.exists(f):
+                    os.chmod(f, 0o644)
+                    try:
+                        os.chown(f, *owner)
+                    except PermissionError:
+                        pass
+        with open(os.path.join(root, "smtpd.log"), "a") as log:
+            log.write(f"{time.time()} accepted from={envelope.mail_from} to={','.join(envelope.rcpt_tos)}\n")
+        return "250 OK"
+
+
+kwargs = dict(
+    hostname="127.0.0.1",
+    port=port,
+    authenticator=authenticator,
+    auth_require_tls=cert is not None,
+)
+if cert:
+    import ssl
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    kwargs.update(tls_context=ctx, require_starttls=True)
+
+controller = Controller(Deliver(), **kwargs)
+controller.start()
+print("ready", flush=True)
+try:
+    while True:
+        time.sleep(3600)
+except KeyboardInterrupt:
+    controller.stop()

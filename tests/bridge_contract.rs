@@ -1,0 +1,242 @@
+//! The contract every channel's send side keeps, run against each bridge
+//! (console, iMessage through a stand-in osascript, email through real
+//! dovecot + aiosmtpd): a confirmed reply is delivered once per key however
+//! often the yes is repeated; a new instance of the bridge (a restarted
+//! process) finds the delivery in its ledger; the reader's copy of our own
+//! send is recognised as an echo, once; health names the channel and is up.
+//! A new channel adds its case here.
+
+mod common;
+
+use std::path::Path;
+
+use steward::agents::spec::{Roster, Usd};
+use steward::bridges::{Bridge, Bridges};
+use steward::config::Config;
+use steward::pipeline::{
+    Actor, Decision, Effect, Pipeline, RunRequest, RunStatus, Settings, StepKey, Trigger,
+};
+use steward::store::Store;
+
+/// One bridge under test.
+struct Case {
+    /// A fresh instance over the same files (as after a restart).
+    make: Box<dyn Fn() -> Bridge>,
+    /// Where a reply goes on this channel, and the agent that drafts there.
+    to: String,
+    agent: &'static str,
+    /// How many messages actually reached the recipient.
+    delivered: Box<dyn Fn() -> usize>,
+    /// The text as this channel's reader reports our own send coming back.
+    echo: Box<dyn Fn(&str) -> String>,
+}
+
+async fn contract(dir: &Path, store: Store, case: Case) {
+    let bridge = (case.make)();
+    let channel = bridge.channel();
+    let pipeline = Pipeline::new(
+        store.clone(),
+        ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]),
+        Roster::load(dir),
+        Settings::from_config(&Config::default()),
+        Bridges::new(vec![bridge.clone()]),
+    );
+    let out = pipeline
+        .run(RunRequest {
+            agent: case.agent.into(),
+            trigger: Trigger::Contact,
+            actor: Actor::Handle {
+                channel: channel.into(),
+                handle: "someone".into(),
+            },
+            input: "are we on?".into(),
+            dedup_key: Some(format!("contract:{channel}")),
+            plan: vec![Effect::Reply {
+                channel: channel.into(),
+                to: case.to.clone(),
+                text: "yes, 7pm".into(),
+            }],
+            forecast_usd: Usd(0),
+        })
+        .await
+        .unwrap();
+    assert_eq!(out.status, RunStatus::Waiting, "{channel}: {out:?}");
+    assert_eq!((case.delivered)(), 0, "{channel}: nothing before the yes");
+    let id = out.confirmations[0].clone();
+    let done = pipeline
+        .decide(&id, Decision::Approved, None, &Actor::Console)
+        .await
+        .unwrap();
+    assert_eq!(done.status, RunStatus::Succeeded, "{channel}: {done:?}");
+    assert_eq!((case.delivered)(), 1, "{channel}: delivered once");
+
+    // Send once per key: a second yes is refused and sends nothing.
+    let again = pipeline
+        .decide(&id, Decision::Approved, None, &Actor::Console)
+        .await;
+    assert!(
+        again.is_err(),
+        "{channel}: a decided confirmation stays decided"
+    );
+    assert!(pipeline.resume().await.unwrap().is_empty());
+    assert_eq!((case.delivered)(), 1, "{channel}: still once");
+
+    // Ledger lookup after a crash: a new instance knows the key; another key is unknown.
+    let restarted = (case.make)();
+    let key = StepKey {
+        run_id: out.run_id.clone(),
+        step: 0,
+        attempt: 1,
+    };
+    let found = restarted.delivered(&key).await.unwrap();
+    assert!(found.is_some(), "{channel}: the ledger knows {key}");
+    let other = StepKey {
+        run_id: "r-never".into(),
+        step: 0,
+        attempt: 1,
+    };
+    assert_eq!(restarted.delivered(&other).await.unwrap(), None);
+
+    // Echo dropped: our own send read back from the channel is an echo, once.
+    let echo_key = format!("{channel}>{}", case.to);
+    let text = (case.echo)("yes, 7pm");
+    let (k, t) = (echo_key.clone(), text.clone());
+    let first = store
+        .write(move |c| Ok(steward::commands::state::take_echo(c, &k, &t)?))
+        .await
+        .unwrap();
+    assert!(first, "{channel}: our send coming back is recognised");
+    let second = store
+        .write(move |c| Ok(steward::commands::state::take_echo(c, &echo_key, &text)?))
+        .await
+        .unwrap();
+    assert!(
+        !second,
+        "{channel}: and only once (the owner typing it is theirs)"
+    );
+
+    // Health names the channel and is up for a working setup.
+    let health = restarted.health();
+    assert_eq!(health.channel, channel);
+    assert!(health.up, "{channel}: {}", health.detail);
+}
+
+#[tokio::test]
+async fn the_console_keeps_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("steward.db")).unwrap();
+    let root = dir.path().to_path_buf();
+    let outbox = root.join("console/outbox.jsonl");
+    let case = Case {
+        make: Box::new(move || {
+            Bridge::Console(steward::bridges::console::ConsoleBridge::new(&root))
+        }),
+        to: "+15125551234".into(),
+        agent: "imessage-assistant",
+        delivered: Box::new(move || {
+            steward::bridges::ledger::read(&outbox)
+                .unwrap()
+                .iter()
+                .filter(|d| d.audience == "contact")
+                .count()
+        }),
+        echo: Box::new(str::to_string),
+    };
+    contract(dir.path(), store, case).await;
+}
+
+#[tokio::test]
+async fn imessage_keeps_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("steward.db")).unwrap();
+    let calls_dir = dir.path().join("calls");
+    std::fs::create_dir(&calls_dir).unwrap();
+    let osascript = common::osascript::fake(&calls_dir);
+    let root = dir.path().to_path_buf();
+    let case = Case {
+        make: Box::new(move || {
+            Bridge::Imessage(
+                steward::bridges::imessage::outbound::ImessageOutbound::new(
+                    &osascript,
+                    &root,
+                    Some("+15125550000".into()),
+                )
+                .unwrap(),
+            )
+        }),
+        to: "iMessage;-;+15125551234".into(),
+        agent: "imessage-assistant",
+        delivered: Box::new(move || common::osascript::calls(&calls_dir).len()),
+        echo: Box::new(str::to_string),
+    };
+    contract(dir.path(), store, case).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_keeps_the_contract() {
+    use steward::bridges::email::{ingest::EmailIngest, mime};
+    let Some(imap) = common::dovecot::start("me", "pw") else {
+        return;
+    };
+    imap.add_user("ann", "ann-pw");
+    let Some(smtp) = common::smtp::start(&imap.mail_root(), "me", "pw", false) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("steward.db")).unwrap();
+    let secret = dir.path().join("pw");
+    std::fs::write(&secret, "pw").unwrap();
+    let config: Config = serde_saphyr::from_str(&format!(
+        "owner:\n  name: Priya\nbridges:\n  email:\n    accounts:\n\
+         \x20     - {{name: personal, address: me@example.com, user: me, password: \"file:{}\",\n\
+         \x20        imap: {{host: 127.0.0.1, port: {}, security: none}}, smtp: {{host: 127.0.0.1, port: {}, security: none}}}}\n",
+        secret.display(),
+        imap.port,
+        smtp.port
+    ))
+    .unwrap();
+    // Ann's mail, in memory as the reader would have stored it.
+    let raw = "From: Ann Lee <ann@example.com>\r\nTo: me@example.com\r\nSubject: Friday\r\nDate: Tue, 1 Dec 2026 10:00:00 +0000\r\nMessage-ID: <a1@example.com>\r\n\r\nare we on?\r\n";
+    let mail = mime::parse(raw.as_bytes()).unwrap();
+    store
+        .write(move |c| {
+            let mut ingest = EmailIngest::new(
+                c,
+                steward::memory::Canonicalizer::new("US"),
+                Some("Priya"),
+                &["me@example.com".to_string()],
+            )?;
+            let src = steward::bridges::email::ingest::Source {
+                account: "personal",
+                folder: "INBOX",
+            };
+            ingest.mail(c, src, &mail)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let (root, s) = (dir.path().to_path_buf(), store.clone());
+    let mail_root = imap.mail_root();
+    let case = Case {
+        make: Box::new(move || {
+            Bridge::Email(
+                steward::bridges::email::outbound::EmailOutbound::new(&config, &root, s.clone())
+                    .unwrap(),
+            )
+        }),
+        to: "a1@example.com".into(),
+        agent: "email-assistant",
+        delivered: Box::new(move || {
+            let dir = mail_root.join("ann/Maildir/new");
+            std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+        }),
+        // The reader's copy: our Sent mail parsed as memory stores it.
+        echo: Box::new(move |_| {
+            let sent = imap.mails("me", "Sent");
+            assert_eq!(sent.len(), 1, "one copy in Sent");
+            mime::parse(sent[0].as_bytes()).unwrap().text
+        }),
+    };
+    contract(dir.path(), store, case).await;
+    drop(smtp);
+}

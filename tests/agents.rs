@@ -551,13 +551,15 @@ fn agents_lists_the_roster_and_relationship_keeper_nudges_an_imported_history() 
     let by = |n: &str| rows.iter().find(|r| r["name"] == n).unwrap().clone();
     assert_eq!(by("chief-of-staff")["cron"], "0 8 * * *");
     assert_eq!(by("concierge")["cron"], "*/45 * * * *");
-    assert_eq!(by("inbox-triage")["enabled"], false);
-    assert!(
-        by("inbox-triage")["needs"]
-            .as_str()
-            .unwrap()
-            .contains("email bridge")
+    // Mail is read now: inbox-triage runs; the domain trackers still wait for mail queries.
+    assert_eq!(
+        by("inbox-triage")["enabled"],
+        true,
+        "{}",
+        by("inbox-triage")
     );
+    assert!(by("inbox-triage")["needs"].is_null());
+    assert!(by("garage")["needs"].as_str().unwrap().contains("by query"));
     assert!(
         by("ai-radar")["needs"]
             .as_str()
@@ -604,10 +606,10 @@ fn agents_lists_the_roster_and_relationship_keeper_nudges_an_imported_history() 
         .clone();
     assert_eq!(keeper["lastRun"]["id"], run["id"]);
     // An agent that needs what is missing says so and exits 1.
-    let out = home.run(&["agents", "run", "inbox-triage"]);
+    let out = home.run(&["agents", "run", "garage"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        common::stderr(&out).contains("needs the email bridge"),
+        common::stderr(&out).contains("by query"),
         "{}",
         common::stderr(&out)
     );

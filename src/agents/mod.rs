@@ -7,6 +7,7 @@ pub mod nudge;
 pub mod roster;
 pub mod scheduler;
 pub mod spec;
+pub mod triage;
 
 pub use spec::{AgentSpec, Roster};
 

@@ -86,7 +86,7 @@ fn set_last_slot(conn: &Connection, agent: &str, slot: Timestamp) -> rusqlite::R
 
 #[derive(Clone)]
 pub struct Scheduler {
-    owner: Owner,
+    pub(super) owner: Owner,
     quiet: QuietHours,
     http: reqwest::Client,
 }
@@ -101,6 +101,10 @@ impl Scheduler {
                 .build()
                 .unwrap_or_default(),
         }
+    }
+
+    pub(super) fn store(&self) -> &crate::store::Store {
+        self.owner.pipeline().store()
     }
 
     fn specs(&self) -> Vec<AgentSpec> {
@@ -302,6 +306,20 @@ impl Scheduler {
             Work::Nudges(nudges) => {
                 self.gated(spec, nudges, &tick, &channel, &mut sent_keys)
                     .await?
+            }
+            Work::Triage(mails) => {
+                if !mails.is_empty() && !self.has_model(spec) {
+                    return Err(ScheduleError::Needs {
+                        agent: spec.name.clone(),
+                        why: format!(
+                            "no model for capability `{}`: add one under `models:` in steward.yaml",
+                            spec.capability.as_deref().unwrap_or("fast")
+                        ),
+                    });
+                }
+                let (plan, counts) = self.triage(mails, &channel).await?;
+                input["inboxTriaged"] = serde_json::to_value(counts).unwrap_or_default();
+                plan
             }
         };
         let plan = if plan.is_empty() {

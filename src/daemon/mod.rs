@@ -224,6 +224,10 @@ where
     let contacts = owner::contacts(assistant, owner.clone(), bus.subscribe());
     let readers = crate::bridges::factory::start_readers(&config, store.clone(), bus.clone()).await;
     let scheduler = crate::agents::scheduler::Scheduler::new(owner.clone(), config.quiet_hours);
+    let triage = tokio::spawn(crate::agents::triage::on_mail(
+        scheduler.clone(),
+        bus.subscribe(),
+    ));
     let (sched_stop_tx, sched_stop) = watch::channel(false);
     let schedule = tokio::spawn(scheduler.clone().run(
         std::sync::Arc::new(crate::agents::scheduler::SystemClock),
@@ -275,6 +279,8 @@ where
     let _ = router.await;
     contacts.abort();
     let _ = contacts.await;
+    triage.abort();
+    let _ = triage.await;
     let _ = sched_stop_tx.send(true);
     schedule.abort();
     let _ = schedule.await;

@@ -6,6 +6,7 @@
 pub mod life;
 pub mod owner_loops;
 pub mod radar;
+pub mod triage;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -57,11 +58,13 @@ pub enum Work {
     Feeds(Vec<String>),
     /// Acts on signals, not on a schedule.
     SignalDriven,
+    /// New mail to sort (each one its own model call).
+    Triage(Vec<triage::Mail>),
     /// Cannot work here yet, and exactly why.
     Needs(String),
 }
 
-const EMAIL: &str = "needs the email bridge (IMAP), which is not built yet";
+const EMAIL: &str = "reads its domain's mail by query, which is not built yet (inbox-triage sorts new mail meanwhile)";
 
 /// Agents whose behaviour is not built, with what they need.
 pub fn needs(spec: &AgentSpec) -> Option<String> {
@@ -69,7 +72,7 @@ pub fn needs(spec: &AgentSpec) -> Option<String> {
         return Some(why.clone());
     }
     match spec.role.as_str() {
-        "inbox-triage" | "domain-tracker" => Some(EMAIL.into()),
+        "domain-tracker" => Some(EMAIL.into()),
         "ai-radar" if spec.feeds.is_empty() => {
             Some("no feeds: add `feeds: [\"https://…\"]` to <home>/agents/ai-radar.yaml".into())
         }
@@ -86,7 +89,12 @@ pub fn needs(spec: &AgentSpec) -> Option<String> {
 pub fn has_behaviour(spec: &AgentSpec) -> bool {
     matches!(
         spec.name.as_str(),
-        "concierge" | "relationship-keeper" | "financial-sentinel" | "chief-of-staff" | "ai-radar"
+        "concierge"
+            | "relationship-keeper"
+            | "financial-sentinel"
+            | "chief-of-staff"
+            | "ai-radar"
+            | "inbox-triage"
     )
 }
 
@@ -132,6 +140,7 @@ pub fn work(conn: &Connection, spec: &AgentSpec, tick: &Tick) -> rusqlite::Resul
             Work::Nudges(nudges)
         }
         "relationship-keeper" => Work::Nudges(owner_loops::relationship_keeper(conn, tick)?),
+        "inbox-triage" => Work::Triage(triage::pending(conn, cursor(conn, &spec.name)?)?),
         "financial-sentinel" => {
             scan_life_events(conn)?;
             Work::Nudges(owner_loops::financial_sentinel(conn, tick)?)

@@ -58,7 +58,7 @@ async fn a_message_gets_one_confirmation_and_1_send_sends_exactly_that_once() {
         confirmation.as_str()
     );
     assert_eq!(receipt.payload["confirmations"][0]["by"], "console");
-    steward::pipeline::receipt::verify(&receipt, &r.pipeline.verifying_key()).unwrap();
+    steward::receipt::verify(&receipt, &r.pipeline.verifying_key()).unwrap();
     // Our own send, read back from the thread, is not the owner taking over.
     let ann = r.ann.clone();
     let echo = r.message(&ann, "yes! 7 works", true);

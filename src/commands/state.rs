@@ -137,7 +137,7 @@ pub fn contact_paused(conn: &Connection, person_id: &str, now: i64) -> rusqlite:
 }
 
 fn echo_hash(text: &str) -> String {
-    crate::pipeline::canonical::sha256_hex(text.trim().as_bytes())
+    crate::canonical::sha256_hex(text.trim().as_bytes())
 }
 
 /// Remember that Steward is about to send `text` to the owner's chat on `channel`.

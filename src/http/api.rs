@@ -10,11 +10,11 @@ use serde_json::{Value, json};
 
 use super::{ApiError, AppState};
 use crate::agents::spec::Usd;
-use crate::pipeline::receipt::{self, Receipt};
 use crate::pipeline::{
     Actor, Decision, Effect, PipelineError, RunOutcome, RunRequest, Trigger, audit, budget,
     confirm, runs, verify,
 };
+use crate::receipt::{self, Receipt};
 
 pub fn routes() -> Router<AppState> {
     Router::new()

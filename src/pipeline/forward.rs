@@ -175,7 +175,7 @@ impl Pipeline {
         &self,
         key: &StepKey,
         run: &RemoteRun,
-        receipt: crate::pipeline::receipt::Receipt,
+        receipt: crate::receipt::Receipt,
         fingerprint: &str,
     ) -> Result<(), PipelineError> {
         let k = key.clone();

@@ -34,6 +34,7 @@ pub mod keys;
 pub mod llm;
 pub mod logging;
 pub mod memory;
+pub mod owner_state;
 pub mod pipeline;
 pub mod profile;
 pub mod receipt;

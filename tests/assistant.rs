@@ -320,10 +320,7 @@ async fn a_check_in_the_owner_asks_for_is_drafted_and_confirmed_like_any_send() 
                 [&ann],
             )?;
             let id = c.last_insert_rowid();
-            steward::commands::state::set_list(
-                c,
-                &[steward::commands::state::ListItem::Commitment(id)],
-            )?;
+            steward::owner_state::set_list(c, &[steward::owner_state::ListItem::Commitment(id)])?;
             Ok(())
         })
         .unwrap();

@@ -15,8 +15,8 @@ use super::nudge::{self, Nudge};
 use super::roster::{self, Tick, Work};
 use super::spec::{AgentSpec, Tier};
 use crate::commands::Owner;
-use crate::commands::state::{self, ListItem};
 use crate::config::QuietHours;
+use crate::owner_state::{self, ListItem};
 use crate::pipeline::{Actor, Effect, PipelineError, RunOutcome, RunRequest, Trigger, runs};
 use crate::store::StoreError;
 
@@ -406,7 +406,7 @@ impl Scheduler {
                 let items: Vec<ListItem> =
                     gated.send.iter().filter_map(|n| n.item.clone()).collect();
                 if !items.is_empty() {
-                    state::set_list(c, &items)?;
+                    owner_state::set_list(c, &items)?;
                 }
                 Ok(gated.send)
             })

@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::state::{self, ListItem};
+use crate::owner_state::{self, ListItem};
 use crate::pipeline::{confirm, runs};
 
 pub const HELP: &str = "Steward commands:
@@ -99,7 +99,7 @@ pub fn approvals(conn: &Connection, now_ms: i64) -> rusqlite::Result<String> {
         .iter()
         .map(|p| ListItem::Confirmation(p.id.clone()))
         .collect();
-    state::set_list(conn, &items)?;
+    owner_state::set_list(conn, &items)?;
     let mut out = String::new();
     for (i, p) in pending.iter().enumerate() {
         let name = display_name(conn, &p.channel, &p.to);
@@ -130,7 +130,7 @@ pub fn runs(conn: &Connection, now_ms: i64) -> rusqlite::Result<String> {
         return Ok("no runs yet.".into());
     }
     let items: Vec<ListItem> = list.iter().map(|r| ListItem::Run(r.id.clone())).collect();
-    state::set_list(conn, &items)?;
+    owner_state::set_list(conn, &items)?;
     let mut out = String::new();
     for (i, r) in list.iter().enumerate() {
         let ago = r
@@ -152,7 +152,7 @@ pub fn runs(conn: &Connection, now_ms: i64) -> rusqlite::Result<String> {
 
 /// The run `receipt <n>` means: from the last runs list if fresh, else the n-th newest.
 pub fn nth_run(conn: &Connection, n: usize, now_ms: i64) -> rusqlite::Result<Option<String>> {
-    if let Some(items) = state::list(conn, now_ms)? {
+    if let Some(items) = owner_state::list(conn, now_ms)? {
         let runs: Vec<&String> = items
             .iter()
             .filter_map(|i| match i {

@@ -273,11 +273,11 @@ fn prepare(
     // owner (a command in the self-chat, a takeover in a contact's thread).
     match &delivery {
         Delivery::Owner(send) => {
-            crate::commands::state::record_echo(&tx, send.channel(), send.text())?;
+            crate::owner_state::record_echo(&tx, send.channel(), send.text())?;
         }
         Delivery::Contact(send) => {
             let thread = format!("{}>{}", send.channel(), send.to());
-            crate::commands::state::record_echo(&tx, &thread, send.text())?;
+            crate::owner_state::record_echo(&tx, &thread, send.text())?;
         }
         _ => {}
     }

@@ -498,7 +498,7 @@ fn admit(
         return Ok(out);
     }
     // 0b. Kill switch: nothing acts; only the self-chat's replies reach the owner.
-    if req.agent != crate::commands::SELF_CHAT_AGENT && crate::commands::state::kill_switch(&tx)? {
+    if req.agent != crate::commands::SELF_CHAT_AGENT && crate::owner_state::kill_switch(&tx)? {
         let reason = PipelineError::KillSwitch.to_string();
         gate_record(&tx, &run_id, &actor, "killSwitch", &Err(reason.clone()))?;
         let out = refuse(&tx, reason)?;

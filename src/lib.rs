@@ -41,6 +41,7 @@ pub mod receipt;
 pub mod runtime;
 pub mod service;
 pub mod signals;
+pub mod spec;
 pub mod store;
 pub mod types;
 

@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use steward::agents::spec::{Roster, Usd};
 use steward::bridges::console::{ConsoleBridge, read_outbox};
 use steward::bridges::{Bridge, Bridges};
 use steward::config::Config;
@@ -13,6 +12,7 @@ use steward::pipeline::{
     audit, runs, verify,
 };
 use steward::receipt::{self, ReceiptError};
+use steward::spec::{Roster, Usd};
 use steward::store::Store;
 
 struct Fixture {

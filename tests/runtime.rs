@@ -60,7 +60,7 @@ fn ask(agent: &str, prompt: &str) -> RunRequest {
             prompt: prompt.into(),
             json: false,
         }],
-        forecast_usd: steward::agents::spec::Usd(0),
+        forecast_usd: steward::spec::Usd(0),
     }
 }
 

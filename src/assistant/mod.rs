@@ -404,7 +404,7 @@ impl Assistant {
                         prompt,
                         json: false,
                     }],
-                    forecast_usd: crate::agents::spec::Usd(0),
+                    forecast_usd: crate::spec::Usd(0),
                 })
                 .await?;
             if out.status != RunStatus::Succeeded {
@@ -464,7 +464,7 @@ impl Assistant {
                     to: thread.to_string(),
                     text: text.clone(),
                 }],
-                forecast_usd: crate::agents::spec::Usd(0),
+                forecast_usd: crate::spec::Usd(0),
             })
             .await?;
         let Some(confirmation) = out.confirmations.first().cloned() else {

@@ -19,11 +19,10 @@ use crate::memory::handle::Canonicalizer;
 use crate::owner_state::{self, Key};
 use crate::pipeline::{Actor, Effect, Pipeline, PipelineError, RunRequest, RunStatus, Trigger};
 use crate::profile::watch::SharedProfile;
+use crate::spec::SELF_CHAT_AGENT;
 use crate::store::StoreError;
 use grammar::{Command, Parsed};
 
-/// The agent whose runs carry command replies to the owner.
-pub const SELF_CHAT_AGENT: &str = "self-chat";
 /// The agent that answers owner turns that are not commands.
 pub const CHIEF_OF_STAFF: &str = "chief-of-staff";
 
@@ -158,7 +157,7 @@ impl Owner {
                     channel: msg.channel.clone(),
                     text: text.to_string(),
                 }],
-                forecast_usd: crate::agents::spec::Usd(0),
+                forecast_usd: crate::spec::Usd(0),
             })
             .await?;
         if out.status != RunStatus::Succeeded {

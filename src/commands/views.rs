@@ -123,7 +123,7 @@ pub fn runs(conn: &Connection, now_ms: i64) -> rusqlite::Result<String> {
     // The self-chat's own replies would crowd out the work the owner asks about.
     let list: Vec<_> = runs::list(conn, None, 40)?
         .into_iter()
-        .filter(|r| r.agent != super::SELF_CHAT_AGENT)
+        .filter(|r| r.agent != crate::spec::SELF_CHAT_AGENT)
         .take(8)
         .collect();
     if list.is_empty() {
@@ -166,7 +166,7 @@ pub fn nth_run(conn: &Connection, n: usize, now_ms: i64) -> rusqlite::Result<Opt
     }
     Ok(runs::list(conn, None, 200)?
         .into_iter()
-        .filter(|r| r.agent != super::SELF_CHAT_AGENT)
+        .filter(|r| r.agent != crate::spec::SELF_CHAT_AGENT)
         .nth(n - 1)
         .map(|r| r.id))
 }
@@ -288,7 +288,7 @@ pub fn brief(conn: &Connection, now_ms: i64, today: &str) -> rusqlite::Result<St
     let (n, ok, cost): (i64, i64, i64) = conn.query_row(
         "SELECT COUNT(*), COALESCE(SUM(status = 'succeeded'), 0), COALESCE(SUM(cost_micros), 0)
          FROM runs WHERE day = ?1 AND agent != ?2",
-        params![today, super::SELF_CHAT_AGENT],
+        params![today, crate::spec::SELF_CHAT_AGENT],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
     out.push_str(&format!(

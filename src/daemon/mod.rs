@@ -17,7 +17,6 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::agents::Roster;
 use crate::bridges::imessage::outbound::ImessageOutbound;
 use crate::bridges::{Bridge, Bridges, console::ConsoleBridge};
 use crate::config::{Config, SecretError};
@@ -25,6 +24,7 @@ use crate::home::Home;
 use crate::http::{self, AppState};
 use crate::keys::{self, KeyError};
 use crate::pipeline::{self, Pipeline, PipelineError};
+use crate::spec::Roster;
 use crate::store::{Store, StoreError, meta};
 
 /// How long open connections get to finish after a stop signal. Kept well under

@@ -74,13 +74,13 @@ async fn report(pipeline: &Pipeline, problem: Option<ProfileError>) {
     );
     let out = pipeline
         .run(RunRequest {
-            agent: crate::commands::SELF_CHAT_AGENT.into(),
+            agent: crate::spec::SELF_CHAT_AGENT.into(),
             trigger: Trigger::Owner,
             actor: Actor::Console,
             input: String::new(),
             dedup_key: None,
             plan: vec![Effect::NotifyOwner { channel, text: msg }],
-            forecast_usd: crate::agents::spec::Usd(0),
+            forecast_usd: crate::spec::Usd(0),
         })
         .await;
     if let Err(e) = out {

@@ -478,7 +478,7 @@ impl Pipeline {
             .inner
             .roster
             .get(agent)
-            .is_ok_and(|s| s.model_lock == Some(crate::agents::spec::ModelLock::Local));
+            .is_ok_and(|s| s.model_lock == Some(crate::spec::ModelLock::Local));
         let result = self
             .inner
             .models

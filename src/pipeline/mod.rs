@@ -39,9 +39,9 @@ use serde_json::json;
 pub use confirm::{ConfirmedSend, Decision};
 pub use request::{Actor, Effect, RunOutcome, RunRequest, RunStatus, Trigger};
 
-use crate::agents::spec::{Roster, Usd};
 use crate::bridges::Bridges;
 use crate::canonical;
+use crate::spec::{Roster, Usd};
 use crate::store::{Store, StoreError};
 use audit::Record;
 use gates::{Identity, OwnerIdentities};
@@ -239,7 +239,7 @@ impl Pipeline {
         let Ok(spec) = self.inner.roster.get(agent) else {
             return false;
         };
-        let local_only = spec.model_lock == Some(crate::agents::spec::ModelLock::Local);
+        let local_only = spec.model_lock == Some(crate::spec::ModelLock::Local);
         spec.capability
             .as_deref()
             .is_some_and(|cap| self.inner.models.has(cap, local_only))
@@ -498,7 +498,7 @@ fn admit(
         return Ok(out);
     }
     // 0b. Kill switch: nothing acts; only the self-chat's replies reach the owner.
-    if req.agent != crate::commands::SELF_CHAT_AGENT && crate::owner_state::kill_switch(&tx)? {
+    if req.agent != crate::spec::SELF_CHAT_AGENT && crate::owner_state::kill_switch(&tx)? {
         let reason = PipelineError::KillSwitch.to_string();
         gate_record(&tx, &run_id, &actor, "killSwitch", &Err(reason.clone()))?;
         let out = refuse(&tx, reason)?;

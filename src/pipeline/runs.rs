@@ -10,9 +10,9 @@ use super::audit::{self, Record};
 use super::budget;
 use super::journal::{self, Event};
 use super::request::{Effect, RunStatus};
-use crate::agents::spec::Usd;
 use crate::canonical;
 use crate::receipt::{self, Receipt};
+use crate::spec::Usd;
 
 #[derive(Debug, Clone)]
 pub struct RunRow {

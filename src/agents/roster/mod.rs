@@ -12,9 +12,9 @@ use jiff::tz::TimeZone;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::nudge::{Hold, Nudge};
-use super::spec::AgentSpec;
 use crate::config::QuietHours;
 use crate::owner_state;
+use crate::spec::AgentSpec;
 
 /// One moment in the owner's zone.
 #[derive(Debug, Clone)]

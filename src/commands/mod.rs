@@ -271,13 +271,7 @@ impl Owner {
             }
             Command::News(filter) => {
                 store
-                    .read(move |c| {
-                        Ok(crate::agents::roster::radar::news(
-                            c,
-                            filter.as_deref(),
-                            now,
-                        )?)
-                    })
+                    .read(move |c| Ok(views::news(c, filter.as_deref(), now)?))
                     .await?
             }
             Command::Presence(p) => {
@@ -345,7 +339,7 @@ impl Owner {
                 let presence = owner_state::presence_now(c, now)?
                     .and_then(|p| p["text"].as_str().map(str::to_string))
                     .unwrap_or_else(|| "none".into());
-                let feeds: String = crate::agents::roster::radar::failing(c)?
+                let feeds: String = views::failing(c)?
                     .into_iter()
                     .map(|(url, n, e)| format!("\nfeed failing ({n}×): {url}: {e}"))
                     .collect();

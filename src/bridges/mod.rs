@@ -12,7 +12,8 @@ pub mod email;
 pub mod imessage;
 pub mod ledger;
 
-use crate::pipeline::{ConfirmedSend, OwnerSend, StepKey};
+use crate::pipeline::{ConfirmedSend, OwnerSend};
+use crate::types::StepKey;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BridgeError {

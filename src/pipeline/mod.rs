@@ -43,6 +43,7 @@ use crate::bridges::Bridges;
 use crate::canonical;
 use crate::spec::{Roster, Usd};
 use crate::store::{Store, StoreError};
+use crate::types::StepKey;
 use audit::Record;
 use gates::{Identity, OwnerIdentities};
 
@@ -65,20 +66,6 @@ impl OwnerSend {
     }
     pub fn text(&self) -> &str {
         &self.text
-    }
-}
-
-/// The idempotency key of one side effect: `(run_id, step, attempt)`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StepKey {
-    pub run_id: String,
-    pub step: usize,
-    pub attempt: u32,
-}
-
-impl std::fmt::Display for StepKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}", self.run_id, self.step, self.attempt)
     }
 }
 

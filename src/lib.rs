@@ -11,11 +11,17 @@
 //! - [`service`]: the launchd plist and the systemd user unit that keep the daemon running.
 //! - [`assets`]: the data folders shipped in the binary, overridable from the home.
 //! - [`logging`]: tracing to the terminal and JSON lines to rotated files.
-//! - [`agents`]: agent specs (`agents/*.yaml`) and the roster.
+//! - [`spec`]: agent specs (`agents/*.yaml`), the roster of specs, and `Usd`.
+//! - [`agents`]: the scheduler, cron, nudges and the roster's behaviour.
+//! - [`owner_state`]: the owner's switches (kill switch, pauses, lists, echoes) with typed keys.
+//! - [`canonical`], [`receipt`]: canonical JSON and the signed receipt format.
 //! - [`pipeline`]: the governed run pipeline: gates, journal, audit chain, receipts, budgets, confirmations.
 //! - [`bridges`]: the channels: the console, and iMessage (chat.db and Contacts in; AppleScript out).
 //! - [`memory`]: the person graph: handles, people, chats, messages, reactions, facts, context.
-//! - [`types`]: types shared across modules (`Inbound`).
+//! - [`types`]: types shared across modules (`Inbound`, `StepKey`).
+//!
+//! Imports point down a fixed layer order (ARCHITECTURE.md, "Layers"), checked
+//! by `tests/layers.rs`.
 
 pub mod agents;
 pub mod assets;

@@ -9,10 +9,10 @@ use std::path::Path;
 use std::time::Instant;
 
 use serde_json::json;
-use steward::agents::spec::{Roster, Usd};
 use steward::bridges::{Bridge, Bridges, console::ConsoleBridge};
 use steward::config::Config;
 use steward::pipeline::{Actor, Effect, Pipeline, RunRequest, RunStatus, Settings, Trigger, audit};
+use steward::spec::{Roster, Usd};
 use steward::store::Store;
 
 const KEY: [u8; 32] = [1u8; 32];

@@ -178,10 +178,14 @@ impl Home {
         let made = write_new(&profile, template.as_bytes())?;
         report.note(profile, made);
 
-        let made = keys::create_receipt_key(&self.receipt_key_path())?;
-        report.note(self.receipt_key_path(), made);
-        let made = keys::create_api_token(&self.api_token_path())?;
-        report.note(self.api_token_path(), made);
+        // A secret is generated only when its file is missing, and written
+        // create-only: an existing key is never replaced.
+        let path = self.receipt_key_path();
+        let made = !path.exists() && write_new(&path, keys::new_receipt_key_text()?.as_bytes())?;
+        report.note(path, made);
+        let path = self.api_token_path();
+        let made = !path.exists() && write_new(&path, keys::new_api_token_text()?.as_bytes())?;
+        report.note(path, made);
 
         let db = self.db_path();
         let existed = db.exists();

@@ -12,8 +12,6 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::SigningKey;
 use sha2::{Digest, Sha256};
 
-use crate::home;
-
 /// Minimum api-token length (hex characters) accepted by the HTTP server.
 pub const MIN_TOKEN_LEN: usize = 32;
 
@@ -31,8 +29,6 @@ pub enum KeyError {
         "{path} holds no usable api-token (need at least {MIN_TOKEN_LEN} characters); delete it and run `steward init`"
     )]
     BadToken { path: PathBuf },
-    #[error(transparent)]
-    Home(#[from] Box<home::HomeError>),
 }
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], KeyError> {
@@ -41,23 +37,17 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], KeyError> {
     Ok(buf)
 }
 
-/// Create the receipt key at `path` unless it exists. Returns whether it was created.
-pub fn create_receipt_key(path: &Path) -> Result<bool, KeyError> {
-    if path.exists() {
-        return Ok(false);
-    }
+/// The text of a new receipt key file: a fresh 32-byte seed in hex. The keys
+/// sit below the home, so `Home::init` writes it (create-only, 0600, never
+/// replacing: a new key would orphan every earlier receipt), not this module.
+pub fn new_receipt_key_text() -> Result<String, KeyError> {
     let seed = random_bytes::<32>()?;
-    let text = format!("{}\n", hex::encode(seed));
-    home::write_new(path, text.as_bytes()).map_err(|e| KeyError::Home(Box::new(e)))
+    Ok(format!("{}\n", hex::encode(seed)))
 }
 
-/// Create the api-token at `path` unless it exists. Returns whether it was created.
-pub fn create_api_token(path: &Path) -> Result<bool, KeyError> {
-    if path.exists() {
-        return Ok(false);
-    }
-    let token = format!("{}\n", hex::encode(random_bytes::<32>()?));
-    home::write_new(path, token.as_bytes()).map_err(|e| KeyError::Home(Box::new(e)))
+/// The text of a new api-token file, written by `Home::init` as the key is.
+pub fn new_api_token_text() -> Result<String, KeyError> {
+    Ok(format!("{}\n", hex::encode(random_bytes::<32>()?)))
 }
 
 /// Load the receipt signing key.
@@ -113,14 +103,15 @@ mod tests {
     fn receipt_key_round_trips_and_signs() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("receipt.ed25519");
-        assert!(create_receipt_key(&path).unwrap());
+        fs::write(&path, new_receipt_key_text().unwrap()).unwrap();
         let key = load_receipt_key(&path).unwrap();
         let sig = key.sign(b"payload");
         assert!(key.verifying_key().verify(b"payload", &sig).is_ok());
         assert_eq!(fingerprint(&key).len(), 16);
-        // A second create keeps the first key.
-        assert!(!create_receipt_key(&path).unwrap());
-        assert_eq!(load_receipt_key(&path).unwrap().to_bytes(), key.to_bytes());
+        assert_ne!(
+            new_receipt_key_text().unwrap(),
+            fs::read_to_string(&path).unwrap()
+        );
     }
 
     #[test]

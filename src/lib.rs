@@ -11,21 +11,29 @@
 //! - [`service`]: the launchd plist and the systemd user unit that keep the daemon running.
 //! - [`assets`]: the data folders shipped in the binary, overridable from the home.
 //! - [`logging`]: tracing to the terminal and JSON lines to rotated files.
-//! - [`agents`]: agent specs (`agents/*.yaml`) and the roster.
+//! - [`spec`]: agent specs (`agents/*.yaml`), the roster of specs, and `Usd`.
+//! - [`agents`]: the scheduler, cron, nudges and the roster's behaviour.
+//! - [`owner_state`]: the owner's switches (kill switch, pauses, lists, echoes) with typed keys.
+//! - [`canonical`], [`receipt`]: canonical JSON and the signed receipt format.
 //! - [`pipeline`]: the governed run pipeline: gates, journal, audit chain, receipts, budgets, confirmations.
 //! - [`bridges`]: the channels: the console, and iMessage (chat.db and Contacts in; AppleScript out).
 //! - [`memory`]: the person graph: handles, people, chats, messages, reactions, facts, context.
-//! - [`types`]: types shared across modules (`Inbound`).
+//! - [`types`]: types shared across modules (`Inbound`, `StepKey`).
+//!
+//! Imports point down a fixed layer order (ARCHITECTURE.md, "Layers"), checked
+//! by `tests/layers.rs`.
 
 pub mod agents;
 pub mod assets;
 pub mod assistant;
 pub mod bridges;
+pub mod canonical;
 pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod daemon;
+pub mod fault;
 pub mod guards;
 pub mod home;
 pub mod http;
@@ -33,11 +41,14 @@ pub mod keys;
 pub mod llm;
 pub mod logging;
 pub mod memory;
+pub mod owner_state;
 pub mod pipeline;
 pub mod profile;
+pub mod receipt;
 pub mod runtime;
 pub mod service;
 pub mod signals;
+pub mod spec;
 pub mod store;
 pub mod types;
 

@@ -22,3 +22,19 @@ pub struct Inbound {
     pub text: String,
     pub at_ms: i64,
 }
+
+/// The idempotency key of one side effect: `(run_id, step, attempt)`. The
+/// pipeline journals it and a bridge's outbound ledger records it, so it lives
+/// below both; it is a plain value (what may be sent is `pipeline::ConfirmedSend`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepKey {
+    pub run_id: String,
+    pub step: usize,
+    pub attempt: u32,
+}
+
+impl std::fmt::Display for StepKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.run_id, self.step, self.attempt)
+    }
+}

@@ -472,7 +472,7 @@ async fn ai_radar_reads_feeds_with_etags_dedupes_and_backs_off_a_broken_one() {
         let f = filter.to_string();
         r.store
             .write_blocking(move |c| {
-                Ok(steward::agents::roster::radar::news(
+                Ok(steward::commands::views::news(
                     c,
                     Some(&f),
                     Timestamp::now().as_millisecond(),
@@ -498,7 +498,7 @@ async fn ai_radar_reads_feeds_with_etags_dedupes_and_backs_off_a_broken_one() {
     // The broken feed backs off (not fetched again at once) and shows in status.
     let failing = r
         .store
-        .write_blocking(|c| Ok(steward::agents::roster::radar::failing(c)?))
+        .write_blocking(|c| Ok(steward::commands::views::failing(c)?))
         .unwrap();
     assert_eq!(failing.len(), 1);
     assert_eq!(failing[0].1, 1, "the second run waited instead of retrying");

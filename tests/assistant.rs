@@ -58,7 +58,7 @@ async fn a_message_gets_one_confirmation_and_1_send_sends_exactly_that_once() {
         confirmation.as_str()
     );
     assert_eq!(receipt.payload["confirmations"][0]["by"], "console");
-    steward::pipeline::receipt::verify(&receipt, &r.pipeline.verifying_key()).unwrap();
+    steward::receipt::verify(&receipt, &r.pipeline.verifying_key()).unwrap();
     // Our own send, read back from the thread, is not the owner taking over.
     let ann = r.ann.clone();
     let echo = r.message(&ann, "yes! 7 works", true);
@@ -320,10 +320,7 @@ async fn a_check_in_the_owner_asks_for_is_drafted_and_confirmed_like_any_send() 
                 [&ann],
             )?;
             let id = c.last_insert_rowid();
-            steward::commands::state::set_list(
-                c,
-                &[steward::commands::state::ListItem::Commitment(id)],
-            )?;
+            steward::owner_state::set_list(c, &[steward::owner_state::ListItem::Commitment(id)])?;
             Ok(())
         })
         .unwrap();

@@ -20,9 +20,9 @@ async fn the_injection_corpus_gets_no_draft_and_nothing_private_ever_reaches_a_d
     *r.model.mode.lock().unwrap() = "leaky".into();
     r.store
         .write_blocking(|c| {
-            steward::commands::state::set(
+            steward::owner_state::set(
                 c,
-                steward::commands::state::PRESENCE,
+                steward::owner_state::Key::Presence,
                 &json!({ "state": "busy", "text": "at Bouldering Gym", "place": "Bouldering Gym",
                          "setAtMs": 0, "untilMs": i64::MAX }),
             )?;

@@ -10,13 +10,14 @@ mod common;
 
 use std::path::Path;
 
-use steward::agents::spec::{Roster, Usd};
 use steward::bridges::{Bridge, Bridges};
 use steward::config::Config;
 use steward::pipeline::{
-    Actor, Decision, Effect, Pipeline, RunRequest, RunStatus, Settings, StepKey, Trigger,
+    Actor, Decision, Effect, Pipeline, RunRequest, RunStatus, Settings, Trigger,
 };
+use steward::spec::{Roster, Usd};
 use steward::store::Store;
+use steward::types::StepKey;
 
 /// One bridge under test.
 struct Case {
@@ -102,12 +103,12 @@ async fn contract(dir: &Path, store: Store, case: Case) {
     let text = (case.echo)("yes, 7pm");
     let (k, t) = (echo_key.clone(), text.clone());
     let first = store
-        .write(move |c| Ok(steward::commands::state::take_echo(c, &k, &t)?))
+        .write(move |c| Ok(steward::owner_state::take_echo(c, &k, &t)?))
         .await
         .unwrap();
     assert!(first, "{channel}: our send coming back is recognised");
     let second = store
-        .write(move |c| Ok(steward::commands::state::take_echo(c, &echo_key, &text)?))
+        .write(move |c| Ok(steward::owner_state::take_echo(c, &echo_key, &text)?))
         .await
         .unwrap();
     assert!(

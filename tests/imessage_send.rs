@@ -5,7 +5,6 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use steward::agents::spec::{Roster, Usd};
 use steward::bridges::imessage::outbound::ImessageOutbound;
 use steward::bridges::imessage::send::{SendError, Sender, Target};
 use steward::bridges::{Bridge, Bridges};
@@ -13,6 +12,7 @@ use steward::config::Config;
 use steward::pipeline::{
     Actor, Decision, Effect, Pipeline, RunRequest, RunStatus, Settings, Trigger,
 };
+use steward::spec::{Roster, Usd};
 use steward::store::Store;
 
 /// A fake osascript that records argv (NUL-separated) and stdin, then exits with `code`.

@@ -198,7 +198,7 @@ fn ask_run(agent: &str, prompt: &str, forecast_micros: i64) -> steward::pipeline
             prompt: prompt.into(),
             json: false,
         }],
-        forecast_usd: steward::agents::spec::Usd(forecast_micros),
+        forecast_usd: steward::spec::Usd(forecast_micros),
     }
 }
 

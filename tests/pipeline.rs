@@ -4,15 +4,15 @@
 
 use std::path::Path;
 
-use steward::agents::spec::{Roster, Usd};
 use steward::bridges::console::{ConsoleBridge, read_outbox};
 use steward::bridges::{Bridge, Bridges};
 use steward::config::Config;
-use steward::pipeline::receipt::{self, ReceiptError};
 use steward::pipeline::{
     Actor, Decision, Effect, Pipeline, PipelineError, RunRequest, RunStatus, Settings, Trigger,
     audit, runs, verify,
 };
+use steward::receipt::{self, ReceiptError};
+use steward::spec::{Roster, Usd};
 use steward::store::Store;
 
 struct Fixture {

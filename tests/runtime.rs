@@ -60,7 +60,7 @@ fn ask(agent: &str, prompt: &str) -> RunRequest {
             prompt: prompt.into(),
             json: false,
         }],
-        forecast_usd: steward::agents::spec::Usd(0),
+        forecast_usd: steward::spec::Usd(0),
     }
 }
 
@@ -124,7 +124,7 @@ async fn a_remote_run_completes_and_its_verified_receipt_is_covered_by_ours() {
         (Some(1500), Some(300))
     );
     assert_eq!(r.payload["model"], "claude-sonnet-4-5");
-    steward::pipeline::receipt::verify(&r, &p.verifying_key()).unwrap();
+    steward::receipt::verify(&r, &p.verifying_key()).unwrap();
     // The token went by reference and never into the journal.
     assert_eq!(
         lantern.state.lock().unwrap().tokens[0],

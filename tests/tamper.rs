@@ -10,12 +10,12 @@ mod common;
 use std::path::Path;
 
 use rusqlite::Connection;
-use steward::agents::spec::Usd;
 use steward::bridges::console::read_outbox;
 use steward::pipeline::{
     Actor, Decision, Effect, Pipeline, RunRequest, RunStatus, Trigger, anchor, approval, audit,
     integrity, verify,
 };
+use steward::spec::Usd;
 
 const KEY: [u8; 32] = common::CONSOLE_KEY;
 

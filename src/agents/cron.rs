@@ -12,7 +12,7 @@ use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 
-use super::spec::Tier;
+use crate::spec::Tier;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cron {

@@ -1,17 +1,16 @@
-//! Agents: their specs and the roster. Scheduling and behaviour arrive with the
-//! loop-agent issue; every agent acts only through the pipeline.
+//! Agents: the scheduler, cron, nudges and the roster's behaviour. Their specs
+//! (`AgentSpec`, the `Roster` of specs) live in `crate::spec`, below the
+//! pipeline that gates them; every agent acts only through the pipeline.
 
 pub mod cron;
 pub mod nano;
 pub mod nudge;
 pub mod roster;
 pub mod scheduler;
-pub mod spec;
 pub mod triage;
 
-pub use spec::{AgentSpec, Roster};
-
 use crate::pipeline::Effect;
+use crate::spec::AgentSpec;
 
 /// The plan of a run started by hand (`steward agents run`): a model agent asks
 /// its capability with the input as data; an agent without a model leaves only

@@ -15,7 +15,7 @@ pub struct Nudge {
     pub text: String,
     pub urgent: bool,
     /// What a numbered reply to it acts on.
-    pub item: Option<crate::commands::state::ListItem>,
+    pub item: Option<crate::owner_state::ListItem>,
 }
 
 impl Nudge {

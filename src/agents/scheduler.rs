@@ -13,11 +13,11 @@ use serde_json::json;
 use super::cron;
 use super::nudge::{self, Nudge};
 use super::roster::{self, Tick, Work};
-use super::spec::{AgentSpec, Tier};
 use crate::commands::Owner;
-use crate::commands::state::{self, ListItem};
 use crate::config::QuietHours;
+use crate::owner_state::{self, ListItem};
 use crate::pipeline::{Actor, Effect, PipelineError, RunOutcome, RunRequest, Trigger, runs};
+use crate::spec::{AgentSpec, Tier};
 use crate::store::StoreError;
 
 /// Longest sleep between ticks, so a wall-clock jump (the Mac slept) is noticed.
@@ -231,7 +231,7 @@ impl Scheduler {
                     input: String::new(),
                     dedup_key: None,
                     plan: vec![Effect::NotifyOwner { channel, text }],
-                    forecast_usd: crate::agents::spec::Usd(0),
+                    forecast_usd: crate::spec::Usd(0),
                 })
                 .await?,
         ))
@@ -341,7 +341,7 @@ impl Scheduler {
                 input: input.to_string(),
                 dedup_key: dedup,
                 plan,
-                forecast_usd: crate::agents::spec::Usd(0),
+                forecast_usd: crate::spec::Usd(0),
             })
             .await?;
         if out.status == crate::pipeline::RunStatus::Refused && !sent_keys.is_empty() {
@@ -387,7 +387,7 @@ impl Scheduler {
                 input: input.to_string(),
                 dedup_key: None,
                 plan: super::manual_plan(&spec, input),
-                forecast_usd: crate::agents::spec::Usd(0),
+                forecast_usd: crate::spec::Usd(0),
             })
             .await?)
     }
@@ -424,7 +424,7 @@ impl Scheduler {
                 let items: Vec<ListItem> =
                     gated.send.iter().filter_map(|n| n.item.clone()).collect();
                 if !items.is_empty() {
-                    state::set_list(c, &items)?;
+                    owner_state::set_list(c, &items)?;
                 }
                 Ok(gated.send)
             })

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::roster::triage::{self, Category, Mail, Triaged, Verdict};
 use super::scheduler::{ScheduleError, Scheduler};
-use crate::commands::state::{self, ListItem};
+use crate::owner_state::{self as state, ListItem};
 use crate::pipeline::{Actor, Effect, RunRequest, RunStatus, Trigger, runs};
 
 const AGENT: &str = "inbox-triage";
@@ -96,7 +96,7 @@ impl Scheduler {
                     prompt: triage::prompt(mail),
                     json: true,
                 }],
-                forecast_usd: crate::agents::spec::Usd(0),
+                forecast_usd: crate::spec::Usd(0),
             })
             .await?;
         if out.status != RunStatus::Succeeded {
@@ -144,7 +144,7 @@ impl Scheduler {
                     to: mail.thread.clone(),
                     text: body.to_string(),
                 }],
-                forecast_usd: crate::agents::spec::Usd(0),
+                forecast_usd: crate::spec::Usd(0),
             })
             .await?;
         let Some(confirmation) = out.confirmations.first().cloned() else {

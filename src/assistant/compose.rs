@@ -5,8 +5,8 @@
 
 use rusqlite::{Connection, params};
 
-use crate::commands::{state, teach};
 use crate::memory::query::{self, Caps};
+use crate::owner_state;
 use crate::profile::{OwnerProfile, Relationship};
 use crate::signals::{presence, signal};
 use crate::types::Inbound;
@@ -61,7 +61,7 @@ pub fn gather(
         .relationship(&name)
         .or_else(|| msg.handle.as_deref().and_then(|h| profile.relationship(h)))
         .cloned();
-    let location_denied = state::location_denied(conn, &msg.person_id)?;
+    let location_denied = owner_state::location_denied(conn, &msg.person_id)?;
     let mut stmt = conn.prepare_cached(
         "SELECT direction, text, external_id FROM messages WHERE person_id = ?1
          ORDER BY at_ms DESC, id DESC LIMIT 16",
@@ -95,7 +95,7 @@ pub fn gather(
         .into_iter()
         .map(|(_, _, s)| s)
         .collect();
-    let manual = teach::presence_now(conn, now_ms)?;
+    let manual = owner_state::presence_now(conn, now_ms)?;
     let availability = match manual.as_ref().and_then(|p| p["state"].as_str()) {
         Some("sleep") => Some("asleep right now"),
         Some("driving") => Some("driving right now"),

@@ -12,12 +12,12 @@ mod screen;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::commands::state::{self, ListItem};
 use crate::commands::{Owner, OwnerMessage, views};
 use crate::config::QuietHours;
 use crate::guards::confidence::{self, Signals, Tier};
 use crate::guards::draft::{self, DraftContext, Verdict};
 use crate::guards::probes::{self, Probe};
+use crate::owner_state::{self, Key, ListItem};
 use crate::pipeline::{Actor, Effect, PipelineError, RunRequest, RunStatus, Trigger};
 use crate::store::StoreError;
 use crate::types::Inbound;
@@ -167,9 +167,9 @@ impl Assistant {
             .store()
             .read(move |c| {
                 Ok((
-                    state::kill_switch(c)?,
-                    state::global_pause(c, now_ms)?.is_some()
-                        || state::contact_paused(c, &person, now_ms)?,
+                    owner_state::kill_switch(c)?,
+                    owner_state::global_pause(c, now_ms)?.is_some()
+                        || owner_state::contact_paused(c, &person, now_ms)?,
                 ))
             })
             .await?;
@@ -278,7 +278,7 @@ impl Assistant {
         let text = msg.text.clone();
         if self
             .store()
-            .write(move |c| Ok(state::take_echo(c, &key, &text)?))
+            .write(move |c| Ok(owner_state::take_echo(c, &key, &text)?))
             .await?
         {
             return Ok(ignored("our own send"));
@@ -292,7 +292,12 @@ impl Assistant {
         let pending = self
             .store()
             .write(move |c| {
-                state::pause_contact(c, &person, state::now_ms() + TAKEOVER_MS, "takeover")?;
+                owner_state::pause_contact(
+                    c,
+                    &person,
+                    owner_state::now_ms() + TAKEOVER_MS,
+                    "takeover",
+                )?;
                 Ok(crate::pipeline::confirm::list_pending(c)?
                     .into_iter()
                     .filter(|p| p.channel == ch && (p.to == th || Some(&p.to) == handle.as_ref()))
@@ -393,9 +398,9 @@ impl Assistant {
             let first = self
                 .store()
                 .write(|c| {
-                    let told = state::get(c, "noDraftModelTold")?.is_some();
+                    let told = owner_state::get(c, Key::NoDraftModelTold)?.is_some();
                     if !told {
-                        state::set(c, "noDraftModelTold", &serde_json::Value::Bool(true))?;
+                        owner_state::set(c, Key::NoDraftModelTold, &serde_json::Value::Bool(true))?;
                     }
                     Ok(!told)
                 })
@@ -454,7 +459,7 @@ impl Assistant {
                         prompt,
                         json: false,
                     }],
-                    forecast_usd: crate::agents::spec::Usd(0),
+                    forecast_usd: crate::spec::Usd(0),
                 })
                 .await?;
             if out.status != RunStatus::Succeeded {
@@ -514,7 +519,7 @@ impl Assistant {
                     to: thread.to_string(),
                     text: text.clone(),
                 }],
-                forecast_usd: crate::agents::spec::Usd(0),
+                forecast_usd: crate::spec::Usd(0),
             })
             .await?;
         let Some(confirmation) = out.confirmations.first().cloned() else {
@@ -555,12 +560,12 @@ impl Assistant {
         let n = self
             .store()
             .write(move |c| {
-                let pending = views::pending(c, state::now_ms())?;
+                let pending = views::pending(c, owner_state::now_ms())?;
                 let items: Vec<ListItem> = pending
                     .iter()
                     .map(|p| ListItem::Confirmation(p.id.clone()))
                     .collect();
-                state::set_list(c, &items)?;
+                owner_state::set_list(c, &items)?;
                 Ok(items
                     .iter()
                     .position(|i| *i == ListItem::Confirmation(c_id.clone()))

@@ -14,7 +14,7 @@ pub fn push(conn: &Connection, msg: &Inbound, reason: &str) -> rusqlite::Result<
             msg.external_id,
             serde_json::to_string(msg).unwrap_or_default(),
             reason,
-            crate::commands::state::now_ms()
+            crate::owner_state::now_ms()
         ],
     )?;
     Ok(())

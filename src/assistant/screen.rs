@@ -36,7 +36,7 @@ impl Assistant {
                     prompt: screen::prompt(&msg.text),
                     json: true,
                 }],
-                forecast_usd: crate::agents::spec::Usd(0),
+                forecast_usd: crate::spec::Usd(0),
             })
             .await?;
         if out.status != RunStatus::Succeeded {

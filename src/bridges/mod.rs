@@ -19,7 +19,8 @@ use std::future::Future;
 
 use serde::Serialize;
 
-use crate::pipeline::{ConfirmedSend, OwnerSend, StepKey};
+use crate::pipeline::{ConfirmedSend, OwnerSend};
+use crate::types::StepKey;
 
 pub use factory::build;
 

@@ -13,10 +13,10 @@ use super::reach::{self, Reach};
 use crate::agents::cron;
 use crate::agents::roster;
 use crate::agents::scheduler::{self, Scheduler};
-use crate::agents::spec::Tier;
 use crate::commands::Owner;
 use crate::home::Home;
 use crate::pipeline::{RunOutcome, runs};
+use crate::spec::Tier;
 use crate::store;
 
 #[derive(Debug, clap::Args)]
@@ -83,7 +83,7 @@ fn list(home: &Home, json: bool) -> anyhow::Result<ExitCode> {
         .ok()
         .and_then(|p| p.zone())
         .unwrap_or_else(|| config.owner.timezone.zone());
-    let roster = crate::agents::Roster::load(home.root());
+    let roster = crate::spec::Roster::load(home.root());
     let conn = store::open_readonly(&home.db_path())?;
     let models = crate::llm::Router::from_config(&config.models).unwrap_or_default();
     let now = jiff::Timestamp::now();
@@ -213,7 +213,7 @@ fn run_one(home: &Home, name: &str, input: &str, json: bool) -> anyhow::Result<E
 }
 
 fn toggle(home: &Home, name: &str, on: bool) -> anyhow::Result<ExitCode> {
-    let roster = crate::agents::Roster::load(home.root());
+    let roster = crate::spec::Roster::load(home.root());
     let spec = roster.get(name).map_err(anyhow::Error::msg)?;
     let conn = store::open_writer(&home.db_path())?;
     scheduler::set_enabled(&conn, &spec.name, on)?;
@@ -293,7 +293,7 @@ fn create(home: &Home, prompt: &str, json: bool) -> anyhow::Result<ExitCode> {
                         input,
                         dedup_key: None,
                         plan,
-                        forecast_usd: crate::agents::spec::Usd(0),
+                        forecast_usd: crate::spec::Usd(0),
                     })
                     .await?)
             })?
@@ -319,10 +319,10 @@ fn create(home: &Home, prompt: &str, json: bool) -> anyhow::Result<ExitCode> {
         serde_json::from_str(body.trim()).context("the model's manifest is not JSON")?;
     let (name, yaml) = spec_yaml(&manifest)?;
     let path = home.root().join("agents").join(format!("{name}.yaml"));
-    crate::agents::AgentSpec::parse(&yaml, &path)
+    crate::spec::AgentSpec::parse(&yaml, &path)
         .map_err(|e| anyhow::anyhow!("the model's manifest is not a valid spec: {e}"))?;
     if path.exists()
-        || crate::agents::Roster::load(home.root())
+        || crate::spec::Roster::load(home.root())
             .specs
             .contains_key(&name)
     {

@@ -2,10 +2,10 @@
 
 use std::process::ExitCode;
 
-use crate::agents::Roster;
 use crate::config::Config;
 use crate::home::Home;
 use crate::pipeline::{Settings, budget};
+use crate::spec::Roster;
 use crate::store;
 
 #[derive(Debug, clap::Args)]

@@ -545,7 +545,7 @@ fn check_profile(home: &Home) -> Check {
 /// Every agent spec parses; the ones that cannot run here say why.
 fn check_agents(home: &Home) -> Check {
     const NAME: &str = "agents";
-    let roster = crate::agents::Roster::load(home.root());
+    let roster = crate::spec::Roster::load(home.root());
     if let Some((name, e)) = roster.invalid.iter().next() {
         return Check::bad(
             NAME,

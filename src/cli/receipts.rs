@@ -8,8 +8,8 @@ use serde_json::json;
 
 use crate::home::Home;
 use crate::keys;
-use crate::pipeline::receipt::{self, Receipt};
 use crate::pipeline::{runs, verify};
+use crate::receipt::{self, Receipt};
 use crate::store;
 
 #[derive(Debug, clap::Subcommand)]

@@ -45,7 +45,7 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
     let conn = store::open_readonly(&home.db_path())?;
     if let Some(Show::Forecast { agent, input, json }) = &args.show {
         let config = crate::config::Config::load(&home.config_path())?;
-        let roster = crate::agents::Roster::load(home.root());
+        let roster = crate::spec::Roster::load(home.root());
         let spec = roster.get(agent).map_err(anyhow::Error::msg)?;
         let router = crate::llm::Router::from_config(&config.models)?;
         let f = crate::pipeline::forecast::forecast(

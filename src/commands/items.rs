@@ -2,9 +2,9 @@
 //! A list answers for 15 minutes; a number not on it gets a short answer.
 
 use super::grammar::ItemAction;
-use super::state::{self, ListItem};
 use super::views;
 use super::{CommandError, Owner, OwnerMessage};
+use crate::owner_state::{self, Key, ListItem};
 use crate::pipeline::{Decision, PipelineError, RunStatus};
 
 impl Owner {
@@ -19,11 +19,11 @@ impl Owner {
         // A list answers for 15 minutes, and a list of drafts for as long as one waits.
         let items = store
             .read(move |c| {
-                if let Some(items) = state::list(c, now)? {
+                if let Some(items) = owner_state::list(c, now)? {
                     return Ok(Some(items));
                 }
-                let stale: Option<Vec<ListItem>> =
-                    state::get(c, state::LIST)?.and_then(|(v, _)| serde_json::from_value(v).ok());
+                let stale: Option<Vec<ListItem>> = owner_state::get(c, Key::List)?
+                    .and_then(|(v, _)| serde_json::from_value(v).ok());
                 let pending: Vec<String> =
                     views::pending(c, now)?.into_iter().map(|p| p.id).collect();
                 Ok(stale.filter(|items| {
@@ -63,7 +63,7 @@ impl Owner {
             .pipeline
             .store()
             .read(move |c| {
-                Ok(views::pending(c, state::now_ms())?
+                Ok(views::pending(c, owner_state::now_ms())?
                     .into_iter()
                     .find(|p| p.id == id_owned)
                     .map(|p| {

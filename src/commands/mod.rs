@@ -7,7 +7,6 @@
 pub mod duration;
 pub mod grammar;
 mod items;
-pub mod state;
 pub mod teach;
 mod turn;
 pub mod views;
@@ -17,13 +16,13 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::memory::handle::Canonicalizer;
+use crate::owner_state::{self, Key};
 use crate::pipeline::{Actor, Effect, Pipeline, PipelineError, RunRequest, RunStatus, Trigger};
 use crate::profile::watch::SharedProfile;
+use crate::spec::SELF_CHAT_AGENT;
 use crate::store::StoreError;
 use grammar::{Command, Parsed};
 
-/// The agent whose runs carry command replies to the owner.
-pub const SELF_CHAT_AGENT: &str = "self-chat";
 /// The agent that answers owner turns that are not commands.
 pub const CHIEF_OF_STAFF: &str = "chief-of-staff";
 
@@ -158,7 +157,7 @@ impl Owner {
                     channel: msg.channel.clone(),
                     text: text.to_string(),
                 }],
-                forecast_usd: crate::agents::spec::Usd(0),
+                forecast_usd: crate::spec::Usd(0),
             })
             .await?;
         if out.status != RunStatus::Succeeded {
@@ -186,7 +185,7 @@ impl Owner {
                 let until = span.map(|s| s.resolve(&now_ts.to_zoned(tz.clone())));
                 let until_ms = until.map(|t| t.as_millisecond());
                 store
-                    .write(move |c| Ok(state::set_global_pause(c, until_ms)?))
+                    .write(move |c| Ok(owner_state::set_global_pause(c, until_ms)?))
                     .await?;
                 match until_ms {
                     Some(u) => format!(
@@ -197,7 +196,9 @@ impl Owner {
                 }
             }
             Command::Resume => {
-                let was = store.write(|c| Ok(state::clear(c, state::PAUSE)?)).await?;
+                let was = store
+                    .write(|c| Ok(owner_state::clear(c, Key::Pause)?))
+                    .await?;
                 if was {
                     "▶️ resumed.".into()
                 } else {
@@ -216,7 +217,7 @@ impl Owner {
                     .await?
             }
             Command::ResumeAll => {
-                let n = store.write(|c| Ok(state::resume_all(c)?)).await?;
+                let n = store.write(|c| Ok(owner_state::resume_all(c)?)).await?;
                 format!(
                     "▶️ resumed {n} paused contact{}.",
                     if n == 1 { "" } else { "s" }
@@ -229,7 +230,7 @@ impl Owner {
             }
             Command::KillSwitch(on) => {
                 store
-                    .write(move |c| Ok(state::set_kill_switch(c, on)?))
+                    .write(move |c| Ok(owner_state::set_kill_switch(c, on)?))
                     .await?;
                 if on {
                     "🛑 kill switch ON: nothing acts and nothing is sent until you say \"kill switch off\".".into()
@@ -270,13 +271,7 @@ impl Owner {
             }
             Command::News(filter) => {
                 store
-                    .read(move |c| {
-                        Ok(crate::agents::roster::radar::news(
-                            c,
-                            filter.as_deref(),
-                            now,
-                        )?)
-                    })
+                    .read(move |c| Ok(views::news(c, filter.as_deref(), now)?))
                     .await?
             }
             Command::Presence(p) => {
@@ -290,7 +285,7 @@ impl Owner {
             }
             Command::PresenceOff => {
                 store
-                    .write(|c| Ok(state::clear(c, state::PRESENCE)?))
+                    .write(|c| Ok(owner_state::clear(c, Key::Presence)?))
                     .await?;
                 "👋 welcome back; status cleared.".into()
             }
@@ -332,19 +327,19 @@ impl Owner {
             .pipeline
             .store()
             .read(move |c| {
-                let kill = state::kill_switch(c)?;
-                let pause = match state::global_pause(c, now)? {
+                let kill = owner_state::kill_switch(c)?;
+                let pause = match owner_state::global_pause(c, now)? {
                     Some(Some(u)) => format!("paused until {}", views::local_time(u, &tz)),
                     Some(None) => "paused".into(),
                     None => "active".into(),
                 };
-                let paused = state::paused_contacts(c, now)?.len();
+                let paused = owner_state::paused_contacts(c, now)?.len();
                 let pending = views::pending(c, now)?.len();
                 let spent = crate::pipeline::budget::usage(c, crate::pipeline::budget::GLOBAL, &today)?;
-                let presence = teach::presence_now(c, now)?
+                let presence = owner_state::presence_now(c, now)?
                     .and_then(|p| p["text"].as_str().map(str::to_string))
                     .unwrap_or_else(|| "none".into());
-                let feeds: String = crate::agents::roster::radar::failing(c)?
+                let feeds: String = views::failing(c)?
                     .into_iter()
                     .map(|(url, n, e)| format!("\nfeed failing ({n}×): {url}: {e}"))
                     .collect();

@@ -5,10 +5,10 @@ use rusqlite::Connection;
 use serde_json::json;
 
 use super::grammar::Presence;
-use super::state::{self, QUESTION};
 use super::views::{human_duration, local_time};
 use crate::memory::handle::Canonicalizer;
 use crate::memory::people::{self, MemoryError};
+use crate::owner_state::{self, Key};
 
 /// One person by name or handle, or the sentence that says why not.
 pub fn person(
@@ -42,12 +42,12 @@ pub fn set_presence(
     until_ms: i64,
     tz: &jiff::tz::TimeZone,
 ) -> rusqlite::Result<String> {
-    state::set(
+    owner_state::set(
         conn,
-        state::PRESENCE,
+        Key::Presence,
         &json!({
             "state": p.state, "text": p.text, "place": p.place,
-            "setAtMs": state::now_ms(), "untilMs": until_ms,
+            "setAtMs": owner_state::now_ms(), "untilMs": until_ms,
         }),
     )?;
     Ok(format!(
@@ -64,13 +64,6 @@ pub fn set_presence(
     ))
 }
 
-/// The owner's manual status, if it has not run out.
-pub fn presence_now(conn: &Connection, now_ms: i64) -> rusqlite::Result<Option<serde_json::Value>> {
-    Ok(state::get(conn, state::PRESENCE)?
-        .map(|(v, _)| v)
-        .filter(|v| v["untilMs"].as_i64().is_some_and(|u| u > now_ms)))
-}
-
 pub fn pause_contact(
     conn: &Connection,
     who: &str,
@@ -83,8 +76,8 @@ pub fn pause_contact(
         Err(msg) => return Ok(msg),
     };
     // "Until resumed" is a pause that outlives any realistic uptime.
-    let forever = state::now_ms() + 100 * 365 * 86_400_000;
-    state::pause_contact(conn, &id, until_ms.unwrap_or(forever), "owner")?;
+    let forever = owner_state::now_ms() + 100 * 365 * 86_400_000;
+    owner_state::pause_contact(conn, &id, until_ms.unwrap_or(forever), "owner")?;
     Ok(match until_ms {
         Some(u) => format!(
             "⏸ paused {name} until {}; I won't draft replies to them.",
@@ -103,7 +96,7 @@ pub fn resume_contact(
         Ok(p) => p,
         Err(msg) => return Ok(msg),
     };
-    Ok(if state::resume_contact(conn, &id)? {
+    Ok(if owner_state::resume_contact(conn, &id)? {
         format!("▶️ {name} resumed.")
     } else {
         format!("{name} was not paused.")
@@ -116,12 +109,12 @@ pub fn whats_paused(
     tz: &jiff::tz::TimeZone,
 ) -> rusqlite::Result<String> {
     let mut out = String::new();
-    match state::global_pause(conn, now_ms)? {
+    match owner_state::global_pause(conn, now_ms)? {
         Some(Some(u)) => out.push_str(&format!("⏸ everything until {}\n", local_time(u, tz))),
         Some(None) => out.push_str("⏸ everything, until you say resume\n"),
         None => {}
     }
-    for p in state::paused_contacts(conn, now_ms)? {
+    for p in owner_state::paused_contacts(conn, now_ms)? {
         let left = p.until_ms - now_ms;
         let when = if left > 365 * 86_400_000 {
             "until resumed".to_string()
@@ -152,9 +145,9 @@ pub fn remember(
         Ok(p) => p,
         Err(msg) => return Ok(msg),
     };
-    state::set(
+    owner_state::set(
         conn,
-        QUESTION,
+        Key::Question,
         &json!({ "kind": "fact", "personId": id, "name": name, "key": key, "value": value }),
     )?;
     Ok(format!("📝 save {name}'s {key}: {value}? yes/no"))
@@ -162,9 +155,9 @@ pub fn remember(
 
 /// The owner's yes or no to the last question.
 pub fn answer(conn: &Connection, yes: bool, now_ms: i64) -> rusqlite::Result<String> {
-    let question =
-        state::get(conn, QUESTION)?.filter(|(_, at)| now_ms - at <= state::QUESTION_TTL_MS);
-    state::clear(conn, QUESTION)?;
+    let question = owner_state::get(conn, Key::Question)?
+        .filter(|(_, at)| now_ms - at <= owner_state::QUESTION_TTL_MS);
+    owner_state::clear(conn, Key::Question)?;
     let Some((q, _)) = question else {
         return Ok("🤷 there's no question waiting for a yes or no.".into());
     };
@@ -266,7 +259,7 @@ pub fn peek(conn: &Connection, who: &str, canon: &Canonicalizer) -> rusqlite::Re
         return Ok(format!("💬 nothing from {name} yet."));
     }
     rows.reverse();
-    let now = state::now_ms();
+    let now = owner_state::now_ms();
     let mut out = format!("💬 {name}, latest last:\n");
     for (dir, text, at, channel) in rows {
         let who = if dir == "out" { "you" } else { name.as_str() };
@@ -289,7 +282,7 @@ pub fn disclose(
         Ok(p) => p,
         Err(msg) => return Ok(msg),
     };
-    state::set_disclosure(conn, &id, allow)?;
+    owner_state::set_disclosure(conn, &id, allow)?;
     Ok(if allow {
         format!("🔓 I may tell {name} where you are (inner circle rules still apply).")
     } else {

@@ -29,7 +29,7 @@ impl Owner {
                         channel: msg.channel.clone(),
                     },
                 ],
-                forecast_usd: crate::agents::spec::Usd(0),
+                forecast_usd: crate::spec::Usd(0),
             })
             .await?;
         if out.status == RunStatus::Succeeded {

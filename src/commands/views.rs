@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::state::{self, ListItem};
+use crate::owner_state::{self, ListItem};
 use crate::pipeline::{confirm, runs};
 
 pub const HELP: &str = "Steward commands:
@@ -99,7 +99,7 @@ pub fn approvals(conn: &Connection, now_ms: i64) -> rusqlite::Result<String> {
         .iter()
         .map(|p| ListItem::Confirmation(p.id.clone()))
         .collect();
-    state::set_list(conn, &items)?;
+    owner_state::set_list(conn, &items)?;
     let mut out = String::new();
     for (i, p) in pending.iter().enumerate() {
         let name = display_name(conn, &p.channel, &p.to);
@@ -123,14 +123,14 @@ pub fn runs(conn: &Connection, now_ms: i64) -> rusqlite::Result<String> {
     // The self-chat's own replies would crowd out the work the owner asks about.
     let list: Vec<_> = runs::list(conn, None, 40)?
         .into_iter()
-        .filter(|r| r.agent != super::SELF_CHAT_AGENT)
+        .filter(|r| r.agent != crate::spec::SELF_CHAT_AGENT)
         .take(8)
         .collect();
     if list.is_empty() {
         return Ok("no runs yet.".into());
     }
     let items: Vec<ListItem> = list.iter().map(|r| ListItem::Run(r.id.clone())).collect();
-    state::set_list(conn, &items)?;
+    owner_state::set_list(conn, &items)?;
     let mut out = String::new();
     for (i, r) in list.iter().enumerate() {
         let ago = r
@@ -152,7 +152,7 @@ pub fn runs(conn: &Connection, now_ms: i64) -> rusqlite::Result<String> {
 
 /// The run `receipt <n>` means: from the last runs list if fresh, else the n-th newest.
 pub fn nth_run(conn: &Connection, n: usize, now_ms: i64) -> rusqlite::Result<Option<String>> {
-    if let Some(items) = state::list(conn, now_ms)? {
+    if let Some(items) = owner_state::list(conn, now_ms)? {
         let runs: Vec<&String> = items
             .iter()
             .filter_map(|i| match i {
@@ -166,7 +166,7 @@ pub fn nth_run(conn: &Connection, n: usize, now_ms: i64) -> rusqlite::Result<Opt
     }
     Ok(runs::list(conn, None, 200)?
         .into_iter()
-        .filter(|r| r.agent != super::SELF_CHAT_AGENT)
+        .filter(|r| r.agent != crate::spec::SELF_CHAT_AGENT)
         .nth(n - 1)
         .map(|r| r.id))
 }
@@ -288,7 +288,7 @@ pub fn brief(conn: &Connection, now_ms: i64, today: &str) -> rusqlite::Result<St
     let (n, ok, cost): (i64, i64, i64) = conn.query_row(
         "SELECT COUNT(*), COALESCE(SUM(status = 'succeeded'), 0), COALESCE(SUM(cost_micros), 0)
          FROM runs WHERE day = ?1 AND agent != ?2",
-        params![today, super::SELF_CHAT_AGENT],
+        params![today, crate::spec::SELF_CHAT_AGENT],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
     out.push_str(&format!(
@@ -296,4 +296,44 @@ pub fn brief(conn: &Connection, now_ms: i64, today: &str) -> rusqlite::Result<St
         cost as f64 / 1e6
     ));
     Ok(out)
+}
+
+// The radar (`agents::roster::radar`) fills `feeds` and `news_items`; these
+// are the owner's views of them, here so the commands need not import the agents.
+
+/// Feeds in trouble, for `status`: (url, failures, last error).
+pub fn failing(conn: &Connection) -> rusqlite::Result<Vec<(String, i64, String)>> {
+    conn.prepare(
+        "SELECT url, failures, COALESCE(last_error, '') FROM feeds WHERE failures > 0 ORDER BY url",
+    )?
+    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+    .collect()
+}
+
+/// `news [today|week|<source>]`.
+pub fn news(conn: &Connection, filter: Option<&str>, now_ms: i64) -> rusqlite::Result<String> {
+    let (since, source) = match filter.map(str::trim).filter(|f| !f.is_empty()) {
+        None | Some("today") => (now_ms - 24 * 3600 * 1000, None),
+        Some("week") => (now_ms - 7 * 24 * 3600 * 1000, None),
+        Some(s) => (0, Some(s.to_lowercase())),
+    };
+    let mut stmt = conn.prepare(
+        "SELECT title, url, source FROM news_items WHERE published_ms >= ?1
+         AND (?2 IS NULL OR lower(source) LIKE '%' || ?2 || '%') ORDER BY published_ms DESC LIMIT 10",
+    )?;
+    let rows: Vec<(String, String, String)> = stmt
+        .query_map(params![since, source], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    if rows.is_empty() {
+        return Ok(
+            "📰 no news yet (ai-radar reads the feeds listed in agents/ai-radar.yaml).".into(),
+        );
+    }
+    let mut out = String::from("📰 news\n");
+    for (i, (title, url, source)) in rows.iter().enumerate() {
+        out.push_str(&format!("{} · {title} ({source}) {url}\n", i + 1));
+    }
+    Ok(out.trim_end().to_string())
 }

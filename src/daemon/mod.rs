@@ -17,12 +17,12 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::agents::Roster;
 use crate::config::{Config, SecretError};
 use crate::home::Home;
 use crate::http::{self, AppState};
 use crate::keys::{self, KeyError};
 use crate::pipeline::{self, Pipeline, PipelineError};
+use crate::spec::Roster;
 use crate::store::{Store, StoreError, meta};
 
 /// How long open connections get to finish after a stop signal. Kept well under

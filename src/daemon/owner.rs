@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use tokio::sync::broadcast;
 
-use crate::commands::{Owner, OwnerMessage, state};
+use crate::commands::{Owner, OwnerMessage};
+use crate::owner_state::{self, Key};
 use crate::pipeline::{Actor, Effect, Pipeline, RunRequest, Trigger};
 use crate::profile::watch::{self, SharedProfile};
 use crate::profile::{OwnerProfile, ProfileError};
@@ -44,20 +45,20 @@ async fn report(pipeline: &Pipeline, problem: Option<ProfileError>) {
     let fresh = pipeline
         .store()
         .write(move |c| {
-            let last = state::get(c, state::PROFILE_PROBLEM)?
+            let last = owner_state::get(c, Key::ProfileProblem)?
                 .and_then(|(v, _)| v.as_str().map(str::to_string));
             match &t {
                 Some(p) if last.as_deref() == Some(p.as_str()) => Ok(false),
                 Some(p) => {
-                    state::set(
+                    owner_state::set(
                         c,
-                        state::PROFILE_PROBLEM,
+                        Key::ProfileProblem,
                         &serde_json::Value::String(p.clone()),
                     )?;
                     Ok(true)
                 }
                 None => {
-                    state::clear(c, state::PROFILE_PROBLEM)?;
+                    owner_state::clear(c, Key::ProfileProblem)?;
                     Ok(false)
                 }
             }
@@ -73,13 +74,13 @@ async fn report(pipeline: &Pipeline, problem: Option<ProfileError>) {
     );
     let out = pipeline
         .run(RunRequest {
-            agent: crate::commands::SELF_CHAT_AGENT.into(),
+            agent: crate::spec::SELF_CHAT_AGENT.into(),
             trigger: Trigger::Owner,
             actor: Actor::Console,
             input: String::new(),
             dedup_key: None,
             plan: vec![Effect::NotifyOwner { channel, text: msg }],
-            forecast_usd: crate::agents::spec::Usd(0),
+            forecast_usd: crate::spec::Usd(0),
         })
         .await;
     if let Err(e) = out {
@@ -117,7 +118,7 @@ pub fn route(owner: Owner, mut bus: broadcast::Receiver<Inbound>) -> tokio::task
             let echo = owner
                 .pipeline()
                 .store()
-                .write(move |c| Ok(state::take_echo(c, &ch, &text)?))
+                .write(move |c| Ok(owner_state::take_echo(c, &ch, &text)?))
                 .await;
             match echo {
                 Ok(true) => {

@@ -9,12 +9,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState};
-use crate::agents::spec::Usd;
-use crate::pipeline::receipt::{self, Receipt};
 use crate::pipeline::{
     Actor, Decision, Effect, PipelineError, RunOutcome, RunRequest, Trigger, audit, budget,
     confirm, runs, verify,
 };
+use crate::receipt::{self, Receipt};
+use crate::spec::Usd;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -12,11 +12,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState};
-use crate::agents::spec::Usd;
 use crate::keys::constant_time_eq;
 use crate::pipeline::{Actor, Effect, RunRequest, Trigger};
 use crate::signals::signal::{self, Rejection, SignalBody, SignedBody, StoreSignalError};
 use crate::signals::{devices, presence};
+use crate::spec::Usd;
 
 /// Signals accepted per device per minute.
 pub const RATE_PER_MINUTE: u32 = 60;

@@ -17,7 +17,7 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use rusqlite::{Connection, OptionalExtension};
 use serde_json::json;
 
-use super::receipt::{self, Receipt};
+use crate::receipt::{self, Receipt};
 
 pub const FILE: &str = "audit.head";
 

@@ -14,8 +14,9 @@ use serde_json::{Value, json};
 
 use super::audit::{self, Record};
 use super::confirm::Decision;
-use super::receipt::{self, Receipt};
-use super::{canonical, journal};
+use super::journal;
+use crate::canonical;
+use crate::receipt::{self, Receipt};
 
 /// The confirmation row a decision is about.
 struct Row {

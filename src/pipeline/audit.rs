@@ -59,8 +59,8 @@ pub fn append(conn: &Connection, rec: &Record<'_>) -> rusqlite::Result<(i64, Str
         actor: rec.actor.to_string(),
         decision: rec.decision.to_string(),
         kind: rec.kind.to_string(),
-        payload_digest: super::canonical::sha256_hex(
-            super::canonical::to_string(rec.payload).as_bytes(),
+        payload_digest: crate::canonical::sha256_hex(
+            crate::canonical::to_string(rec.payload).as_bytes(),
         ),
         prev_hash,
         run_id: rec.run_id.map(str::to_string),

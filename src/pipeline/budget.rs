@@ -8,7 +8,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-use crate::agents::spec::{AgentSpec, Usd};
+use crate::spec::{AgentSpec, Usd};
 
 pub const GLOBAL: &str = "global";
 

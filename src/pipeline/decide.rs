@@ -49,7 +49,7 @@ impl Pipeline {
         self.ensure_unsealed()?;
         if self
             .store
-            .read(|c| Ok(crate::commands::state::kill_switch(c)?))
+            .read(|c| Ok(crate::owner_state::kill_switch(c)?))
             .await?
         {
             return Err(PipelineError::KillSwitch);

@@ -273,11 +273,11 @@ fn prepare(
     // owner (a command in the self-chat, a takeover in a contact's thread).
     match &delivery {
         Delivery::Owner(send) => {
-            crate::commands::state::record_echo(&tx, send.channel(), send.text())?;
+            crate::owner_state::record_echo(&tx, send.channel(), send.text())?;
         }
         Delivery::Contact(send) => {
             let thread = format!("{}>{}", send.channel(), send.to());
-            crate::commands::state::record_echo(&tx, &thread, send.text())?;
+            crate::owner_state::record_echo(&tx, &thread, send.text())?;
         }
         _ => {}
     }
@@ -478,7 +478,7 @@ impl Pipeline {
             .inner
             .roster
             .get(agent)
-            .is_ok_and(|s| s.model_lock == Some(crate::agents::spec::ModelLock::Local));
+            .is_ok_and(|s| s.model_lock == Some(crate::spec::ModelLock::Local));
         let result = self
             .inner
             .models

@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use super::execute::{Next, record_step};
 use super::request::{Effect, RunRequest};
 use super::{Inner, Pipeline, PipelineError, StepKey, journal};
-use crate::agents::spec::{ModelLock, RuntimeKind};
 use crate::runtime::{self, RemoteRun, RuntimeError};
+use crate::spec::{ModelLock, RuntimeKind};
 
 /// Turn the plan's model steps into forward steps when this run belongs on the
 /// remote runtime. `forecast_tokens` is the forecast's input + output.
@@ -175,7 +175,7 @@ impl Pipeline {
         &self,
         key: &StepKey,
         run: &RemoteRun,
-        receipt: crate::pipeline::receipt::Receipt,
+        receipt: crate::receipt::Receipt,
         fingerprint: &str,
     ) -> Result<(), PipelineError> {
         let k = key.clone();

@@ -2,8 +2,8 @@
 //! what this Steward can do. Budget and confirmation live in their own modules.
 
 use super::request::{Actor, Effect, MAX_TEXT_CHARS, RunRequest, Trigger};
-use crate::agents::spec::{AgentSpec, Audience, RuntimeKind, Tool, Trust};
 use crate::memory::handle::{Canonicalizer, Handle, Kind};
+use crate::spec::{AgentSpec, Audience, RuntimeKind, Tool, Trust};
 
 /// Who the actor is, as far as Steward is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,7 +178,7 @@ pub fn check_runtime(spec: &AgentSpec, req: &RunRequest, has_runtime: bool) -> R
     if !forwards && spec.runtime != RuntimeKind::Remote {
         return Ok(());
     }
-    if spec.model_lock == Some(crate::agents::spec::ModelLock::Local) {
+    if spec.model_lock == Some(crate::spec::ModelLock::Local) {
         return Err(format!(
             "{} is locked to local models; it is never forwarded to the remote runtime",
             spec.name
@@ -209,7 +209,7 @@ pub fn check_models(
             spec.name
         ));
     };
-    let local_only = spec.model_lock == Some(crate::agents::spec::ModelLock::Local);
+    let local_only = spec.model_lock == Some(crate::spec::ModelLock::Local);
     if has_model(cap, local_only) {
         Ok(())
     } else if local_only && has_model(cap, false) {
@@ -227,7 +227,7 @@ pub fn check_models(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::spec::Roster;
+    use crate::spec::Roster;
 
     fn roster() -> Roster {
         Roster::load(tempfile::tempdir().unwrap().path())
@@ -241,7 +241,7 @@ mod tests {
             input: String::new(),
             dedup_key: None,
             plan,
-            forecast_usd: crate::agents::spec::Usd(0),
+            forecast_usd: crate::spec::Usd(0),
         }
     }
 
@@ -413,7 +413,7 @@ mod tests {
                 .contains("runtime: {url")
         );
         assert_eq!(check_runtime(&remote, &run, true), Ok(()));
-        remote.model_lock = Some(crate::agents::spec::ModelLock::Local);
+        remote.model_lock = Some(crate::spec::ModelLock::Local);
         assert!(
             check_runtime(&remote, &run, true)
                 .unwrap_err()

@@ -28,7 +28,7 @@ pub fn append(
     )?;
     conn.execute(
         "INSERT INTO journal (run_id, seq, kind, payload) VALUES (?1, ?2, ?3, ?4)",
-        params![run_id, seq, kind, super::canonical::to_string(payload)],
+        params![run_id, seq, kind, crate::canonical::to_string(payload)],
     )?;
     Ok(seq)
 }

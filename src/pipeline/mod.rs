@@ -16,18 +16,16 @@ pub mod anchor;
 pub mod approval;
 pub mod audit;
 pub mod budget;
-pub mod canonical;
 pub mod confirm;
 mod decide;
 mod execute;
-pub mod fault;
+
 pub mod forecast;
 mod forward;
 pub mod gates;
 mod hold;
 pub mod integrity;
 pub mod journal;
-pub mod receipt;
 pub mod request;
 pub mod runs;
 pub mod verify;
@@ -41,9 +39,11 @@ use serde_json::json;
 pub use confirm::{ConfirmedSend, Decision};
 pub use request::{Actor, Effect, RunOutcome, RunRequest, RunStatus, Trigger};
 
-use crate::agents::spec::{Roster, Usd};
 use crate::bridges::Bridges;
+use crate::canonical;
+use crate::spec::{Roster, Usd};
 use crate::store::{Store, StoreError};
+use crate::types::StepKey;
 use audit::Record;
 use gates::{Identity, OwnerIdentities};
 
@@ -66,20 +66,6 @@ impl OwnerSend {
     }
     pub fn text(&self) -> &str {
         &self.text
-    }
-}
-
-/// The idempotency key of one side effect: `(run_id, step, attempt)`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StepKey {
-    pub run_id: String,
-    pub step: usize,
-    pub attempt: u32,
-}
-
-impl std::fmt::Display for StepKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}", self.run_id, self.step, self.attempt)
     }
 }
 
@@ -144,7 +130,7 @@ struct Inner {
     roster: Roster,
     settings: Settings,
     bridges: Bridges,
-    fault: fault::Fault,
+    fault: crate::fault::Fault,
     models: crate::llm::Router,
     /// Where heavy runs go; `None` refuses agents that need it.
     runtime: Option<crate::runtime::Runtime>,
@@ -181,7 +167,7 @@ impl Pipeline {
                 roster,
                 settings,
                 bridges,
-                fault: fault::Fault::from_env(),
+                fault: crate::fault::Fault::from_env(),
                 models: crate::llm::Router::default(),
                 runtime: None,
                 anchored: std::sync::atomic::AtomicI64::new(-1),
@@ -240,7 +226,7 @@ impl Pipeline {
         let Ok(spec) = self.inner.roster.get(agent) else {
             return false;
         };
-        let local_only = spec.model_lock == Some(crate::agents::spec::ModelLock::Local);
+        let local_only = spec.model_lock == Some(crate::spec::ModelLock::Local);
         spec.capability
             .as_deref()
             .is_some_and(|cap| self.inner.models.has(cap, local_only))
@@ -512,7 +498,7 @@ fn admit(
         return Ok(out);
     }
     // 0b. Kill switch: nothing acts; only the self-chat's replies reach the owner.
-    if req.agent != crate::commands::SELF_CHAT_AGENT && crate::commands::state::kill_switch(&tx)? {
+    if req.agent != crate::spec::SELF_CHAT_AGENT && crate::owner_state::kill_switch(&tx)? {
         let reason = PipelineError::KillSwitch.to_string();
         gate_record(&tx, &run_id, &actor, "killSwitch", &Err(reason.clone()))?;
         let out = refuse(&tx, reason)?;

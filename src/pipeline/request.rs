@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::agents::spec::Usd;
+use crate::spec::Usd;
 
 /// Longest text a single send may carry.
 pub const MAX_TEXT_CHARS: usize = 4000;

@@ -7,11 +7,12 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::audit::{self, Record};
+use super::budget;
 use super::journal::{self, Event};
-use super::receipt::{self, Receipt};
 use super::request::{Effect, RunStatus};
-use super::{budget, canonical};
-use crate::agents::spec::Usd;
+use crate::canonical;
+use crate::receipt::{self, Receipt};
+use crate::spec::Usd;
 
 #[derive(Debug, Clone)]
 pub struct RunRow {

@@ -4,8 +4,8 @@ use ed25519_dalek::VerifyingKey;
 use rusqlite::Connection;
 use serde::Serialize;
 
-use super::receipt::{self, Receipt, ReceiptError};
 use super::{audit, journal, runs};
+use crate::receipt::{self, Receipt, ReceiptError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

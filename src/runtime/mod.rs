@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::config::{RuntimeConfig, SecretRef};
-use crate::pipeline::receipt::{self, Receipt};
+use crate::receipt::{self, Receipt};
 
 /// Attempts for a create or read that meets 429, 5xx or a dropped connection.
 const ATTEMPTS: u32 = 4;

@@ -215,7 +215,7 @@ pub fn console_pipeline_on(
     steward::pipeline::Pipeline::new(
         store,
         ed25519_dalek::SigningKey::from_bytes(&CONSOLE_KEY),
-        steward::agents::spec::Roster::load(dir),
+        steward::spec::Roster::load(dir),
         settings,
         Bridges::new(vec![Bridge::Console(ConsoleBridge::new(dir))]),
     )

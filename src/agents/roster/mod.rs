@@ -13,9 +13,9 @@ use jiff::tz::TimeZone;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::nudge::{Hold, Nudge};
-use super::spec::AgentSpec;
-use crate::commands::state;
 use crate::config::QuietHours;
+use crate::owner_state;
+use crate::spec::AgentSpec;
 
 /// One moment in the owner's zone.
 #[derive(Debug, Clone)]
@@ -160,10 +160,10 @@ pub fn hold(conn: &Connection, quiet: &QuietHours, tick: &Tick) -> rusqlite::Res
     if quiet.contains(tick.zoned().time()) {
         return Ok(Some(Hold::QuietHours));
     }
-    if state::global_pause(conn, tick.now_ms)?.is_some() {
+    if owner_state::global_pause(conn, tick.now_ms)?.is_some() {
         return Ok(Some(Hold::Paused));
     }
-    let manual = crate::commands::teach::presence_now(conn, tick.now_ms)?;
+    let manual = owner_state::presence_now(conn, tick.now_ms)?;
     if manual
         .as_ref()
         .and_then(|p| p["state"].as_str())

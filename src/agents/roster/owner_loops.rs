@@ -6,7 +6,7 @@ use rusqlite::{Connection, params};
 
 use super::Tick;
 use crate::agents::nudge::Nudge;
-use crate::commands::state::ListItem;
+use crate::owner_state::ListItem;
 
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;

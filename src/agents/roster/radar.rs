@@ -311,43 +311,6 @@ pub async fn fetch_all(
     report
 }
 
-/// Feeds in trouble, for `status`: (url, failures, last error).
-pub fn failing(conn: &Connection) -> rusqlite::Result<Vec<(String, i64, String)>> {
-    conn.prepare(
-        "SELECT url, failures, COALESCE(last_error, '') FROM feeds WHERE failures > 0 ORDER BY url",
-    )?
-    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-    .collect()
-}
-
-/// `news [today|week|<source>]`.
-pub fn news(conn: &Connection, filter: Option<&str>, now_ms: i64) -> rusqlite::Result<String> {
-    let (since, source) = match filter.map(str::trim).filter(|f| !f.is_empty()) {
-        None | Some("today") => (now_ms - 24 * 3600 * 1000, None),
-        Some("week") => (now_ms - 7 * 24 * 3600 * 1000, None),
-        Some(s) => (0, Some(s.to_lowercase())),
-    };
-    let mut stmt = conn.prepare(
-        "SELECT title, url, source FROM news_items WHERE published_ms >= ?1
-         AND (?2 IS NULL OR lower(source) LIKE '%' || ?2 || '%') ORDER BY published_ms DESC LIMIT 10",
-    )?;
-    let rows: Vec<(String, String, String)> = stmt
-        .query_map(params![since, source], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?
-        .collect::<Result<_, _>>()?;
-    if rows.is_empty() {
-        return Ok(
-            "📰 no news yet (ai-radar reads the feeds listed in agents/ai-radar.yaml).".into(),
-        );
-    }
-    let mut out = String::from("📰 news\n");
-    for (i, (title, url, source)) in rows.iter().enumerate() {
-        out.push_str(&format!("{} · {title} ({source}) {url}\n", i + 1));
-    }
-    Ok(out.trim_end().to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

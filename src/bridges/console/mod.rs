@@ -6,7 +6,8 @@ use std::path::Path;
 
 use super::ledger::Ledger;
 use super::{BridgeError, Capabilities, Channel, Health};
-use crate::pipeline::{ConfirmedSend, OwnerSend, StepKey};
+use crate::pipeline::{ConfirmedSend, OwnerSend};
+use crate::types::StepKey;
 
 pub use super::ledger::{Delivery, read as read_outbox};
 

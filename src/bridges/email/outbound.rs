@@ -19,9 +19,10 @@ use super::{CHANNEL, sent};
 use crate::bridges::ledger::{Delivery, Ledger, State};
 use crate::bridges::{BridgeError, Capabilities, Channel, Health};
 use crate::config::{Config, EmailAccount};
-use crate::pipeline::fault::Fault;
-use crate::pipeline::{ConfirmedSend, OwnerSend, StepKey};
+use crate::fault::Fault;
+use crate::pipeline::{ConfirmedSend, OwnerSend};
 use crate::store::Store;
+use crate::types::StepKey;
 
 #[derive(Debug, Clone)]
 pub struct EmailOutbound {

@@ -6,7 +6,8 @@ use std::path::Path;
 use super::send::{SendError, Sender, Target};
 use crate::bridges::ledger::Ledger;
 use crate::bridges::{BridgeError, Capabilities, Channel, Health};
-use crate::pipeline::{ConfirmedSend, OwnerSend, StepKey};
+use crate::pipeline::{ConfirmedSend, OwnerSend};
+use crate::types::StepKey;
 
 pub const CHANNEL: &str = "imessage";
 

@@ -9,7 +9,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::canonical;
+use crate::canonical;
 
 pub const ALGORITHM: &str = "ed25519";
 

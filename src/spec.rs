@@ -3,6 +3,11 @@
 //! Every field is checked at parse time, so an error names the file, the line and
 //! the field. A spec that fails to parse does not stop the daemon: the roster
 //! keeps the error, and a run of that agent is refused with it as the reason.
+//!
+//! This module sits below the pipeline: admission checks a spec's audience,
+//! trust, tools, runtime and model lock, and prices runs in [`Usd`], so these
+//! types cannot live with the agents' behaviour (`crate::agents`), which runs
+//! through the pipeline.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -177,6 +182,11 @@ impl TryFrom<u32> for Pct {
         }
     }
 }
+
+/// The agent whose runs carry command replies to the owner. Named here, below
+/// the pipeline, because admission lets it through the kill switch (so "kill
+/// switch off" can be acknowledged); the commands own its behaviour.
+pub const SELF_CHAT_AGENT: &str = "self-chat";
 
 /// An agent name: lower-case letters, digits and dashes.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]

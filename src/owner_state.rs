@@ -1,17 +1,52 @@
 //! The owner's durable switches: kill switch, global pause, per-contact pauses,
 //! disclosure rules, the echo ledger, the last numbered list and the question
 //! awaiting a yes/no. All of it lives in the store so it holds across restarts.
+//!
+//! It sits below the pipeline (which reads the kill switch at admission and
+//! records echoes as it sends) and below the commands, the assistant and the
+//! agents that set and read it, so none of them has to import another for it.
+//! The tables are migration 0005's (`owner_state`, `contact_pauses`,
+//! `disclosure_rules`, `owner_echoes`), unchanged.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub const KILL_SWITCH: &str = "killSwitch";
-pub const PAUSE: &str = "pause";
-pub const PRESENCE: &str = "presence";
-pub const LIST: &str = "list";
-pub const QUESTION: &str = "question";
-pub const PROFILE_PROBLEM: &str = "profileProblem";
+/// A row of `owner_state`. A key is a variant, so a misspelt key does not
+/// compile; its text is what the table stores, so existing rows keep working:
+/// a variant may be renamed, its text never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Key {
+    /// `true` while the kill switch is on (the row is deleted when off).
+    KillSwitch,
+    /// The global pause: `{untilMs}`, null until resumed.
+    Pause,
+    /// The owner's manual status: `{state, text, place, setAtMs, untilMs}`.
+    Presence,
+    /// The last numbered list, a JSON array of [`ListItem`].
+    List,
+    /// The question awaiting a yes/no.
+    Question,
+    /// The profile problem the owner was last told about.
+    ProfileProblem,
+    /// The owner was told once that drafts need a model.
+    NoDraftModelTold,
+}
+
+impl Key {
+    /// The stored text of the key.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Key::KillSwitch => "killSwitch",
+            Key::Pause => "pause",
+            Key::Presence => "presence",
+            Key::List => "list",
+            Key::Question => "question",
+            Key::ProfileProblem => "profileProblem",
+            Key::NoDraftModelTold => "noDraftModelTold",
+        }
+    }
+}
 
 /// A numbered list answers replies for this long.
 pub const LIST_TTL_MS: i64 = 15 * 60 * 1000;
@@ -24,44 +59,44 @@ pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
-pub fn get(conn: &Connection, key: &str) -> rusqlite::Result<Option<(Value, i64)>> {
+pub fn get(conn: &Connection, key: Key) -> rusqlite::Result<Option<(Value, i64)>> {
     conn.query_row(
         "SELECT value, at_ms FROM owner_state WHERE key = ?1",
-        [key],
+        [key.as_str()],
         |r| Ok((r.get::<_, String>(0)?, r.get(1)?)),
     )
     .optional()
     .map(|o| o.map(|(v, at)| (serde_json::from_str(&v).unwrap_or(Value::Null), at)))
 }
 
-pub fn set(conn: &Connection, key: &str, value: &Value) -> rusqlite::Result<()> {
+pub fn set(conn: &Connection, key: Key, value: &Value) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO owner_state (key, value, at_ms) VALUES (?1, ?2, ?3)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value, at_ms = excluded.at_ms",
-        params![key, value.to_string(), now_ms()],
+        params![key.as_str(), value.to_string(), now_ms()],
     )?;
     Ok(())
 }
 
-pub fn clear(conn: &Connection, key: &str) -> rusqlite::Result<bool> {
-    Ok(conn.execute("DELETE FROM owner_state WHERE key = ?1", [key])? > 0)
+pub fn clear(conn: &Connection, key: Key) -> rusqlite::Result<bool> {
+    Ok(conn.execute("DELETE FROM owner_state WHERE key = ?1", [key.as_str()])? > 0)
 }
 
 pub fn kill_switch(conn: &Connection) -> rusqlite::Result<bool> {
-    Ok(get(conn, KILL_SWITCH)?.is_some_and(|(v, _)| v == Value::Bool(true)))
+    Ok(get(conn, Key::KillSwitch)?.is_some_and(|(v, _)| v == Value::Bool(true)))
 }
 
 pub fn set_kill_switch(conn: &Connection, on: bool) -> rusqlite::Result<()> {
     if on {
-        set(conn, KILL_SWITCH, &Value::Bool(true))
+        set(conn, Key::KillSwitch, &Value::Bool(true))
     } else {
-        clear(conn, KILL_SWITCH).map(|_| ())
+        clear(conn, Key::KillSwitch).map(|_| ())
     }
 }
 
 /// The global pause: `Some(None)` until resumed, `Some(Some(ms))` until then.
 pub fn global_pause(conn: &Connection, now: i64) -> rusqlite::Result<Option<Option<i64>>> {
-    Ok(match get(conn, PAUSE)? {
+    Ok(match get(conn, Key::Pause)? {
         None => None,
         Some((v, _)) => match v["untilMs"].as_i64() {
             Some(until) if until <= now => None,
@@ -71,7 +106,11 @@ pub fn global_pause(conn: &Connection, now: i64) -> rusqlite::Result<Option<Opti
 }
 
 pub fn set_global_pause(conn: &Connection, until_ms: Option<i64>) -> rusqlite::Result<()> {
-    set(conn, PAUSE, &serde_json::json!({ "untilMs": until_ms }))
+    set(
+        conn,
+        Key::Pause,
+        &serde_json::json!({ "untilMs": until_ms }),
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -137,7 +176,7 @@ pub fn contact_paused(conn: &Connection, person_id: &str, now: i64) -> rusqlite:
 }
 
 fn echo_hash(text: &str) -> String {
-    crate::pipeline::canonical::sha256_hex(text.trim().as_bytes())
+    crate::canonical::sha256_hex(text.trim().as_bytes())
 }
 
 /// Remember that Steward is about to send `text` to the owner's chat on `channel`.
@@ -173,6 +212,13 @@ pub fn take_echo(conn: &Connection, channel: &str, text: &str) -> rusqlite::Resu
     }
 }
 
+/// The owner's manual status, if it has not run out.
+pub fn presence_now(conn: &Connection, now_ms: i64) -> rusqlite::Result<Option<Value>> {
+    Ok(get(conn, Key::Presence)?
+        .map(|(v, _)| v)
+        .filter(|v| v["untilMs"].as_i64().is_some_and(|u| u > now_ms)))
+}
+
 /// One entry of a numbered list the owner can answer by number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "kind", content = "id")]
@@ -183,12 +229,16 @@ pub enum ListItem {
 }
 
 pub fn set_list(conn: &Connection, items: &[ListItem]) -> rusqlite::Result<()> {
-    set(conn, LIST, &serde_json::to_value(items).unwrap_or_default())
+    set(
+        conn,
+        Key::List,
+        &serde_json::to_value(items).unwrap_or_default(),
+    )
 }
 
 /// The last list, if it is still fresh.
 pub fn list(conn: &Connection, now: i64) -> rusqlite::Result<Option<Vec<ListItem>>> {
-    Ok(match get(conn, LIST)? {
+    Ok(match get(conn, Key::List)? {
         Some((v, at)) if now - at <= LIST_TTL_MS => serde_json::from_value(v).ok(),
         _ => None,
     })
@@ -226,6 +276,34 @@ mod tests {
         crate::store::migrate::migrate(&mut c).unwrap();
         std::mem::forget(dir);
         c
+    }
+
+    /// The stored texts are the schema: rows written before the keys were typed
+    /// must still be read.
+    #[test]
+    fn keys_keep_their_stored_text() {
+        let all = [
+            (Key::KillSwitch, "killSwitch"),
+            (Key::Pause, "pause"),
+            (Key::Presence, "presence"),
+            (Key::List, "list"),
+            (Key::Question, "question"),
+            (Key::ProfileProblem, "profileProblem"),
+            (Key::NoDraftModelTold, "noDraftModelTold"),
+        ];
+        for (key, text) in all {
+            assert_eq!(key.as_str(), text);
+        }
+        let c = conn();
+        c.execute(
+            "INSERT INTO owner_state (key, value, at_ms) VALUES ('killSwitch', 'true', 1)",
+            [],
+        )
+        .unwrap();
+        assert!(
+            kill_switch(&c).unwrap(),
+            "a row written with the old string key"
+        );
     }
 
     #[test]

@@ -97,7 +97,25 @@ fn up(home: &TestHome, fault: Option<&str>) -> Daemon {
     if let Some(point) = fault {
         cmd.env("STEWARD_FAULT", format!("crash-after:{point}"));
     }
-    common::start(cmd)
+    let d = common::start(cmd);
+    // Mail already in the folder at the first read is history (never drafted
+    // to): wait for that read before Ann writes.
+    let db = home.file("steward.db");
+    let read = wait_until(Duration::from_secs(10), || {
+        steward::store::open_readonly(&db)
+            .and_then(|c| {
+                Ok(c.query_row("SELECT COUNT(*) FROM email_cursors", [], |r| {
+                    r.get::<_, i64>(0)
+                })?)
+            })
+            .is_ok_and(|n| n > 0)
+    });
+    assert!(
+        read,
+        "the mail reader read INBOX: {}",
+        d.log.lock().unwrap()
+    );
+    d
 }
 
 fn outbox(home: &TestHome) -> Vec<String> {

@@ -28,6 +28,15 @@ async fn chat(State(calls): State<Arc<AtomicU32>>, Json(body): Json<Value>) -> J
     }))
 }
 
+/// The mbox, its mails dated `date` (recent mail is triaged; old mail is history).
+fn mbox(date: &str) -> String {
+    ["10:00:00", "10:01:00", "10:02:00"]
+        .iter()
+        .fold(MBOX.to_string(), |m, t| {
+            m.replace(&format!("Tue, 1 Dec 2026 {t} +0000"), date)
+        })
+}
+
 const MBOX: &str = "From MAILER-DAEMON Tue Dec  1 10:00:00 2026
 From: Ann Lee <ann@example.com>
 To: me@example.com
@@ -78,9 +87,12 @@ fn new_mail_is_triaged_once_and_an_action_becomes_a_confirmed_draft() {
         ),
     )
     .unwrap();
-    let mbox = home.user_home.join("mail.mbox");
-    std::fs::write(&mbox, MBOX).unwrap();
-    let out = home.run(&["import", "mbox", mbox.to_str().unwrap(), "--json"]);
+    let path = home.user_home.join("mail.mbox");
+    let recent = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2))
+        .strftime("%a, %d %b %Y %H:%M:%S +0000")
+        .to_string();
+    std::fs::write(&path, mbox(&recent)).unwrap();
+    let out = home.run(&["import", "mbox", path.to_str().unwrap(), "--json"]);
     assert!(out.status.success(), "{}", common::stderr(&out));
 
     let out = home.run(&["agents", "run", "inbox-triage", "--json"]);
@@ -121,4 +133,38 @@ fn new_mail_is_triaged_once_and_an_action_becomes_a_confirmed_draft() {
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     let pending = common::json(&home.run(&["confirm", "list", "--json"]));
     assert_eq!(pending.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn old_mail_is_history_and_is_not_triaged() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let url = common::lantern::serve_in_thread(
+        axum::Router::new()
+            .route("/v1/chat/completions", axum::routing::post(chat))
+            .with_state(calls.clone()),
+    );
+    let home = common::TestHome::new();
+    assert!(home.run(&["init"]).status.success());
+    std::fs::write(
+        home.file("steward.yaml"),
+        format!(
+            "owner:\n  name: Priya\n  handles: [\"me@example.com\"]\n\
+             models:\n  providers:\n    local: {{kind: openai, baseUrl: \"{url}/v1\"}}\n  capabilities:\n    fast: [\"local/m\"]\n"
+        ),
+    )
+    .unwrap();
+    let path = home.user_home.join("old.mbox");
+    std::fs::write(&path, mbox("Mon, 2 Mar 2020 10:00:00 +0000")).unwrap();
+    assert!(
+        home.run(&["import", "mbox", path.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let out = home.run(&["agents", "run", "inbox-triage", "--json"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "history costs no model call"
+    );
 }

@@ -1,6 +1,7 @@
 //! `steward import imessage [--db PATH] [--contacts PATH]... [--json]`: backfill
 //! memory from the Messages and Contacts databases; `steward import mbox FILE
-//! [--json]`: mail from an mbox file. Idempotent; history only fills memory and
+//! [--json]`: mail from an mbox file; `steward import email --account NAME
+//! [--since 90d] [--json]`: an account's mail over IMAP. Idempotent; history only fills memory and
 //! is never acted on.
 
 use std::io::IsTerminal;
@@ -29,6 +30,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// An account's mail over IMAP into memory (idempotent; never acted on).
+    Email {
+        /// The account's name in bridges.email.accounts.
+        #[arg(long)]
+        account: String,
+        /// How far back: `90d`, `12w`, `6m`, or a date (`2026-09-01`); all mail when unset.
+        #[arg(long)]
+        since: Option<String>,
+        /// Print the counts as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Mail from an mbox file into memory (idempotent by Message-ID; never acted on).
     Mbox {
         /// The mbox file (Apple Mail, Thunderbird and Google Takeout export it).
@@ -43,6 +56,11 @@ pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
     let (db, contacts, json) = match cmd {
         Command::Imessage { db, contacts, json } => (db, contacts, json),
         Command::Mbox { file, json } => return mbox(home, &file, json),
+        Command::Email {
+            account,
+            since,
+            json,
+        } => return email(home, &account, since.as_deref(), json),
     };
     // Checked before anything is created: a typo must not become "no contacts".
     if let Some(missing) = contacts.iter().find(|p| std::fs::metadata(p).is_err()) {
@@ -164,6 +182,85 @@ fn mbox(home: &Home, file: &std::path::Path, json: bool) -> anyhow::Result<ExitC
             counts.chats,
             counts.skipped,
             counts.already_known
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn email(home: &Home, account: &str, since: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+    use crate::bridges::email::{backfill, ingest::EmailIngest};
+    let config = Config::load(&home.config_path())?;
+    let Some(acct) = config
+        .bridges
+        .email
+        .accounts
+        .iter()
+        .find(|a| a.name == account)
+        .cloned()
+    else {
+        let names: Vec<&str> = config
+            .bridges
+            .email
+            .accounts
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect();
+        anyhow::bail!(
+            "no email account named {account:?} in steward.yaml (bridges.email.accounts: {})",
+            if names.is_empty() {
+                "none configured".to_string()
+            } else {
+                names.join(", ")
+            }
+        );
+    };
+    let today = jiff::Zoned::now()
+        .with_time_zone(config.owner.timezone.zone())
+        .date();
+    let since = match since {
+        Some(s) => Some(backfill::parse_since(s, today).ok_or_else(|| {
+            anyhow::anyhow!("--since {s:?}: use a span like 90d, 12w, 6m or a date like 2026-09-01")
+        })?),
+        None => None,
+    };
+    let started = Instant::now();
+    let store = crate::store::Store::open(&home.db_path())?;
+    let mut owner = config.owner.handles.clone();
+    owner.push(acct.address.clone());
+    let name = Some(config.owner.name.clone()).filter(|n| !n.is_empty());
+    let canon = Canonicalizer::new(config.owner.region.as_str());
+    let ingest =
+        store.write_blocking(move |c| Ok(EmailIngest::new(c, canon, name.as_deref(), &owner)?))?;
+    let ingest = std::sync::Arc::new(std::sync::Mutex::new(ingest));
+    let bar = progress_bar(json, "{bar:40} {pos}/{len} mails  eta {eta}");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let show_progress = |done: u64, total: u64| show(bar.as_ref(), done, total);
+    rt.block_on(backfill::import(
+        &acct,
+        since,
+        &store,
+        &ingest,
+        &show_progress,
+    ))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let counts = ingest
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .counts
+        .clone();
+    let seconds = started.elapsed().as_secs_f64();
+    if json {
+        let mut v = serde_json::to_value(&counts)?;
+        v["seconds"] = json!((seconds * 1000.0).round() / 1000.0);
+        super::print_json(&v)?;
+    } else {
+        println!(
+            "Imported {} mails from {account} in {seconds:.1}s: {} new people, {} new threads, {} skipped, {} already known.",
+            counts.messages, counts.people, counts.chats, counts.skipped, counts.already_known
         );
     }
     Ok(ExitCode::SUCCESS)

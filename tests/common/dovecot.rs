@@ -197,6 +197,25 @@ impl Dovecot {
         std::fs::rename(&tmp, self.maildir(user).join("new").join(&name)).unwrap();
     }
 
+    /// Deliver as `deliver` does, with the file's mtime (dovecot's internal
+    /// date, which IMAP SINCE searches) `days_ago` days back.
+    pub fn deliver_dated(&self, user: &str, raw: &str, days_ago: u64) {
+        let before: std::collections::HashSet<_> =
+            std::fs::read_dir(self.maildir(user).join("new"))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+        self.deliver(user, raw);
+        let when = std::time::SystemTime::now() - Duration::from_secs(days_ago * 86_400);
+        for e in std::fs::read_dir(self.maildir(user).join("new")).unwrap() {
+            let p = e.unwrap().path();
+            if !before.contains(&p) {
+                let f = std::fs::File::options().write(true).open(&p).unwrap();
+                f.set_modified(when).unwrap();
+            }
+        }
+    }
+
     /// Make the server give the folder a new UIDVALIDITY (as after a server rebuild).
     pub fn reset_uidvalidity(&mut self, user: &str) {
         self.stop();

@@ -5,11 +5,15 @@ STARTTLS, delivering each recipient's copy into <mailroot>/<local part>/Maildir
 usage: smtpd.py PORT MAILROOT USER PASSWORD [CERT KEY]
 """
 import mailbox
+import warnings
 import os
 import sys
 import time
 
 from aiosmtpd.controller import Controller
+
+# aiosmtpd warns about its own deprecated Session.login_data on every AUTH.
+warnings.filterwarnings("ignore", category=DeprecationWarning)
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 port, root, user, password = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]

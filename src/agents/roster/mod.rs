@@ -140,7 +140,11 @@ pub fn work(conn: &Connection, spec: &AgentSpec, tick: &Tick) -> rusqlite::Resul
             Work::Nudges(nudges)
         }
         "relationship-keeper" => Work::Nudges(owner_loops::relationship_keeper(conn, tick)?),
-        "inbox-triage" => Work::Triage(triage::pending(conn, cursor(conn, &spec.name)?)?),
+        "inbox-triage" => Work::Triage(triage::pending(
+            conn,
+            cursor(conn, &spec.name)?,
+            tick.now_ms,
+        )?),
         "financial-sentinel" => {
             scan_life_events(conn)?;
             Work::Nudges(owner_loops::financial_sentinel(conn, tick)?)

@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 pub const BATCH: usize = 25;
 /// How much of a body the model sees.
 const BODY_CHARS: usize = 2_000;
+/// Only mail this recent is triaged: older mail is history, never acted on
+/// (an imported mailbox must not become hundreds of model calls).
+pub const RECENT_MS: i64 = 3 * 24 * 3600 * 1000;
 
 /// One new mail to triage.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,18 +30,18 @@ pub struct Mail {
     pub bulk: bool,
 }
 
-/// New contact mail after `cursor`, oldest first.
-pub fn pending(conn: &Connection, cursor: i64) -> rusqlite::Result<Vec<Mail>> {
+/// New contact mail after `cursor` and no older than `RECENT_MS` before `now_ms`, oldest first.
+pub fn pending(conn: &Connection, cursor: i64, now_ms: i64) -> rusqlite::Result<Vec<Mail>> {
     let mut stmt = conn.prepare_cached(
         "SELECT m.id, e.message_id, COALESCE(c.external_id, e.message_id),
                 COALESCE(p.name, m.handle, ''), COALESCE(m.handle, ''), e.subject, m.text, e.bulk
          FROM messages m JOIN email_messages e ON e.message_row = m.id
          LEFT JOIN chats c ON c.id = m.chat_id
          LEFT JOIN people p ON p.id = m.person_id
-         WHERE m.channel = 'email' AND m.direction = 'in' AND m.id > ?1
+         WHERE m.channel = 'email' AND m.direction = 'in' AND m.id > ?1 AND m.at_ms >= ?3
          ORDER BY m.id LIMIT ?2",
     )?;
-    stmt.query_map(params![cursor, BATCH as i64], |r| {
+    stmt.query_map(params![cursor, BATCH as i64, now_ms - RECENT_MS], |r| {
         Ok(Mail {
             row: r.get(0)?,
             message_id: r.get(1)?,

@@ -110,7 +110,9 @@ impl AsyncWrite for Conn {
 
 pub type Session = async_imap::Session<Conn>;
 
-fn protocol(account: &EmailAccount) -> impl Fn(async_imap::error::Error) -> ImapError + '_ {
+pub(super) fn protocol(
+    account: &EmailAccount,
+) -> impl Fn(async_imap::error::Error) -> ImapError + '_ {
     move |source| ImapError::Protocol {
         account: account.name.clone(),
         source,
@@ -210,7 +212,7 @@ pub fn cursor(
     .optional()
 }
 
-fn set_cursor(
+pub(super) fn set_cursor(
     conn: &Connection,
     account: &str,
     folder: &str,
@@ -226,7 +228,8 @@ fn set_cursor(
     Ok(())
 }
 
-/// Read every mail of `folder` past the cursor into memory; returns the new ones.
+/// Read every mail of `folder` past the cursor into memory; returns the new
+/// ones (none on a folder's first read: that is its history).
 pub async fn sync_folder(
     session: &mut Session,
     account: &EmailAccount,
@@ -238,6 +241,9 @@ pub async fn sync_folder(
     let validity = mailbox.uid_validity.unwrap_or(0);
     let (name, f) = (account.name.clone(), folder.to_string());
     let stored = store.read(move |c| Ok(cursor(c, &name, &f)?)).await?;
+    // A folder never read before is history: stored, not published, so
+    // nothing acts on years of old mail (a UIDVALIDITY change re-reads known mail).
+    let history = stored.is_none();
     let mut last = match stored {
         Some((v, uid)) if v == validity => uid,
         Some(_) => {
@@ -291,7 +297,9 @@ pub async fn sync_folder(
                 Ok(out)
             })
             .await?;
-        new.extend(got);
+        if !history {
+            new.extend(got);
+        }
         last = cursor_to;
         if !more {
             return Ok(new);

@@ -4,6 +4,7 @@
 //! folder in `email_cursors`), `smtp` + `sent` + `outbound` (the send side:
 //! a confirmed reply over SMTP in its thread, the Sent copy, the ledger).
 
+pub mod backfill;
 pub mod imap;
 pub mod ingest;
 pub mod mbox;

@@ -127,6 +127,9 @@ pub fn quick_check(conn: &Connection) -> Result<Result<(), Vec<String>>, StoreEr
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
+/// `close` waits up to 30 × 10 ms for other handles to go.
+const CLOSE_WAIT_TRIES: u32 = 30;
+
 /// The async handle to the store. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -180,8 +183,20 @@ impl Store {
     /// Finish queued writes and close every connection (SQLite then checkpoints
     /// the WAL). Returns `false` without waiting if other clones are still alive.
     pub async fn close(self) -> bool {
-        let Ok(inner) = Arc::try_unwrap(self.inner) else {
-            return false;
+        // A thread that is stopping (a file watcher's handler, a task being
+        // cancelled) may hold a clone for a few milliseconds more: wait a little.
+        let mut arc = self.inner;
+        let mut waited = 0;
+        let inner = loop {
+            match Arc::try_unwrap(arc) {
+                Ok(inner) => break inner,
+                Err(_) if waited >= CLOSE_WAIT_TRIES => return false,
+                Err(back) => {
+                    arc = back;
+                    waited += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+            }
         };
         let Inner {
             jobs,

@@ -33,6 +33,15 @@ fn up_initialises_serves_healthz_and_stops_cleanly_on_sigterm() {
         !pid_file.exists(),
         "the pid file is removed on a clean stop"
     );
+    // Every handle is gone before the database closes (so SQLite checkpoints the WAL).
+    std::thread::sleep(Duration::from_millis(100));
+    let log = daemon.log.lock().unwrap().clone();
+    assert!(log.contains("stopped"), "{log}");
+    assert!(!log.contains("still in use"), "{log}");
+    assert!(
+        !home.file("steward.db-wal").exists(),
+        "the WAL was folded back"
+    );
 }
 
 #[test]

@@ -31,6 +31,7 @@ fn account(port: u16, password: &str) -> EmailAccount {
         folders: vec!["INBOX".into()],
         sent: "Sent".into(),
         smtp: None,
+        poll_seconds: 1,
     }
 }
 
@@ -352,4 +353,31 @@ fn import_email_since_reads_history_once_and_the_reader_goes_on_from_there() {
         "{}",
         common::stderr(&out)
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_without_idle_is_polled() {
+    let Some(dovecot) = common::dovecot::start_with(
+        "ann",
+        "secret",
+        "imap_capability = IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE",
+    ) else {
+        return;
+    };
+    let mut r = reader(account(dovecot.port, "secret"));
+    // The first read (an empty folder) sets the cursor; then new mail comes by polling.
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(10)
+        && r.store
+            .write_blocking(|c| Ok(imap::cursor(c, "personal", "INBOX")?))
+            .unwrap()
+            .is_none()
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    dovecot.deliver("ann", &mail(7));
+    let m = next(&mut r.rx, Duration::from_secs(5)).await;
+    assert_eq!(m.external_id, "m7@example.com");
+    let _ = r.stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(5), r.task).await;
 }

@@ -233,6 +233,16 @@ pub struct EmailAccount {
     /// Where sent mail is kept (a copy of each reply is appended there).
     #[serde(default = "default_sent")]
     pub sent: String,
+    /// How often a folder is polled when the server has no IDLE (1-3600 s).
+    #[serde(
+        default = "default_mail_poll",
+        deserialize_with = "range::mail_poll_seconds"
+    )]
+    pub poll_seconds: u64,
+}
+
+fn default_mail_poll() -> u64 {
+    60
 }
 
 fn default_folders() -> Vec<String> {

@@ -119,3 +119,8 @@ pub fn owner_channels<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
     }
     Ok(v)
 }
+
+/// `bridges.email.accounts[].pollSeconds`: 1 s to an hour.
+pub fn mail_poll_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    int_in(d, "pollSeconds", (1, 3600), "seconds")
+}

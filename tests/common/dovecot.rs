@@ -22,6 +22,11 @@ const BIN: &str = "/usr/sbin/dovecot";
 
 /// `None` (after saying why) when dovecot is missing and servers are optional.
 pub fn start(user: &str, password: &str) -> Option<Dovecot> {
+    start_with(user, password, "")
+}
+
+/// `start` with extra lines for dovecot.conf (e.g. an `imap_capability` without IDLE).
+pub fn start_with(user: &str, password: &str, extra_conf: &str) -> Option<Dovecot> {
     if !Path::new(BIN).exists() {
         let why = "dovecot is not installed (Debian: apt-get install dovecot-imapd)";
         if std::env::var("STEWARD_REQUIRE_SERVERS").as_deref() == Ok("1") {
@@ -71,7 +76,7 @@ pub fn start(user: &str, password: &str) -> Option<Dovecot> {
              passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {r}/passwd\n}}\n\
              userdb {{\n  driver = static\n  args = uid={uid} gid={gid} home={r}/mail/%u\n}}\n\
              service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\n\
-             service pop3-login {{\n  inet_listener pop3 {{\n    port = 0\n  }}\n}}\n"
+             service pop3-login {{\n  inet_listener pop3 {{\n    port = 0\n  }}\n}}\n{extra_conf}\n"
         ),
     )
     .unwrap();

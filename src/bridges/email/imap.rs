@@ -22,8 +22,6 @@ use crate::types::Inbound;
 
 /// IDLE is re-issued before servers drop it (RFC 2177 allows 30 minutes).
 pub const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
-/// Without IDLE, the folder is polled this often.
-pub const POLL: Duration = Duration::from_secs(60);
 /// Mails fetched and stored per transaction.
 const BATCH: u32 = 200;
 
@@ -365,7 +363,7 @@ async fn follow(
         .map_err(protocol(account))?
         .has_str("IDLE");
     if !idle {
-        tracing::info!(account = %account.name, folder, "the server has no IDLE; polling every minute");
+        tracing::info!(account = %account.name, folder, poll_seconds = account.poll_seconds, "the server has no IDLE; polling");
     }
     loop {
         for m in sync_folder(&mut session, account, folder, store, ingest).await? {
@@ -374,7 +372,7 @@ async fn follow(
         *backoff = Duration::from_secs(1);
         if !idle {
             tokio::select! {
-                _ = tokio::time::sleep(POLL) => continue,
+                _ = tokio::time::sleep(Duration::from_secs(account.poll_seconds)) => continue,
                 _ = stop.wait_for(|s| *s) => return Ok(()),
             }
         }

@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::commands::views;
 use crate::guards::confidence::{self, Confidence, Signals, Tier};
 use crate::guards::draft::{self, DraftContext, Verdict};
 use crate::guards::probes::{self, Probe};
+use crate::owner::views;
 use crate::owner_state::{self, Key, ListItem};
 use crate::pipeline::{Actor, Effect, PipelineError, RunRequest, RunStatus, Trigger};
 use crate::profile::OwnerProfile;

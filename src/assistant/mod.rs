@@ -12,10 +12,10 @@ mod screen;
 
 use serde::Serialize;
 
-use crate::commands::{Owner, OwnerMessage, views};
 use crate::config::QuietHours;
 use crate::guards::confidence::Tier;
 use crate::guards::probes::Probe;
+use crate::owner::{Owner, OwnerMessage, views};
 use crate::owner_state;
 use crate::pipeline::{Actor, PipelineError};
 use crate::store::StoreError;
@@ -33,8 +33,6 @@ pub enum AssistantError {
     Pipeline(#[from] PipelineError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Command(#[from] crate::commands::CommandError),
 }
 
 impl From<rusqlite::Error> for AssistantError {

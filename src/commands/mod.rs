@@ -11,17 +11,15 @@ mod show;
 mod switches;
 pub mod teach;
 mod turn;
-pub mod views;
-
-use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::memory::handle::Canonicalizer;
-use crate::pipeline::{Actor, Effect, Pipeline, PipelineError, RunRequest, RunStatus, Trigger};
-use crate::profile::watch::SharedProfile;
-use crate::spec::SELF_CHAT_AGENT;
+/// The owner's handle and what the owner reads live below the assistant, which
+/// reaches the owner through them too; `commands` adds the command handling.
+pub use crate::owner::{Owner, OwnerMessage, views};
+use crate::pipeline::PipelineError;
 use crate::store::StoreError;
+
 use duration::Span;
 use grammar::{Command, Parsed};
 
@@ -46,15 +44,6 @@ impl From<rusqlite::Error> for CommandError {
     }
 }
 
-/// One owner message: where it came from and what it says.
-#[derive(Debug, Clone)]
-pub struct OwnerMessage {
-    /// The chat the reply goes back to (`console`, `imessage`, …).
-    pub channel: String,
-    pub actor: Actor,
-    pub text: String,
-}
-
 /// What the owner gets back.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -66,65 +55,14 @@ pub struct Reply {
     pub kind: String,
 }
 
-#[derive(Clone)]
-pub struct Owner {
-    pipeline: Pipeline,
-    profile: SharedProfile,
-    canon: Canonicalizer,
-    started: Instant,
-    /// The owner's name as contacts know it (for drafts in their voice).
-    name: String,
-}
-
 impl Owner {
-    pub fn new(pipeline: Pipeline, profile: SharedProfile, region: &str) -> Self {
-        Owner {
-            pipeline,
-            profile,
-            canon: Canonicalizer::new(region),
-            started: Instant::now(),
-            name: String::new(),
-        }
-    }
-
-    /// Now, by the pipeline's clock (the one place "today" comes from).
-    pub fn now(&self) -> jiff::Timestamp {
-        self.pipeline.now()
-    }
-
-    /// The owner's name (`owner.name`), for drafts written in their voice.
-    pub fn with_name(mut self, name: &str) -> Self {
-        self.name = name.to_string();
-        self
-    }
-
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    pub fn pipeline(&self) -> &Pipeline {
-        &self.pipeline
-    }
-
-    pub fn profile(&self) -> &SharedProfile {
-        &self.profile
-    }
-
-    /// The owner's zone: the profile's, else the configured one.
-    pub fn tz(&self) -> jiff::tz::TimeZone {
-        self.profile
-            .get()
-            .zone()
-            .unwrap_or_else(|| self.pipeline.settings().timezone.clone())
-    }
-
     /// Handle one owner message and deliver the reply to its chat.
     pub async fn handle(&self, msg: OwnerMessage) -> Result<Reply, CommandError> {
         let n = msg.text.chars().count();
         if n == 0 || n > crate::pipeline::request::MAX_TEXT_CHARS {
             return Err(CommandError::BadText);
         }
-        if !self.pipeline.is_owner(&msg.actor) {
+        if !self.pipeline().is_owner(&msg.actor) {
             return Err(CommandError::NotOwner(msg.actor.to_string()));
         }
         match grammar::parse(&msg.text) {
@@ -141,40 +79,13 @@ impl Owner {
         }
     }
 
-    /// Send `text` to the owner's chat through the pipeline; the run id, if admitted.
-    pub async fn tell(
-        &self,
-        msg: &OwnerMessage,
-        text: &str,
-    ) -> Result<Option<String>, CommandError> {
-        let out = self
-            .pipeline
-            .run(RunRequest {
-                agent: SELF_CHAT_AGENT.into(),
-                trigger: Trigger::Owner,
-                actor: msg.actor.clone(),
-                input: msg.text.clone(),
-                dedup_key: None,
-                plan: vec![Effect::NotifyOwner {
-                    channel: msg.channel.clone(),
-                    text: text.to_string(),
-                }],
-                forecast_usd: crate::spec::Usd(0),
-            })
-            .await?;
-        if out.status != RunStatus::Succeeded {
-            tracing::warn!(run = %out.run_id, reason = ?out.reason, "the reply to the owner was not delivered");
-        }
-        Ok(Some(out.run_id))
-    }
-
     /// One command, by what it does: a view, a switch, something taught, or a
     /// numbered item. The reply text.
     async fn execute(&self, cmd: Command, msg: &OwnerMessage) -> Result<String, CommandError> {
         let now_ts = self.now();
         let now = now_ts.as_millisecond();
         let tz = self.tz();
-        let canon = self.canon.clone();
+        let canon = self.canon().clone();
         let until = |span: Span| span.resolve(&now_ts.to_zoned(tz.clone())).as_millisecond();
         match cmd {
             Command::Help => Ok(views::HELP.to_string()),
@@ -203,10 +114,10 @@ impl Owner {
             Command::Runs => self.write_text(move |c| views::runs(c, now)).await,
             Command::Receipt(n) => self.receipt(n, now).await,
             Command::Brief => {
-                let today = self.pipeline.today();
+                let today = self.pipeline().today();
                 self.read_text(move |c| views::brief(c, now, &today)).await
             }
-            Command::Profile => Ok(profile_summary(&self.profile.get())),
+            Command::Profile => Ok(profile_summary(&self.profile().get())),
             Command::Peek(who) => self.read_text(move |c| teach::peek(c, &who, &canon)).await,
             Command::Monitor { group, on } => {
                 self.write_text(move |c| teach::monitor(c, &group, on))
@@ -247,7 +158,7 @@ impl Owner {
     where
         F: FnOnce(&rusqlite::Connection) -> rusqlite::Result<String> + Send + 'static,
     {
-        Ok(self.pipeline.store().read(move |c| Ok(f(c)?)).await?)
+        Ok(self.pipeline().store().read(move |c| Ok(f(c)?)).await?)
     }
 
     /// The reply `f` gives on the store's writer.
@@ -255,7 +166,7 @@ impl Owner {
     where
         F: FnOnce(&rusqlite::Connection) -> rusqlite::Result<String> + Send + 'static,
     {
-        Ok(self.pipeline.store().write(move |c| Ok(f(c)?)).await?)
+        Ok(self.pipeline().store().write(move |c| Ok(f(c)?)).await?)
     }
 }
 

@@ -7,14 +7,14 @@ impl Owner {
     pub(super) fn ping(&self) -> String {
         format!(
             "🏓 pong — up {}, bridges: {}",
-            views::human_duration(self.started.elapsed().as_millis() as i64),
-            self.pipeline.channels().join(", ")
+            views::human_duration(self.started().elapsed().as_millis() as i64),
+            self.pipeline().channels().join(", ")
         )
     }
 
     /// The receipt of the `n`th run in the owner's list.
     pub(super) async fn receipt(&self, n: usize, now: i64) -> Result<String, CommandError> {
-        let key = self.pipeline.verifying_key();
+        let key = self.pipeline().verifying_key();
         self.read_text(move |c| {
             Ok(match views::nth_run(c, n, now)? {
                 Some(id) => views::receipt(c, &id, &key)?,
@@ -26,12 +26,12 @@ impl Owner {
 
     pub(super) async fn status(&self, now: i64) -> Result<String, CommandError> {
         let tz = self.tz();
-        let today = self.pipeline.today();
-        let channels = self.pipeline.channels().join(", ");
-        let uptime = views::human_duration(self.started.elapsed().as_millis() as i64);
-        let cap = self.pipeline.settings().global_cap.dollars();
+        let today = self.pipeline().today();
+        let channels = self.pipeline().channels().join(", ");
+        let uptime = views::human_duration(self.started().elapsed().as_millis() as i64);
+        let cap = self.pipeline().settings().global_cap.dollars();
         Ok(self
-            .pipeline
+            .pipeline()
             .store()
             .read(move |c| {
                 let kill = owner_state::kill_switch(c)?;
@@ -60,11 +60,11 @@ impl Owner {
     }
 
     pub(super) async fn budget(&self) -> Result<String, CommandError> {
-        let today = self.pipeline.today();
-        let cap = self.pipeline.settings().global_cap;
-        let roster = self.pipeline.roster().clone();
+        let today = self.pipeline().today();
+        let cap = self.pipeline().settings().global_cap;
+        let roster = self.pipeline().roster().clone();
         Ok(self
-            .pipeline
+            .pipeline()
             .store()
             .read(move |c| {
                 let specs: Vec<_> = roster.specs.values().collect();

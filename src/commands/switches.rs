@@ -11,7 +11,7 @@ impl Owner {
         until_ms: Option<i64>,
         tz: &jiff::tz::TimeZone,
     ) -> Result<String, CommandError> {
-        self.pipeline
+        self.pipeline()
             .store()
             .write(move |c| Ok(owner_state::set_global_pause(c, until_ms)?))
             .await?;
@@ -26,7 +26,7 @@ impl Owner {
 
     pub(super) async fn resume(&self) -> Result<String, CommandError> {
         let was = self
-            .pipeline
+            .pipeline()
             .store()
             .write(|c| Ok(owner_state::clear(c, Key::Pause)?))
             .await?;
@@ -39,7 +39,7 @@ impl Owner {
 
     pub(super) async fn resume_all(&self) -> Result<String, CommandError> {
         let n = self
-            .pipeline
+            .pipeline()
             .store()
             .write(|c| Ok(owner_state::resume_all(c)?))
             .await?;
@@ -50,7 +50,7 @@ impl Owner {
     }
 
     pub(super) async fn kill_switch(&self, on: bool) -> Result<String, CommandError> {
-        self.pipeline
+        self.pipeline()
             .store()
             .write(move |c| Ok(owner_state::set_kill_switch(c, on)?))
             .await?;
@@ -63,7 +63,7 @@ impl Owner {
     }
 
     pub(super) async fn presence_off(&self) -> Result<String, CommandError> {
-        self.pipeline
+        self.pipeline()
             .store()
             .write(|c| Ok(owner_state::clear(c, Key::Presence)?))
             .await?;

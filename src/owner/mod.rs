@@ -23,6 +23,8 @@ pub struct OwnerMessage {
     pub text: String,
 }
 
+/// The owner as Steward reaches them: cheap to clone, shared by the router,
+/// the assistant, the scheduler and the API.
 #[derive(Clone)]
 pub struct Owner {
     pipeline: Pipeline,

@@ -13,6 +13,7 @@
 //! - [`logging`]: tracing to the terminal and JSON lines to rotated files.
 //! - [`spec`]: agent specs (`agents/*.yaml`), the roster of specs, and `Usd`.
 //! - [`agents`]: the scheduler, cron, nudges and the roster's behaviour.
+//! - [`owner`]: the owner's handle (`Owner`, `tell`) and what the owner reads (`views`), below the assistant and the commands.
 //! - [`owner_state`]: the owner's switches (kill switch, pauses, lists, echoes) with typed keys.
 //! - [`canonical`], [`receipt`]: canonical JSON and the signed receipt format.
 //! - [`pipeline`]: the governed run pipeline: gates, journal, audit chain, receipts, budgets, confirmations.
@@ -41,6 +42,7 @@ pub mod keys;
 pub mod llm;
 pub mod logging;
 pub mod memory;
+pub mod owner;
 pub mod owner_state;
 pub mod pipeline;
 pub mod profile;

@@ -6,19 +6,18 @@
 //! thread themselves withdraws the draft and pauses the contact for an hour.
 
 mod compose;
+mod draft;
 mod queue;
 mod screen;
 
 use serde::Serialize;
-use serde_json::json;
 
-use crate::commands::{Owner, OwnerMessage, views};
 use crate::config::QuietHours;
-use crate::guards::confidence::{self, Signals, Tier};
-use crate::guards::draft::{self, DraftContext, Verdict};
-use crate::guards::probes::{self, Probe};
-use crate::owner_state::{self, Key, ListItem};
-use crate::pipeline::{Actor, Effect, PipelineError, RunRequest, RunStatus, Trigger};
+use crate::guards::confidence::Tier;
+use crate::guards::probes::Probe;
+use crate::owner::{Owner, OwnerMessage, views};
+use crate::owner_state;
+use crate::pipeline::{Actor, PipelineError};
 use crate::store::StoreError;
 use crate::types::Inbound;
 
@@ -34,8 +33,6 @@ pub enum AssistantError {
     Pipeline(#[from] PipelineError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Command(#[from] crate::commands::CommandError),
 }
 
 impl From<rusqlite::Error> for AssistantError {
@@ -204,43 +201,6 @@ impl Assistant {
         Ok(n)
     }
 
-    /// The line that asks the owner: `✍️ 2 · Ann: "…" → draft: "…"`, and for
-    /// mail `✉️ 2 · Ann Lee — Re: Friday: "…" → draft: "…"`.
-    async fn confirm_line(
-        &self,
-        msg: &Inbound,
-        name: &str,
-        quoted: &str,
-        n: usize,
-        text: &str,
-        tier: Tier,
-    ) -> Result<String, AssistantError> {
-        let mut icon = "✍️";
-        let mut about = if msg.text.is_empty() {
-            format!("to {name} (a check-in)")
-        } else {
-            format!("{name}: \"{quoted}\"")
-        };
-        if msg.channel == crate::bridges::email::CHANNEL {
-            let thread = msg.chat_external_id.clone().unwrap_or_default();
-            let parent = self
-                .store()
-                .read(move |c| Ok(crate::bridges::email::outbound::parent(c, &thread)?))
-                .await?;
-            let subject = parent.map(|p| crate::bridges::email::smtp::reply_subject(&p.subject));
-            icon = "✉️";
-            about = match (subject, msg.text.is_empty()) {
-                (Some(s), false) => format!("{name} — {s}: \"{quoted}\""),
-                (Some(s), true) => format!("to {name} — {s} (a check-in)"),
-                (None, _) => about,
-            };
-        }
-        Ok(format!(
-            "{icon} {n} · {about} → draft: \"{text}\" ({} confidence) — reply \"{n} send\", \"{n} edit …\", \"{n} no\"",
-            tier.as_str()
-        ))
-    }
-
     async fn is_bulk_mail(&self, msg: &Inbound) -> Result<bool, AssistantError> {
         if msg.channel != crate::bridges::email::CHANNEL {
             return Ok(false);
@@ -345,247 +305,6 @@ impl Assistant {
             "telegram" => "telegram-assistant",
             _ => "imessage-assistant",
         }
-    }
-
-    async fn draft(
-        &self,
-        msg: &Inbound,
-        send_channel: &str,
-        thread: &str,
-        now_ms: i64,
-        by_owner: bool,
-    ) -> Result<Outcome, AssistantError> {
-        let profile = self.owner.profile().get();
-        let (m, p) = (msg.clone(), profile.clone());
-        let ctx = self
-            .store()
-            .read(move |c| Ok(compose::gather(c, &m, &p, now_ms)?))
-            .await?;
-        let name = ctx.name.clone();
-        let quoted: String = msg.text.chars().take(200).collect();
-        if let Some(probe) = probes::detect(&msg.text, &ctx.recent, ctx.location_denied) {
-            let line = match probe {
-                Probe::LifeThreat => format!(
-                    "🚨 {name} may be in danger: \"{quoted}\" — reach them now (call 911 if needed)."
-                ),
-                p => format!(
-                    "🛡 {name} {}: \"{quoted}\" — no draft; answer them yourself if you want.",
-                    p.what()
-                ),
-            };
-            self.tell_owner(&msg.channel, &line).await?;
-            return Ok(Outcome::Probe { probe });
-        }
-        if !by_owner && let Some(probe) = self.screen(msg, &Self::contact_actor(msg)).await? {
-            let line = format!(
-                "🛡 {name} {} (my model check flagged it): \"{quoted}\" — no draft; answer them yourself if you want.",
-                probe.what()
-            );
-            self.tell_owner(&msg.channel, &line).await?;
-            return Ok(Outcome::Probe { probe });
-        }
-        let agent = Self::agent_for(&msg.channel);
-        let cap = self
-            .owner
-            .pipeline()
-            .roster()
-            .get(agent)
-            .ok()
-            .and_then(|s| s.capability.clone())
-            .unwrap_or_else(|| "draft".into());
-        if !self.owner.pipeline().has_model(&cap) {
-            // Without a model there is nothing to propose; say so once, not per message.
-            let first = self
-                .store()
-                .write(|c| {
-                    let told = owner_state::get(c, Key::NoDraftModelTold)?.is_some();
-                    if !told {
-                        owner_state::set(c, Key::NoDraftModelTold, &serde_json::Value::Bool(true))?;
-                    }
-                    Ok(!told)
-                })
-                .await?;
-            if first {
-                self.tell_owner(
-                    &msg.channel,
-                    &format!("✍️ contacts are writing (e.g. {name}), but I can't draft replies: no model for capability `{cap}`: add one under `models:` in steward.yaml. I won't repeat this."),
-                )
-                .await?;
-            }
-            return Ok(ignored("no model for drafts"));
-        }
-        // A contact's message drafts on the contact's trigger; a check-in the
-        // owner asked for ("1 draft") is the owner's run.
-        let (trigger, actor) = if by_owner {
-            (Trigger::Owner, Actor::Console)
-        } else {
-            (Trigger::Contact, Self::contact_actor(msg))
-        };
-        let dctx = DraftContext {
-            contact_names: std::iter::once(name.clone())
-                .chain(ctx.relationship.as_ref().and_then(|r| r.address_as.clone()))
-                .chain(ctx.relationship.as_ref().map(|r| r.name.clone()))
-                .collect(),
-            inbound: msg.text.clone(),
-            facts: profile
-                .facts
-                .iter()
-                .map(|f| (f.key.clone(), f.value.clone()))
-                .collect(),
-            allowed_places: ctx.place.iter().cloned().collect(),
-            lowercase: {
-                let s = profile.how_i_text.to_lowercase();
-                s.contains("lower-case") || s.contains("lowercase") || s.contains("lower case")
-            },
-        };
-        let mut rejected: Option<String> = None;
-        let mut text = None;
-        for attempt in 0..2 {
-            let prompt =
-                compose::prompt(&ctx, msg, &profile, self.owner.name(), rejected.as_deref());
-            let out = self
-                .owner
-                .pipeline()
-                .run(RunRequest {
-                    agent: agent.into(),
-                    trigger,
-                    actor: actor.clone(),
-                    input: msg.text.clone(),
-                    dedup_key: Some(format!(
-                        "draft{attempt}:{}:{}",
-                        msg.channel, msg.external_id
-                    )),
-                    plan: vec![Effect::Ask {
-                        prompt,
-                        json: false,
-                    }],
-                    forecast_usd: crate::spec::Usd(0),
-                })
-                .await?;
-            if out.status != RunStatus::Succeeded {
-                let why = out.reason.unwrap_or_else(|| out.status.as_str().into());
-                let line = match out.status {
-                    RunStatus::Refused => {
-                        format!("✍️ {name} wrote \"{quoted}\" — I can't draft a reply: {why}")
-                    }
-                    _ => format!("⚠️ couldn't draft a reply to {name} ({why}); nothing was sent."),
-                };
-                self.tell_owner(&msg.channel, &line).await?;
-                return Ok(Outcome::NoDraft { why });
-            }
-            let id = out.run_id.clone();
-            let answer = self
-                .store()
-                .read(move |c| Ok(crate::pipeline::runs::model_answer(c, &id, None)?))
-                .await?
-                .unwrap_or_default();
-            match draft::check(&answer, &dctx) {
-                Verdict::Ok(t) => {
-                    text = Some(t);
-                    break;
-                }
-                Verdict::Suppress(why) => rejected = Some(why),
-            }
-        }
-        let Some(text) = text else {
-            let why = rejected.unwrap_or_default();
-            self.tell_owner(
-                &msg.channel,
-                &format!("✍️ {name} wrote \"{quoted}\" — my drafts failed my checks ({why}); nothing was sent. Reply yourself."),
-            )
-            .await?;
-            return Ok(Outcome::NoDraft { why });
-        };
-        let conf = confidence::score(
-            &msg.text,
-            &text,
-            &Signals {
-                known_relationship: ctx.relationship.is_some(),
-                cold_contact: ctx.message_count < 3,
-                prior_dislikes: false,
-            },
-        );
-        let out = self
-            .owner
-            .pipeline()
-            .run(RunRequest {
-                agent: agent.into(),
-                trigger,
-                actor,
-                input: json!({ "inbound": msg.text, "confidence": conf }).to_string(),
-                dedup_key: Some(format!("reply:{}:{}", msg.channel, msg.external_id)),
-                plan: vec![Effect::Reply {
-                    channel: send_channel.to_string(),
-                    to: thread.to_string(),
-                    text: text.clone(),
-                }],
-                forecast_usd: crate::spec::Usd(0),
-            })
-            .await?;
-        let Some(confirmation) = out.confirmations.first().cloned() else {
-            let why = out.reason.unwrap_or_else(|| out.status.as_str().into());
-            self.tell_owner(&msg.channel, &format!("⚠️ no draft for {name}: {why}"))
-                .await?;
-            return Ok(Outcome::NoDraft { why });
-        };
-        // A standing approval that the pipeline held (it repeats a recent
-        // send) falls through to asking the owner, with the reason.
-        let mut held = None;
-        if conf.tier == Tier::High
-            && let Some(r) = ctx.relationship.as_ref().filter(|r| r.auto_send)
-        {
-            let rule = format!(
-                "auto send for {} in the owner profile (confidence high)",
-                r.name
-            );
-            let sent = self
-                .owner
-                .pipeline()
-                .approve_by_rule(&confirmation, &rule)
-                .await?;
-            if sent.status == RunStatus::Waiting {
-                held = sent.reason;
-            } else {
-                self.tell_owner(
-                    &msg.channel,
-                    &format!("🤖 sent to {name} (your standing approval): \"{text}\""),
-                )
-                .await?;
-                return Ok(Outcome::AutoSent {
-                    run_id: sent.run_id,
-                });
-            }
-        }
-        let c_id = confirmation.clone();
-        let n = self
-            .store()
-            .write(move |c| {
-                let pending = views::pending(c, owner_state::now_ms())?;
-                let items: Vec<ListItem> = pending
-                    .iter()
-                    .map(|p| ListItem::Confirmation(p.id.clone()))
-                    .collect();
-                owner_state::set_list(c, &items)?;
-                Ok(items
-                    .iter()
-                    .position(|i| *i == ListItem::Confirmation(c_id.clone()))
-                    .map_or(1, |i| i + 1))
-            })
-            .await?;
-        let mut prompt = self
-            .confirm_line(msg, &name, &quoted, n, &text, conf.tier)
-            .await?;
-        if let Some(why) = held {
-            prompt.push_str(&format!(" (not auto-sent: {why})"));
-        }
-        if !by_owner {
-            self.tell_owner(&msg.channel, &prompt).await?;
-        }
-        Ok(Outcome::Drafted {
-            confirmation,
-            tier: conf.tier,
-            prompt,
-        })
     }
 
     /// A check-in draft to someone the owner has not talked with lately (the

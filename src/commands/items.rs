@@ -4,6 +4,7 @@
 use super::grammar::ItemAction;
 use super::views;
 use super::{CommandError, Owner, OwnerMessage};
+use crate::assistant::{Assistant, AssistantError};
 use crate::owner_state::{self, Key, ListItem};
 use crate::pipeline::{Decision, PipelineError, RunStatus};
 
@@ -15,7 +16,7 @@ impl Owner {
         msg: &OwnerMessage,
     ) -> Result<String, CommandError> {
         let now = self.now().as_millisecond();
-        let store = self.pipeline.store();
+        let store = self.pipeline().store();
         // A list answers for 15 minutes, and a list of drafts for as long as one waits.
         let items = store
             .read(move |c| {
@@ -43,7 +44,7 @@ impl Owner {
             ListItem::Confirmation(id) => self.confirmation(n, &id, action, msg).await,
             ListItem::Commitment(id) => self.commitment(id, action).await,
             ListItem::Run(id) => {
-                let key = self.pipeline.verifying_key();
+                let key = self.pipeline().verifying_key();
                 Ok(store
                     .read(move |c| Ok(views::receipt(c, &id, &key)?))
                     .await?)
@@ -60,7 +61,7 @@ impl Owner {
     ) -> Result<String, CommandError> {
         let id_owned = id.to_string();
         let found = self
-            .pipeline
+            .pipeline()
             .store()
             .read(move |c| {
                 Ok(views::pending(c, owner_state::now_ms())?
@@ -99,7 +100,7 @@ impl Owner {
                 return Ok("reply \"1 send\", \"1 edit <text>\" or \"1 no\".".into());
             }
         };
-        match self.pipeline.decide(id, decision, text, &msg.actor).await {
+        match self.pipeline().decide(id, decision, text, &msg.actor).await {
             Ok(out) => Ok(match (decision, out.status) {
                 (Decision::Rejected, _) => format!("👍 dropped — nothing sent to {name}."),
                 (_, RunStatus::Succeeded) => format!("✅ sent to {name}."),
@@ -127,7 +128,7 @@ impl Owner {
     /// A check-in draft to the person a commitment is about.
     async fn outreach(&self, id: i64) -> Result<String, CommandError> {
         let person: Option<String> = self
-            .pipeline
+            .pipeline()
             .store()
             .read(move |c| {
                 Ok(c.query_row(
@@ -142,13 +143,11 @@ impl Owner {
         let Some(person) = person else {
             return Ok("🤷 that one is not about a person; nothing to draft.".into());
         };
-        let assistant =
-            crate::assistant::Assistant::new(self.clone(), crate::config::QuietHours::default());
+        let assistant = Assistant::new(self.clone(), crate::config::QuietHours::default());
         match assistant.outreach(&person).await {
             Ok(text) => Ok(text),
-            Err(crate::assistant::AssistantError::Pipeline(e)) => Err(e.into()),
-            Err(crate::assistant::AssistantError::Store(e)) => Err(e.into()),
-            Err(crate::assistant::AssistantError::Command(e)) => Err(e),
+            Err(AssistantError::Pipeline(e)) => Err(e.into()),
+            Err(AssistantError::Store(e)) => Err(e.into()),
         }
     }
 
@@ -175,7 +174,7 @@ impl Owner {
             }
         };
         let title: Option<String> = self
-            .pipeline
+            .pipeline()
             .store()
             .write(move |c| {
                 c.execute(

@@ -13,7 +13,7 @@ impl Owner {
     pub(super) async fn turn(&self, msg: &OwnerMessage, text: &str) -> Result<Reply, CommandError> {
         let prompt = self.turn_prompt(text).await?;
         let out = self
-            .pipeline
+            .pipeline()
             .run(RunRequest {
                 agent: CHIEF_OF_STAFF.into(),
                 trigger: Trigger::Owner,
@@ -35,7 +35,7 @@ impl Owner {
         if out.status == RunStatus::Succeeded {
             let id = out.run_id.clone();
             let reply = self
-                .pipeline
+                .pipeline()
                 .store()
                 .read(move |c| Ok(crate::pipeline::runs::model_answer(c, &id, None)?))
                 .await?
@@ -62,17 +62,17 @@ impl Owner {
     }
 
     async fn turn_prompt(&self, text: &str) -> Result<String, CommandError> {
-        let profile = self.profile.get();
+        let profile = self.profile().get();
         let now = self.now().as_millisecond();
-        let today = self.pipeline.today();
-        let canon = self.canon.clone();
+        let today = self.pipeline().today();
+        let canon = self.canon().clone();
         let words: Vec<String> = text
             .split(|c: char| !c.is_alphanumeric() && c != '\'')
             .filter(|w| w.chars().next().is_some_and(char::is_uppercase))
             .map(|w| w.trim_end_matches("'s").to_string())
             .collect();
         let (brief, people) = self
-            .pipeline
+            .pipeline()
             .store()
             .read(move |c| {
                 let brief = views::brief(c, now, &today)?;

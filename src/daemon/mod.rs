@@ -4,7 +4,9 @@
 //! store), then the store (migrations may refuse a newer schema), then the
 //! listener (a busy port is reported before anything claims to be up), and only
 //! then the pid record and the "listening" line that launchd logs and tests read.
-//! Bridges, the scheduler and file watchers join here in later issues.
+//! Then the pipeline (integrity, resume), the owner side and the bridges; the
+//! stop undoes them in a fixed order (`stop_in_order`), the store and the pid
+//! lock last.
 
 mod owner;
 pub mod pidfile;
@@ -15,15 +17,18 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
 
+use crate::agents::scheduler::Scheduler;
 use crate::config::{Config, SecretError};
 use crate::home::Home;
 use crate::http::{self, AppState};
 use crate::keys::{self, KeyError};
-use crate::pipeline::{self, Pipeline, PipelineError};
+use crate::pipeline::{self, Pipeline, PipelineError, RunOutcome};
 use crate::spec::Roster;
 use crate::store::{Store, StoreError, meta};
+use crate::types::Inbound;
 
 /// How long open connections get to finish after a stop signal. Kept well under
 /// launchd's 20 s ExitTimeOut and the 2 s promise of `steward up`.
@@ -117,6 +122,10 @@ pub fn stop_signal() -> Result<impl Future<Output = &'static str> + Send + 'stat
 
 /// Run the daemon for an initialised `home` until `stop` resolves.
 /// `ready` is called with the bound address once requests are being accepted.
+///
+/// The phases in their order: listen (pid lock, store, token, listeners, pid
+/// record), the pipeline (integrity, resume, its background work), the owner
+/// side and the bridges, serve until stopped, and the stop in order.
 pub async fn boot<S, R>(
     home: Home,
     config: Config,
@@ -128,6 +137,45 @@ where
     S: Future<Output = &'static str> + Send + 'static,
     R: FnOnce(SocketAddr),
 {
+    let up = listen_phase(&home, &config, listen).await?;
+    let (pipeline, resumed, pipeline_tasks) =
+        start_pipeline(&home, &config, up.store.clone()).await?;
+    let (owner, scheduler, owner_side) =
+        start_owner_side(&home, &config, &pipeline, &up.store, &resumed).await;
+    let on_stop = pipeline.clone();
+    let state = AppState::new(home.clone(), pipeline, owner, scheduler, up.bound, up.token);
+    let listeners = (up.listener, up.signals_listener);
+    let phones = serve(&home, state, up.bound, listeners, stop, ready).await?;
+    stop_in_order(pipeline_tasks, phones, owner_side, on_stop).await;
+    if !up.store.close().await {
+        tracing::warn!(
+            "database handles still in use at stop; SQLite recovers the WAL on next open"
+        );
+    }
+    drop(up.lock);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// What the listen phase holds: the pid lock, the store, the API token and the
+/// bound listeners.
+struct Listening {
+    lock: pidfile::PidLock,
+    store: Store,
+    token: String,
+    listener: TcpListener,
+    bound: SocketAddr,
+    signals_listener: Option<TcpListener>,
+}
+
+/// The pid lock (two daemons must never share a store), the store (migrations
+/// may refuse a newer schema), the token, the listeners (a busy port is
+/// reported before anything claims to be up), then the pid record.
+async fn listen_phase(
+    home: &Home,
+    config: &Config,
+    listen: SocketAddr,
+) -> Result<Listening, DaemonError> {
     let mut lock = pidfile::acquire(&home.pid_path())?;
 
     let db = home.db_path();
@@ -135,19 +183,7 @@ where
         .await
         .map_err(|e| StoreError::Task(e.to_string()))??;
 
-    let token = match &config.http.api_token {
-        Some(reference) => {
-            let secret = reference.resolve()?;
-            if secret.expose().len() < keys::MIN_TOKEN_LEN {
-                return Err(KeyError::BadToken {
-                    path: home.config_path(),
-                }
-                .into());
-            }
-            secret.expose().to_string()
-        }
-        None => keys::load_api_token(&home.api_token_path())?,
-    };
+    let token = api_token(home, config)?;
 
     if !listen.ip().is_loopback() && !config.http.allow_remote_api {
         return Err(DaemonError::RemoteApi { addr: listen });
@@ -180,8 +216,47 @@ where
             Ok(())
         })
         .await?;
+    Ok(Listening {
+        lock,
+        store,
+        token,
+        listener,
+        bound,
+        signals_listener,
+    })
+}
 
-    let pipeline = build_pipeline(&home, &config, store.clone())?;
+/// The API token: `http.apiToken`'s reference, else the home's `api-token` file.
+fn api_token(home: &Home, config: &Config) -> Result<String, DaemonError> {
+    Ok(match &config.http.api_token {
+        Some(reference) => {
+            let secret = reference.resolve()?;
+            if secret.expose().len() < keys::MIN_TOKEN_LEN {
+                return Err(KeyError::BadToken {
+                    path: home.config_path(),
+                }
+                .into());
+            }
+            secret.expose().to_string()
+        }
+        None => keys::load_api_token(&home.api_token_path())?,
+    })
+}
+
+/// The pipeline's own background work.
+struct PipelineTasks {
+    full_check: JoinHandle<()>,
+    ticker: JoinHandle<()>,
+}
+
+/// The pipeline, checked and caught up: what it resumed, and its background
+/// work (the full integrity check, the confirmation expiry tick).
+async fn start_pipeline(
+    home: &Home,
+    config: &Config,
+    store: Store,
+) -> Result<(Pipeline, Vec<RunOutcome>, PipelineTasks), DaemonError> {
+    let pipeline = build_pipeline(home, config, store)?;
     // A broken chain or a swapped key seals the pipeline (runs refused, with receipts).
     pipeline.check_integrity().await?;
     // Runs a previous process left mid-way continue now, before new work arrives.
@@ -211,30 +286,79 @@ where
             }
         })
     };
-    // The bus every bridge publishes new messages on; the router subscribes (later issues).
-    let (bus, _) = tokio::sync::broadcast::channel::<crate::types::Inbound>(1024);
-    let (profile, profile_watch) = owner::profile(home.owner_profile_path(), &pipeline);
+    Ok((pipeline, resumed, PipelineTasks { full_check, ticker }))
+}
+
+/// The owner side and the bridges, stopped in this order.
+struct OwnerSide {
+    router: JoinHandle<()>,
+    contacts: JoinHandle<()>,
+    triage: JoinHandle<()>,
+    sched_stop: watch::Sender<bool>,
+    schedule: JoinHandle<()>,
+    profile_watch: Option<notify::RecommendedWatcher>,
+    readers: crate::bridges::factory::Readers,
+    /// The bus every bridge publishes new messages on.
+    bus: broadcast::Sender<Inbound>,
+}
+
+/// The owner (profile, resumed runs told), the self-chat router, the contact
+/// assistant, the bridges' readers, the scheduler and mail triage.
+async fn start_owner_side(
+    home: &Home,
+    config: &Config,
+    pipeline: &Pipeline,
+    store: &Store,
+    resumed: &[RunOutcome],
+) -> (crate::commands::Owner, Scheduler, OwnerSide) {
+    let (bus, _) = broadcast::channel::<Inbound>(1024);
+    let (profile, profile_watch) = owner::profile(home.owner_profile_path(), pipeline);
     let owner =
         crate::commands::Owner::new(pipeline.clone(), profile, config.owner.region.as_str())
             .with_name(&config.owner.name);
     let channel = pipeline.settings().owner_channel.clone();
-    owner::report_resumed(&owner, &channel, &resumed).await;
+    owner::report_resumed(&owner, &channel, resumed).await;
     let router = owner::route(owner.clone(), bus.subscribe());
     let assistant = crate::assistant::Assistant::new(owner.clone(), config.quiet_hours);
     let contacts = owner::contacts(assistant, owner.clone(), bus.subscribe());
-    let readers = crate::bridges::factory::start_readers(&config, store.clone(), bus.clone()).await;
-    let scheduler = crate::agents::scheduler::Scheduler::new(owner.clone(), config.quiet_hours);
+    let readers = crate::bridges::factory::start_readers(config, store.clone(), bus.clone()).await;
+    let scheduler = Scheduler::new(owner.clone(), config.quiet_hours);
     let triage = tokio::spawn(crate::agents::triage::on_mail(
         scheduler.clone(),
         bus.subscribe(),
     ));
-    let (sched_stop_tx, sched_stop) = watch::channel(false);
+    let (sched_stop, sched_stopped) = watch::channel(false);
     let schedule = tokio::spawn(scheduler.clone().run(
         std::sync::Arc::new(crate::agents::scheduler::SystemClock),
-        sched_stop,
+        sched_stopped,
     ));
-    let on_stop = pipeline.clone();
-    let state = AppState::new(home.clone(), pipeline, owner, scheduler, bound, token);
+    let side = OwnerSide {
+        router,
+        contacts,
+        triage,
+        sched_stop,
+        schedule,
+        profile_watch,
+        readers,
+        bus,
+    };
+    (owner, scheduler, side)
+}
+
+/// Serve the API (and the phones' listener) until `stop` resolves and open
+/// connections finish, or the grace period ends. The phones' listener task.
+async fn serve<S, R>(
+    home: &Home,
+    state: AppState,
+    bound: SocketAddr,
+    (listener, signals_listener): (TcpListener, Option<TcpListener>),
+    stop: S,
+    ready: R,
+) -> Result<Option<JoinHandle<()>>, DaemonError>
+where
+    S: Future<Output = &'static str> + Send + 'static,
+    R: FnOnce(SocketAddr),
+{
     let phones_app = http::signals_router(state.clone());
     let app = http::router(state);
     let (stopping_tx, stopping) = watch::channel(false);
@@ -267,38 +391,40 @@ where
             tracing::warn!("connections still open after the grace period; closing them");
         }
     }
-    full_check.abort();
-    let _ = full_check.await;
+    Ok(phones)
+}
+
+/// Stop what runs, in order: the background checks and listeners, the owner
+/// side, then the audit head is anchored and the readers stop.
+async fn stop_in_order(
+    pipeline: PipelineTasks,
+    phones: Option<JoinHandle<()>>,
+    side: OwnerSide,
+    on_stop: Pipeline,
+) {
+    stop_task(pipeline.full_check).await;
     if let Some(p) = phones {
-        p.abort();
-        let _ = p.await;
+        stop_task(p).await;
     }
-    ticker.abort();
-    let _ = ticker.await;
-    router.abort();
-    let _ = router.await;
-    contacts.abort();
-    let _ = contacts.await;
-    triage.abort();
-    let _ = triage.await;
-    let _ = sched_stop_tx.send(true);
-    schedule.abort();
-    let _ = schedule.await;
-    drop(profile_watch);
+    stop_task(pipeline.ticker).await;
+    stop_task(side.router).await;
+    stop_task(side.contacts).await;
+    stop_task(side.triage).await;
+    let _ = side.sched_stop.send(true);
+    stop_task(side.schedule).await;
+    drop(side.profile_watch);
     // The head as it stands at stop: the next boot checks the database reaches it.
     if let Err(e) = on_stop.anchor().await {
         tracing::warn!(error = %e, "the audit head was not anchored at stop");
     }
     drop(on_stop);
-    readers.stop().await;
-    if !store.close().await {
-        tracing::warn!(
-            "database handles still in use at stop; SQLite recovers the WAL on next open"
-        );
-    }
-    drop(lock);
-    tracing::info!("stopped");
-    Ok(())
+    side.readers.stop().await;
+    drop(side.bus);
+}
+
+async fn stop_task(task: JoinHandle<()>) {
+    task.abort();
+    let _ = task.await;
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, DaemonError> {

@@ -41,7 +41,7 @@ pub use request::{Actor, Effect, RunOutcome, RunRequest, RunStatus, Trigger};
 
 use crate::bridges::Bridges;
 use crate::canonical;
-use crate::spec::{Roster, Usd};
+use crate::spec::{AgentSpec, Roster, Usd};
 use crate::store::{Store, StoreError};
 use crate::types::StepKey;
 use audit::Record;
@@ -423,16 +423,8 @@ fn admit(
     day: &str,
 ) -> rusqlite::Result<Admitted> {
     let tx = conn.transaction()?;
-    if let Some(key) = &req.dedup_key
-        && let Some(existing) = runs::by_dedup_key(&tx, key)?
-    {
-        return Ok(Admitted::Done(RunOutcome {
-            run_id: existing.id,
-            status: existing.status,
-            reason: existing.reason,
-            confirmations: Vec::new(),
-            duplicate: true,
-        }));
+    if let Some(done) = duplicate(&tx, &req)? {
+        return Ok(done);
     }
     let run_id = new_id("run_");
     let now = jiff::Timestamp::now();
@@ -465,70 +457,11 @@ fn admit(
         }),
     )?;
 
-    let refuse = |tx: &rusqlite::Transaction<'_>, reason: String| -> rusqlite::Result<Admitted> {
-        let run = runs::load(tx, &run_id)?.expect("inserted above");
-        runs::finish(
-            tx,
-            &inner.key,
-            &inner.fingerprint,
-            &run,
-            RunStatus::Refused,
-            Some(&reason),
-            0,
-        )?;
-        Ok(Admitted::Done(RunOutcome {
-            run_id: run_id.clone(),
-            status: RunStatus::Refused,
-            reason: Some(reason),
-            confirmations: Vec::new(),
-            duplicate: false,
-        }))
-    };
+    let refuse =
+        |tx: &rusqlite::Transaction<'_>, reason: String| refused(tx, inner, &run_id, reason);
 
-    // 0. Integrity: a store that failed its check acts on nothing.
-    let sealed = inner
-        .sealed
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
-    if let Some(reason) = sealed {
-        gate_record(&tx, &run_id, &actor, "integrity", &Err(reason.clone()))?;
-        let out = refuse(&tx, reason)?;
-        tx.commit()?;
-        return Ok(out);
-    }
-    // 0b. Kill switch: nothing acts; only the self-chat's replies reach the owner.
-    if req.agent != crate::spec::SELF_CHAT_AGENT && crate::owner_state::kill_switch(&tx)? {
-        let reason = PipelineError::KillSwitch.to_string();
-        gate_record(&tx, &run_id, &actor, "killSwitch", &Err(reason.clone()))?;
-        let out = refuse(&tx, reason)?;
-        tx.commit()?;
-        return Ok(out);
-    }
-    // 1. Identity.
-    let who = gates::identity(&req.actor, &inner.settings.owners);
-    let identity = gates::check_identity(req.trigger, &req.actor, &who);
-    gate_record(&tx, &run_id, &actor, "identity", &identity)?;
-    if let Err(reason) = identity {
-        let out = refuse(&tx, reason)?;
-        tx.commit()?;
-        return Ok(out);
-    }
-    // 2. Policy.
-    let policy = inner.roster.get(&req.agent).and_then(|spec| {
-        let d = gates::check_policy(spec, &req, |c| inner.bridges.has(c))?;
-        gates::check_models(spec, &req, |c, local| inner.models.has(c, local))?;
-        gates::check_runtime(spec, &req, inner.runtime.is_some())?;
-        Ok((spec, d))
-    });
-    gate_record(
-        &tx,
-        &run_id,
-        &actor,
-        "policy",
-        &policy.as_ref().map(|_| ()).map_err(Clone::clone),
-    )?;
-    let (spec, decision) = match policy {
+    // 0-2. Integrity, kill switch, identity, policy.
+    let (spec, decision) = match gates_before_budget(&tx, inner, &run_id, &actor, &req)? {
         Ok(ok) => ok,
         Err(reason) => {
             let out = refuse(&tx, reason)?;
@@ -554,51 +487,175 @@ fn admit(
                 "UPDATE runs SET reserved_micros = ?2 WHERE id = ?1",
                 rusqlite::params![run_id, req.forecast_usd.micros()],
             )?;
-            let channel = &inner.settings.owner_channel;
-            if !notices.is_empty() && inner.bridges.has(channel) {
-                // The owner hears about it through the same journaled, idempotent steps.
-                req.plan.extend(notices.iter().map(|n| Effect::NotifyOwner {
-                    channel: channel.clone(),
-                    text: format!("💸 {n}"),
-                }));
-                tx.execute(
-                    "UPDATE runs SET plan = ?2 WHERE id = ?1",
-                    rusqlite::params![
-                        run_id,
-                        serde_json::to_string(&req.plan).expect("plan serialises")
-                    ],
-                )?;
-            }
-            for notice in notices {
-                tracing::warn!(agent = %spec.name, %notice, "budget notice for the owner");
-                journal::append(&tx, &run_id, "budget.notice", &json!({ "notice": notice }))?;
-                audit::append(
-                    &tx,
-                    &Record {
-                        run_id: Some(&run_id),
-                        kind: "budget.notice",
-                        actor: "pipeline",
-                        subject: &spec.name,
-                        decision: "notify",
-                        payload: &json!({ "notice": notice }),
-                    },
-                )?;
-            }
+            budget_notices(&tx, inner, &run_id, spec, &mut req.plan, notices)?;
         }
     }
     // 4. Confirmation: park every contact-facing step.
+    let confirmations = park_confirmations(&tx, inner, &run_id, spec, &decision, &req.plan, now)?;
+    settle(tx, inner, run_id, confirmations, &req.plan)
+}
+
+/// A run with this dedup key was admitted before: its outcome, marked duplicate.
+fn duplicate(
+    tx: &rusqlite::Transaction<'_>,
+    req: &RunRequest,
+) -> rusqlite::Result<Option<Admitted>> {
+    let Some(key) = &req.dedup_key else {
+        return Ok(None);
+    };
+    Ok(runs::by_dedup_key(tx, key)?.map(|existing| {
+        Admitted::Done(RunOutcome {
+            run_id: existing.id,
+            status: existing.status,
+            reason: existing.reason,
+            confirmations: Vec::new(),
+            duplicate: true,
+        })
+    }))
+}
+
+/// End the run `refused` with `reason` (and its receipt).
+fn refused(
+    tx: &rusqlite::Transaction<'_>,
+    inner: &Inner,
+    run_id: &str,
+    reason: String,
+) -> rusqlite::Result<Admitted> {
+    let run = runs::load(tx, run_id)?.expect("inserted above");
+    runs::finish(
+        tx,
+        &inner.key,
+        &inner.fingerprint,
+        &run,
+        RunStatus::Refused,
+        Some(&reason),
+        0,
+    )?;
+    Ok(Admitted::Done(RunOutcome {
+        run_id: run_id.to_string(),
+        status: RunStatus::Refused,
+        reason: Some(reason),
+        confirmations: Vec::new(),
+        duplicate: false,
+    }))
+}
+
+/// The gates before the budget, in order, each in the journal and the audit
+/// chain: integrity and the kill switch (recorded when they refuse), identity
+/// and policy (recorded either way). The agent's spec and the policy's
+/// decision, or the reason the run is refused.
+fn gates_before_budget<'a>(
+    tx: &rusqlite::Transaction<'_>,
+    inner: &'a Inner,
+    run_id: &str,
+    actor: &str,
+    req: &RunRequest,
+) -> rusqlite::Result<Result<(&'a AgentSpec, gates::PolicyDecision), String>> {
+    // 0. Integrity: a store that failed its check acts on nothing.
+    let sealed = inner
+        .sealed
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    if let Some(reason) = sealed {
+        gate_record(tx, run_id, actor, "integrity", &Err(reason.clone()))?;
+        return Ok(Err(reason));
+    }
+    // 0b. Kill switch: nothing acts; only the self-chat's replies reach the owner.
+    if req.agent != crate::spec::SELF_CHAT_AGENT && crate::owner_state::kill_switch(tx)? {
+        let reason = PipelineError::KillSwitch.to_string();
+        gate_record(tx, run_id, actor, "killSwitch", &Err(reason.clone()))?;
+        return Ok(Err(reason));
+    }
+    // 1. Identity.
+    let who = gates::identity(&req.actor, &inner.settings.owners);
+    let identity = gates::check_identity(req.trigger, &req.actor, &who);
+    gate_record(tx, run_id, actor, "identity", &identity)?;
+    if let Err(reason) = identity {
+        return Ok(Err(reason));
+    }
+    // 2. Policy.
+    let policy = inner.roster.get(&req.agent).and_then(|spec| {
+        let d = gates::check_policy(spec, req, |c| inner.bridges.has(c))?;
+        gates::check_models(spec, req, |c, local| inner.models.has(c, local))?;
+        gates::check_runtime(spec, req, inner.runtime.is_some())?;
+        Ok((spec, d))
+    });
+    gate_record(
+        tx,
+        run_id,
+        actor,
+        "policy",
+        &policy.as_ref().map(|_| ()).map_err(Clone::clone),
+    )?;
+    Ok(policy)
+}
+
+/// The budget's notices for the owner: notify steps added to the plan (if
+/// the owner's channel is here), journaled and audited.
+fn budget_notices(
+    tx: &rusqlite::Transaction<'_>,
+    inner: &Inner,
+    run_id: &str,
+    spec: &AgentSpec,
+    plan: &mut Vec<Effect>,
+    notices: Vec<String>,
+) -> rusqlite::Result<()> {
+    let channel = &inner.settings.owner_channel;
+    if !notices.is_empty() && inner.bridges.has(channel) {
+        // The owner hears about it through the same journaled, idempotent steps.
+        plan.extend(notices.iter().map(|n| Effect::NotifyOwner {
+            channel: channel.clone(),
+            text: format!("💸 {n}"),
+        }));
+        tx.execute(
+            "UPDATE runs SET plan = ?2 WHERE id = ?1",
+            rusqlite::params![
+                run_id,
+                serde_json::to_string(&plan).expect("plan serialises")
+            ],
+        )?;
+    }
+    for notice in notices {
+        tracing::warn!(agent = %spec.name, %notice, "budget notice for the owner");
+        journal::append(tx, run_id, "budget.notice", &json!({ "notice": notice }))?;
+        audit::append(
+            tx,
+            &Record {
+                run_id: Some(run_id),
+                kind: "budget.notice",
+                actor: "pipeline",
+                subject: &spec.name,
+                decision: "notify",
+                payload: &json!({ "notice": notice }),
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// A confirmation for every step the policy says needs one: their ids.
+fn park_confirmations(
+    tx: &rusqlite::Transaction<'_>,
+    inner: &Inner,
+    run_id: &str,
+    spec: &AgentSpec,
+    decision: &gates::PolicyDecision,
+    plan: &[Effect],
+    now: jiff::Timestamp,
+) -> rusqlite::Result<Vec<String>> {
     let expires = (now + inner.settings.confirm_ttl).to_string();
     let mut confirmations = Vec::new();
     for &step in &decision.needs_confirmation {
-        let Effect::Reply { channel, to, text } = &req.plan[step] else {
+        let Effect::Reply { channel, to, text } = &plan[step] else {
             continue;
         };
-        let id = confirmation_id(&tx)?;
+        let id = confirmation_id(tx)?;
         confirm::insert(
-            &tx,
+            tx,
             &confirm::NewConfirmation {
                 id: &id,
-                run_id: &run_id,
+                run_id,
                 step,
                 agent: &spec.name,
                 channel,
@@ -609,11 +666,11 @@ fn admit(
             },
         )?;
         let payload = json!({ "id": id, "step": step, "channel": channel, "to": to, "text": text, "expiresAt": expires });
-        journal::append(&tx, &run_id, "confirmation.requested", &payload)?;
+        journal::append(tx, run_id, "confirmation.requested", &payload)?;
         audit::append(
-            &tx,
+            tx,
             &Record {
-                run_id: Some(&run_id),
+                run_id: Some(run_id),
                 kind: "confirmation",
                 actor: "pipeline",
                 subject: &id,
@@ -623,6 +680,18 @@ fn admit(
         )?;
         confirmations.push(id);
     }
+    Ok(confirmations)
+}
+
+/// Commit the admission: a run with confirmations waits; one without side
+/// effects has finished; the rest executes.
+fn settle(
+    tx: rusqlite::Transaction<'_>,
+    inner: &Inner,
+    run_id: String,
+    confirmations: Vec<String>,
+    plan: &[Effect],
+) -> rusqlite::Result<Admitted> {
     if !confirmations.is_empty() {
         runs::set_status(&tx, &run_id, RunStatus::Waiting)?;
         tx.commit()?;
@@ -635,7 +704,7 @@ fn admit(
             duplicate: false,
         }));
     }
-    if !req.plan.iter().any(Effect::has_side_effect) {
+    if !plan.iter().any(Effect::has_side_effect) {
         let run = runs::load(&tx, &run_id)?.expect("inserted above");
         runs::finish(
             &tx,

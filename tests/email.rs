@@ -123,6 +123,25 @@ fn import_mbox_fills_memory_once_with_threads_people_and_bulk_marked() {
         body.contains("> Dinner friday at 7?"),
         "the full body is kept: {body}"
     );
+    // A mail with nothing trimmed keeps one copy; its whole body is still there.
+    let stored: String = c
+        .query_row(
+            "SELECT body FROM email_messages WHERE message_id = 'a1@x'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored, "", "no second copy of an untrimmed body");
+    let whole = steward::bridges::email::ingest::body(&c, "a1@x")
+        .unwrap()
+        .unwrap();
+    assert!(whole.contains("Dinner friday at 7?"), "{whole}");
+    assert!(
+        steward::bridges::email::ingest::body(&c, "a2@x")
+            .unwrap()
+            .unwrap()
+            .contains("> Dinner friday at 7?")
+    );
     let news_bulk: bool = c
         .query_row(
             "SELECT bulk FROM email_messages WHERE message_id = 'n1@x'",

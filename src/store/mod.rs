@@ -102,6 +102,29 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// Page cache for a bulk load (a backfill), in KiB.
+pub const BULK_CACHE_KIB: i64 = 64 * 1024;
+/// WAL pages before an automatic checkpoint during a bulk load (~80 MB).
+pub const BULK_CHECKPOINT_PAGES: i64 = 20_000;
+
+/// Run a bulk load with a large page cache and rare checkpoints, then put the
+/// connection's settings back: a backfill touches many b-tree pages, which a
+/// small cache would spill to the WAL and re-read, and checkpointing every
+/// 1,000 pages copies the same pages again and again.
+pub fn bulk<T, E: From<rusqlite::Error>>(
+    conn: &mut Connection,
+    load: impl FnOnce(&mut Connection) -> Result<T, E>,
+) -> Result<T, E> {
+    let cache: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
+    let checkpoint: i64 = conn.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))?;
+    conn.pragma_update(None, "cache_size", -BULK_CACHE_KIB)?;
+    conn.pragma_update(None, "wal_autocheckpoint", BULK_CHECKPOINT_PAGES)?;
+    let result = load(conn);
+    conn.pragma_update(None, "cache_size", cache)?;
+    conn.pragma_update(None, "wal_autocheckpoint", checkpoint)?;
+    result
+}
+
 /// Open an existing database for reading only (status, doctor). Creates nothing.
 pub fn open_readonly(path: &Path) -> Result<Connection, StoreError> {
     if !path.is_file() {

@@ -205,18 +205,17 @@ impl EmailIngest {
         }))
     }
 
+    /// The mail's email-only fields beside its row. Called right after the
+    /// row's INSERT, so the connection's last rowid is that row.
     fn meta(&self, conn: &Connection, src: Source<'_>, mail: &Mail) -> rusqlite::Result<()> {
-        let row: Option<i64> = conn
-            .query_row(
-                "SELECT id FROM messages WHERE ext_key = ?1 AND channel = ?2 AND external_id = ?3",
-                params![
-                    messages::ext_key(CHANNEL, &mail.message_id),
-                    CHANNEL,
-                    mail.message_id
-                ],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let row = conn.last_insert_rowid();
+        // Most mail has no quoted history or signature: then the memory copy is
+        // the whole body, and an empty `body` says so instead of a second copy.
+        let body = if mail.body.trim() == mail.text.trim() {
+            ""
+        } else {
+            mail.body.as_str()
+        };
         conn.prepare_cached(
             "INSERT OR IGNORE INTO email_messages (message_id, message_row, account, folder, subject,
                  in_reply_to, refs, list_id, bulk, attachments, body, reply_address)
@@ -233,7 +232,7 @@ impl EmailIngest {
             mail.list_id,
             mail.bulk,
             serde_json::to_string(&mail.attachments).unwrap_or_else(|_| "[]".into()),
-            mail.body,
+            body,
             mail.reply_to.as_ref().or(mail.from.as_ref()).map(|p| &p.address),
         ])?;
         Ok(())
@@ -259,6 +258,18 @@ pub fn subject_root(subject: &str) -> &str {
         };
         s = s[n..].trim_start();
     }
+}
+
+/// A mail's whole text body (memory's copy is trimmed of quotes and signature).
+pub fn body(conn: &Connection, message_id: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT CASE WHEN e.body = '' THEN COALESCE(m.text, '') ELSE e.body END
+         FROM email_messages e LEFT JOIN messages m ON m.id = e.message_row
+         WHERE e.message_id = ?1",
+        [message_id],
+        |r| r.get(0),
+    )
+    .optional()
 }
 
 /// Whether memory marks this mail as bulk (a list, automatic or no-reply): the

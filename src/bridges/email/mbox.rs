@@ -26,6 +26,19 @@ pub enum MboxError {
     Sqlite(#[from] rusqlite::Error),
 }
 
+impl MboxError {
+    /// Name the file in a read error raised where the path was not at hand.
+    fn with_path(self, path: &Path) -> MboxError {
+        match self {
+            MboxError::Read { source, .. } => MboxError::Read {
+                path: path.to_path_buf(),
+                source,
+            },
+            other => other,
+        }
+    }
+}
+
 /// Import `path`; `progress(bytes_read, bytes_total)` after each batch.
 pub fn import(
     conn: &mut Connection,
@@ -53,12 +66,30 @@ pub fn import(
         account: "mbox",
         folder: path.file_name().and_then(|n| n.to_str()).unwrap_or("mbox"),
     };
+    crate::store::bulk(conn, |conn| {
+        read_all(conn, ingest, &mut mails, src, total, &mut progress).map_err(|e| e.with_path(path))
+    })
+}
+
+type Mails = mail_parser::mailbox::mbox::MessageIterator<BufReader<std::fs::File>>;
+
+fn read_all(
+    conn: &mut Connection,
+    ingest: &mut EmailIngest,
+    mails: &mut Mails,
+    src: Source<'_>,
+    total: u64,
+    progress: &mut impl FnMut(u64, u64),
+) -> Result<Counts, MboxError> {
     let mut done_bytes = 0u64;
     loop {
         let tx = conn.transaction()?;
         let mut n = 0;
         for item in mails.by_ref() {
-            let raw = item.map_err(read)?;
+            let raw = item.map_err(|source| MboxError::Read {
+                path: std::path::PathBuf::new(),
+                source,
+            })?;
             done_bytes += raw.contents().len() as u64;
             match mime::parse(raw.contents()) {
                 Ok(mail) => {

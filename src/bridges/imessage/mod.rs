@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 
 use crate::config::ImessageConfig;
+use crate::store::{BULK_CACHE_KIB, BULK_CHECKPOINT_PAGES};
 use chatdb::{ChatDb, ChatDbError};
 use contacts::Card;
 use ingest::{Counts, Ingest};
@@ -23,8 +24,6 @@ use ingest::{Counts, Ingest};
 pub const BATCH: u32 = 10_000;
 /// Rows per transaction in a backfill: fewer commits rewrite hot index pages less often.
 const BULK_BATCH: u32 = 50_000;
-/// WAL pages between checkpoints during a backfill (SQLite's default is 1,000).
-const BULK_CHECKPOINT_PAGES: i64 = 20_000;
 
 /// Where this bridge reads from.
 #[derive(Debug, Clone)]
@@ -125,9 +124,6 @@ pub fn backfill(
     result?;
     Ok(ingest.counts.clone())
 }
-
-/// Page cache for a backfill, in KiB.
-const BULK_CACHE_KIB: i64 = 64 * 1024;
 
 fn copy_all(
     store: &mut Connection,

@@ -168,22 +168,7 @@ fn mbox(home: &Home, file: &std::path::Path, json: bool) -> anyhow::Result<ExitC
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let seconds = started.elapsed().as_secs_f64();
-    if json {
-        let mut v = serde_json::to_value(&counts)?;
-        v["seconds"] = json!((seconds * 1000.0).round() / 1000.0);
-        super::print_json(&v)?;
-    } else {
-        println!(
-            "Imported {} mails from {} in {seconds:.1}s: {} new people, {} new threads, {} skipped, {} already known.",
-            counts.messages,
-            file.display(),
-            counts.people,
-            counts.chats,
-            counts.skipped,
-            counts.already_known
-        );
-    }
+    report_mail(&counts, &file.display().to_string(), started, json)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -252,16 +237,27 @@ fn email(home: &Home, account: &str, since: Option<&str>, json: bool) -> anyhow:
         .unwrap_or_else(|p| p.into_inner())
         .counts
         .clone();
+    report_mail(&counts, account, started, json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The counts of a mail import, as JSON (`import imessage`'s shape) or a line.
+fn report_mail(
+    counts: &crate::bridges::email::ingest::Counts,
+    from: &str,
+    started: Instant,
+    json: bool,
+) -> anyhow::Result<()> {
     let seconds = started.elapsed().as_secs_f64();
     if json {
-        let mut v = serde_json::to_value(&counts)?;
+        let mut v = serde_json::to_value(counts)?;
         v["seconds"] = json!((seconds * 1000.0).round() / 1000.0);
         super::print_json(&v)?;
     } else {
         println!(
-            "Imported {} mails from {account} in {seconds:.1}s: {} new people, {} new threads, {} skipped, {} already known.",
+            "Imported {} mails from {from} in {seconds:.1}s: {} new people, {} new threads, {} skipped, {} already known.",
             counts.messages, counts.people, counts.chats, counts.skipped, counts.already_known
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

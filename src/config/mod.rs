@@ -241,6 +241,13 @@ pub struct EmailAccount {
     pub poll_seconds: u64,
 }
 
+impl EmailAccount {
+    /// The login: `user`, else the address.
+    pub fn login(&self) -> String {
+        self.user.clone().unwrap_or_else(|| self.address.clone())
+    }
+}
+
 fn default_mail_poll() -> u64 {
     60
 }

@@ -163,10 +163,7 @@ pub async fn connect(account: &EmailAccount) -> Result<Session, ImapError> {
             account: account.name.clone(),
             source,
         })?;
-    let user = account
-        .user
-        .clone()
-        .unwrap_or_else(|| account.address.clone());
+    let user = account.login();
     client
         .login(&user, password.expose())
         .await

@@ -179,10 +179,7 @@ pub fn transport(account: &EmailAccount) -> Result<AsyncSmtpTransport<Tokio1Exec
             account: account.name.clone(),
             source,
         })?;
-    let user = account
-        .user
-        .clone()
-        .unwrap_or_else(|| account.address.clone());
+    let user = account.login();
     Ok(
         AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(server.host.clone())
             .port(server.port)

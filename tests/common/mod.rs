@@ -265,6 +265,7 @@ pub fn openai_router_for(
         providers,
         capabilities,
         prices: Default::default(),
+        limits: Default::default(),
     })
     .unwrap()
 }

@@ -259,6 +259,7 @@ impl Owner {
                     .await?
             }
             Command::Profile => profile_summary(&self.profile.get()),
+            Command::More => self.more(&msg.channel).await?,
             Command::Peek(who) => {
                 store
                     .read(move |c| Ok(teach::peek(c, &who, &canon)?))

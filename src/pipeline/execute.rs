@@ -221,8 +221,10 @@ fn prepare(
         },
         Effect::Relay { channel } => match runs::model_answer(&tx, run_id, Some(step))? {
             Some(text) => {
-                let text: String = text.chars().take(super::request::MAX_TEXT_CHARS).collect();
-                Delivery::Owner(OwnerSend::new(channel, &text))
+                // Readable in the owner's chat; the rest waits for `more`.
+                let trimmed = super::trim::for_channel(channel, &text);
+                crate::owner_state::set_more(&tx, trimmed.rest.as_deref())?;
+                Delivery::Owner(OwnerSend::new(channel, &trimmed.shown))
             }
             None => {
                 skip(

@@ -28,6 +28,7 @@ pub mod integrity;
 pub mod journal;
 pub mod request;
 pub mod runs;
+pub mod trim;
 pub mod verify;
 
 use std::collections::HashMap;

@@ -30,6 +30,8 @@ pub struct Model {
     /// The probe screen's answer (`slow` stalls), and how often it was asked.
     pub screen: Arc<Mutex<String>>,
     pub screen_calls: Arc<AtomicU32>,
+    /// The last draft request's body, as the wire carried it.
+    pub last_body: Arc<Mutex<Value>>,
 }
 
 pub const SECRETS: &[&str] = &[
@@ -58,12 +60,18 @@ pub async fn chat(State(m): State<Model>, Json(body): Json<Value>) -> Json<Value
     }
     m.calls.fetch_add(1, Ordering::SeqCst);
     m.prompts.lock().unwrap().push(prompt.clone());
+    *m.last_body.lock().unwrap() = body.clone();
     let mode = m.mode.lock().unwrap().clone();
     let text = match mode.as_str() {
         "junk" => "{\"draft\": \"yes\"}".to_string(),
         "slow" => {
             tokio::time::sleep(Duration::from_secs(3)).await;
             "late".into()
+        }
+        // Never answers: only the caller's deadline ends the call.
+        "never" => {
+            std::future::pending::<()>().await;
+            unreachable!()
         }
         // A model that repeats whatever secret it was shown.
         "leaky" => prompt
@@ -100,6 +108,17 @@ pub fn rig_with(ttl: Duration, quiet: QuietHours) -> Rig {
 }
 
 pub fn rig_full(ttl: Duration, quiet: QuietHours, capabilities: &[(&str, &str)]) -> Rig {
+    rig_limited(ttl, quiet, capabilities, Default::default())
+}
+
+/// `rig_full` with `models.limits`; the provider's own timeout is then 5 s, so
+/// a deadline under it is what ends a stalled call.
+pub fn rig_limited(
+    ttl: Duration,
+    quiet: QuietHours,
+    capabilities: &[(&str, &str)],
+    limits: std::collections::BTreeMap<String, steward::config::CallLimitsConfig>,
+) -> Rig {
     let model = Model::default();
     *model.mode.lock().unwrap() = "yes! 7 works".into();
     let url = common::lantern::serve_in_thread(
@@ -109,7 +128,15 @@ pub fn rig_full(ttl: Duration, quiet: QuietHours, capabilities: &[(&str, &str)])
     );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
-    let (pipeline, store) = build_with(&path, &url, ttl, capabilities);
+    let (pipeline, store) = if limits.is_empty() {
+        build_with(&path, &url, ttl, capabilities)
+    } else {
+        let mut settings = common::default_settings();
+        settings.confirm_ttl = jiff::SignedDuration::try_from(ttl).unwrap();
+        let (pipeline, store) = common::console_pipeline(&path, settings);
+        let router = common::openai_router_limited(&url, capabilities, 5, limits);
+        (pipeline.with_models(router), store)
+    };
     let profile = SharedProfile::new(steward::profile::parse(PROFILE).unwrap());
     let owner = Owner::new(pipeline.clone(), profile, "US").with_name("Priya Rao");
     let assistant = Assistant::new(owner.clone(), quiet);

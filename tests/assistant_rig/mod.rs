@@ -119,22 +119,38 @@ pub fn rig_limited(
     capabilities: &[(&str, &str)],
     limits: std::collections::BTreeMap<String, steward::config::CallLimitsConfig>,
 ) -> Rig {
+    rig_on(None, ttl, quiet, capabilities, limits)
+}
+
+/// The rig against the model server at `url` (without `/v1`), or the double.
+pub fn rig_on(
+    url: Option<String>,
+    ttl: Duration,
+    quiet: QuietHours,
+    capabilities: &[(&str, &str)],
+    limits: std::collections::BTreeMap<String, steward::config::CallLimitsConfig>,
+) -> Rig {
     let model = Model::default();
     *model.mode.lock().unwrap() = "yes! 7 works".into();
-    let url = common::lantern::serve_in_thread(
-        axum::Router::new()
-            .route("/v1/chat/completions", axum::routing::post(chat))
-            .with_state(model.clone()),
-    );
+    let real = url.is_some();
+    let url = url.unwrap_or_else(|| {
+        common::lantern::serve_in_thread(
+            axum::Router::new()
+                .route("/v1/chat/completions", axum::routing::post(chat))
+                .with_state(model.clone()),
+        )
+    });
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
-    let (pipeline, store) = if limits.is_empty() {
+    let (pipeline, store) = if limits.is_empty() && !real {
         build_with(&path, &url, ttl, capabilities)
     } else {
         let mut settings = common::default_settings();
         settings.confirm_ttl = jiff::SignedDuration::try_from(ttl).unwrap();
         let (pipeline, store) = common::console_pipeline(&path, settings);
-        let router = common::openai_router_limited(&url, capabilities, 5, limits);
+        // A real model is ended by its deadline only, never by a short client timeout.
+        let timeout = if real { 120 } else { 5 };
+        let router = common::openai_router_limited(&url, capabilities, timeout, limits);
         (pipeline.with_models(router), store)
     };
     let profile = SharedProfile::new(steward::profile::parse(PROFILE).unwrap());

@@ -251,8 +251,14 @@ fn agents_create_within_its_deadline() {
     // clean refusal. What may not happen is running past the deadline.
     assert!(!err.contains("did not finish"), "{err}");
     assert!(took < Duration::from_secs(65), "{took:?}");
-    let runs = common::json(&home.run(&["runs", "--json", "--agent", "chief-of-staff"]));
-    let out_tokens = runs[0]["tokensOut"].as_u64().unwrap_or(0);
+    let db = rusqlite::Connection::open(home.file("steward.db")).unwrap();
+    let out_tokens: i64 = db
+        .query_row(
+            "SELECT tokens_out FROM runs WHERE agent = 'chief-of-staff'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert!(out_tokens <= 1024, "{out_tokens}");
     println!(
         "agents create: {:.0} ms, {out_tokens} tokens out, {}",

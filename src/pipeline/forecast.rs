@@ -75,9 +75,12 @@ pub fn forecast(
     let per_call = capability.map_or(0, |c| output_cap(router, c, spec));
     let max_tokens_out = u64::from(per_call) * u64::from(calls);
     // History cannot promise more than the caps allow.
-    let tokens_out = avg_out
-        .map_or(DEFAULT_OUTPUT, |a| a.round() as u64)
-        .min(max_tokens_out.max(1));
+    let expected = avg_out.map_or(DEFAULT_OUTPUT, |a| a.round() as u64);
+    let tokens_out = if max_tokens_out == 0 {
+        expected
+    } else {
+        expected.min(max_tokens_out)
+    };
     let price = |output: u64| {
         let usage = Usage {
             input: tokens_in,

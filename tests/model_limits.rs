@@ -107,7 +107,11 @@ async fn a_long_owner_answer_is_cut_for_the_chat_and_more_sends_the_rest() {
     );
     *r.model.mode.lock().unwrap() = rambling();
     let first = r.say("what should I focus on today?").await;
-    assert_eq!(r.model.last_body.lock().unwrap()["max_tokens"], 1024);
+    assert_eq!(
+        r.model.last_body.lock().unwrap()["max_tokens"],
+        400,
+        "chief-of-staff's own cap"
+    );
     let max = readable_chars("console");
     assert!(first.chars().count() <= max, "{}", first.chars().count());
     assert!(first.ends_with(MORE_HINT), "{first}");

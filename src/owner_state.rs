@@ -31,6 +31,8 @@ pub enum Key {
     ProfileProblem,
     /// The owner was told once that drafts need a model.
     NoDraftModelTold,
+    /// The rest of the last model answer relayed to the owner: `{text}`.
+    More,
 }
 
 impl Key {
@@ -44,6 +46,7 @@ impl Key {
             Key::Question => "question",
             Key::ProfileProblem => "profileProblem",
             Key::NoDraftModelTold => "noDraftModelTold",
+            Key::More => "more",
         }
     }
 }
@@ -80,6 +83,20 @@ pub fn set(conn: &Connection, key: Key, value: &Value) -> rusqlite::Result<()> {
 
 pub fn clear(conn: &Connection, key: Key) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM owner_state WHERE key = ?1", [key.as_str()])? > 0)
+}
+
+/// Keep the rest of a long answer for the owner's `more`; `None` clears it, so
+/// `more` always continues the latest answer.
+pub fn set_more(conn: &Connection, rest: Option<&str>) -> rusqlite::Result<()> {
+    match rest {
+        Some(text) => set(conn, Key::More, &serde_json::json!({ "text": text })),
+        None => clear(conn, Key::More).map(|_| ()),
+    }
+}
+
+/// The rest of the last long answer, if any is left.
+pub fn more(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    Ok(get(conn, Key::More)?.and_then(|(v, _)| v["text"].as_str().map(str::to_string)))
 }
 
 pub fn kill_switch(conn: &Connection) -> rusqlite::Result<bool> {
@@ -290,6 +307,7 @@ mod tests {
             (Key::Question, "question"),
             (Key::ProfileProblem, "profileProblem"),
             (Key::NoDraftModelTold, "noDraftModelTold"),
+            (Key::More, "more"),
         ];
         for (key, text) in all {
             assert_eq!(key.as_str(), text);

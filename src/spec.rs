@@ -235,10 +235,23 @@ struct RawSpec {
     prompt: Option<String>,
     #[serde(default)]
     model_lock: Option<ModelLock>,
+    #[serde(default, deserialize_with = "max_output_tokens")]
+    max_output_tokens: Option<u32>,
     #[serde(default)]
     feeds: Vec<String>,
     #[serde(default)]
     disabled: Option<String>,
+}
+
+/// `maxOutputTokens`: 1 to 200,000, like `models.limits.*.maxOutputTokens`.
+fn max_output_tokens<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let v = u32::deserialize(d)?;
+    if !(1..=200_000).contains(&v) {
+        return Err(serde::de::Error::custom(format!(
+            "maxOutputTokens must be 1 to 200000 tokens, not {v}"
+        )));
+    }
+    Ok(Some(v))
 }
 
 /// Restricts which models an agent may use.
@@ -267,6 +280,10 @@ pub struct AgentSpec {
     pub budget: AgentBudget,
     pub prompt: Option<String>,
     pub model_lock: Option<ModelLock>,
+    /// This agent's output cap per model call, over its capability's
+    /// (`models.limits`); the budget reserves for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens: Option<u32>,
     /// RSS/Atom feeds (ai-radar).
     pub feeds: Vec<String>,
     /// Off unless the owner enables it, and why (e.g. a bridge it needs is missing).
@@ -315,6 +332,7 @@ impl AgentSpec {
             budget: raw.budget,
             prompt: raw.prompt,
             model_lock: raw.model_lock,
+            max_output_tokens: raw.max_output_tokens,
             feeds: raw.feeds,
             disabled: raw.disabled,
         })

@@ -75,6 +75,18 @@ async fn openai(State(s): State<Server>, headers: HeaderMap, Json(body): Json<Va
                 Some(usage),
             )
         }
+        // Never answers: only a deadline ends the call.
+        "never" => {
+            std::future::pending::<()>().await;
+            unreachable!()
+        }
+        // Stops at the cap, as a server does when max_tokens runs out.
+        "capped" => {
+            let mut v = json!({ "id": "c1", "model": "capped", "choices": [{ "index": 0, "finish_reason": "length",
+                "message": { "role": "assistant", "content": "{\"a\": \"unfinished" } }] });
+            v["usage"] = json!({ "prompt_tokens": 3, "completion_tokens": body["max_tokens"] });
+            Json(v).into_response()
+        }
         "garbage" => (StatusCode::OK, "<html>not json</html>").into_response(),
         "unauthorized" => (StatusCode::UNAUTHORIZED, "{\"error\":\"bad key\"}").into_response(),
         other => panic!("unexpected model {other}"),
@@ -112,6 +124,14 @@ async fn start(server: Server) -> String {
 }
 
 fn router(base: &str, caps: &[(&str, &[&str])]) -> Router {
+    router_limited(base, caps, BTreeMap::new())
+}
+
+fn router_limited(
+    base: &str,
+    caps: &[(&str, &[&str])],
+    limits: BTreeMap<String, steward::config::CallLimitsConfig>,
+) -> Router {
     unsafe { std::env::set_var("STEWARD_TEST_LLM_KEY", "sk-test-123") };
     let mut providers = BTreeMap::new();
     let key = Some(SecretRef::Env("STEWARD_TEST_LLM_KEY".into()));
@@ -141,6 +161,7 @@ fn router(base: &str, caps: &[(&str, &[&str])]) -> Router {
         providers,
         capabilities,
         prices: BTreeMap::new(),
+        limits,
     })
     .unwrap()
 }
@@ -172,6 +193,7 @@ fn models(
         providers,
         capabilities,
         prices,
+        limits: BTreeMap::new(),
     })
     .unwrap()
 }
@@ -483,6 +505,7 @@ async fn a_real_local_model_answers() {
         providers,
         capabilities,
         prices: BTreeMap::new(),
+        limits: BTreeMap::new(),
     })
     .unwrap();
     let out = r
@@ -535,4 +558,208 @@ async fn a_model_locked_agent_only_uses_local_providers() {
     let refused = pipeline.run(ask("doc-summary")).await.unwrap();
     assert_eq!(refused.status, RunStatus::Refused);
     assert!(refused.reason.unwrap().contains("locked to local models"));
+}
+
+/// Issue 22: every call carries its capability's output cap (or the agent's,
+/// or the caller's), and a draft carries its stop sequences, on both protocols.
+#[tokio::test]
+async fn every_call_carries_the_cap_of_its_use() {
+    let server = Server::default();
+    let base = start(server.clone()).await;
+    let mut limits = BTreeMap::new();
+    limits.insert(
+        "fast".to_string(),
+        steward::config::CallLimitsConfig {
+            max_output_tokens: Some(99),
+            ..Default::default()
+        },
+    );
+    let r = router_limited(
+        &base,
+        &[
+            ("draft", &["local/ok"]),
+            ("fast", &["local/ok"]),
+            ("reason", &["local/ok"]),
+            ("mine", &["local/ok"]),
+            ("cloud", &["anthropic/claude-sonnet-4-5"]),
+        ],
+        limits,
+    );
+    let mut uncapped = ask("hi");
+    uncapped.max_tokens = 0;
+    let sent = |cap: &'static str| {
+        let r = &r;
+        let req = uncapped.clone();
+        let last = server.last.clone();
+        async move {
+            r.chat(cap, &req).await.unwrap();
+            last.lock().unwrap().1.clone()
+        }
+    };
+    let draft = sent("draft").await;
+    assert_eq!(draft["max_tokens"], 160);
+    assert!(
+        draft["stop"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("\nthem:")),
+        "{draft}"
+    );
+    assert_eq!(sent("fast").await["max_tokens"], 99, "models.limits wins");
+    let reason = sent("reason").await;
+    assert_eq!(reason["max_tokens"], 1024);
+    assert!(reason.get("stop").is_none(), "no stops outside drafts");
+    assert_eq!(sent("mine").await["max_tokens"], 512);
+    let cloud = sent("cloud").await;
+    assert_eq!(cloud["max_tokens"], 512);
+    // A caller's own cap (an agent's maxOutputTokens) is sent as it is.
+    r.chat("draft", &ask("hi")).await.unwrap();
+    assert_eq!(server.last.lock().unwrap().1["max_tokens"], 64);
+}
+
+/// A reply cut at the cap is marked, and cut JSON says why it is not JSON.
+#[tokio::test]
+async fn a_reply_stopped_at_the_cap_is_marked() {
+    let server = Server::default();
+    let base = start(server.clone()).await;
+    let r = router(&base, &[("fast", &["local/capped"])]);
+    let out = r.chat("fast", &ask("x")).await.unwrap();
+    assert!(out.truncated);
+    assert_eq!(out.usage.output, 64);
+    let mut j = ask("x");
+    j.json = true;
+    let err = r.chat("fast", &j).await.unwrap_err();
+    assert!(err.to_string().contains("output cap"), "{err}");
+}
+
+fn never_router(base: &str) -> Router {
+    let mut limits = BTreeMap::new();
+    limits.insert(
+        "fast".to_string(),
+        steward::config::CallLimitsConfig {
+            deadline_seconds: Some(1),
+            ..Default::default()
+        },
+    );
+    let providers = [("local".to_string(), openai_at(format!("{base}/v1")))]
+        .into_iter()
+        .collect();
+    let capabilities = [("fast".to_string(), vec!["local/never".to_string()])]
+        .into_iter()
+        .collect();
+    Router::from_config(&ModelsConfig {
+        providers,
+        capabilities,
+        prices: BTreeMap::new(),
+        limits,
+    })
+    .unwrap()
+}
+
+/// A model that never answers is cancelled at the capability's deadline, well
+/// before the provider's own timeout (5 s here) and its retries would end it.
+#[tokio::test]
+async fn a_call_is_cancelled_at_its_deadline() {
+    let server = Server::default();
+    let base = start(server.clone()).await;
+    let r = never_router(&base);
+    let started = Instant::now();
+    let err = r.chat("fast", &ask("x")).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        matches!(err, LlmError::Deadline { ref cap, seconds: 1 } if cap == "fast"),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("models.limits.fast.deadlineSeconds")
+    );
+    assert!(
+        took >= Duration::from_millis(950) && took < Duration::from_millis(2500),
+        "{took:?}"
+    );
+    assert_eq!(server.calls.load(Ordering::SeqCst), 1, "no retry after it");
+
+    // Through the pipeline: the run fails at the deadline with the fix, and
+    // its worst case was reserved (cap × price) before the call.
+    let dir = tempfile::tempdir().unwrap();
+    let (pipeline, store) = pipeline_in(dir.path(), never_router(&base));
+    let started = Instant::now();
+    let out = pipeline
+        .run(ask_run("concierge", "what is due today?", 0))
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_millis(2500));
+    assert_eq!(out.status, steward::pipeline::RunStatus::Failed);
+    assert!(
+        out.reason.as_deref().unwrap().contains("within 1 s"),
+        "{:?}",
+        out.reason
+    );
+    let id = out.run_id.clone();
+    let failed: String = store
+        .read(move |c| {
+            Ok(c.query_row(
+                "SELECT payload FROM journal WHERE run_id = ?1 AND kind = 'model.failed'",
+                [id],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+        .unwrap();
+    let failed: Value = serde_json::from_str(&failed).unwrap();
+    assert_eq!(failed["maxTokens"], 256, "{failed}");
+}
+
+/// The forecast knows the worst case before admission, and admission reserves it.
+#[tokio::test]
+async fn the_budget_reserves_the_worst_case() {
+    let server = Server::default();
+    let base = start(server.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("agents")).unwrap();
+    std::fs::write(
+        dir.path().join("agents/terse.yaml"),
+        "name: terse\nrole: t\ndescription: d\ntier: nano\ncapability: fast\naudience: owner\nmaxOutputTokens: 40\n",
+    )
+    .unwrap();
+    let mut prices = BTreeMap::new();
+    prices.insert(
+        "local/ok".to_string(),
+        steward::config::Price {
+            input: 1.0,
+            out: 1000.0,
+            cached_in: None,
+        },
+    );
+    let router = models(
+        vec![("local", openai_at(format!("{base}/v1")))],
+        &[("fast", &["local/ok"])],
+        prices,
+    );
+    let (pipeline, store) = pipeline_in(dir.path(), router);
+    let f = pipeline.forecast("concierge", "abcd", 1).await.unwrap();
+    assert_eq!((f.max_tokens_per_call, f.max_tokens_out), (256, 256));
+    // 1 input token × $1 + 256 × $1000 per million.
+    assert_eq!(f.worst_case_micros, 1 + 256_000);
+    assert_eq!(f.deadline_seconds, Some(20));
+    let f = pipeline.forecast("terse", "abcd", 2).await.unwrap();
+    assert_eq!((f.max_tokens_per_call, f.max_tokens_out), (40, 80));
+
+    let out = pipeline.run(ask_run("terse", "abcd", 0)).await.unwrap();
+    assert_eq!(out.status, steward::pipeline::RunStatus::Succeeded);
+    assert_eq!(server.last.lock().unwrap().1["max_tokens"], 40);
+    let id = out.run_id.clone();
+    let requested: String = store
+        .read(move |c| {
+            Ok(c.query_row(
+                "SELECT payload FROM journal WHERE run_id = ?1 AND kind = 'run.requested'",
+                [id],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+        .unwrap();
+    let requested: Value = serde_json::from_str(&requested).unwrap();
+    assert_eq!(requested["forecastUsd"], 0.040001, "{requested}");
 }

@@ -51,9 +51,10 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
         let f = crate::pipeline::forecast::forecast(
             &conn,
             agent,
-            spec.capability.as_deref(),
+            Some(spec),
             &router,
             input,
+            u32::from(spec.capability.is_some()),
         )?;
         if *json {
             super::print_json(&f)?;
@@ -67,6 +68,15 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
                 f.confidence,
                 f.runs_considered
             );
+            if f.calls > 0 {
+                println!(
+                    "worst case: {} tokens out (cap {} a call) = ${:.6}, reserved before the run; each call cancelled after {} s",
+                    f.max_tokens_out,
+                    f.max_tokens_per_call,
+                    f.worst_case_usd,
+                    f.deadline_seconds.unwrap_or_default()
+                );
+            }
         }
         return Ok(ExitCode::SUCCESS);
     }

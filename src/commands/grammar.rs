@@ -82,6 +82,8 @@ pub enum Command {
         group: String,
         on: bool,
     },
+    /// The rest of the last long answer.
+    More,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,6 +182,7 @@ fn control(w: &[&str], orig: &[&str]) -> Option<Command> {
         ["receipt", n] => Receipt(n.parse().ok().filter(|n| *n > 0)?),
         ["brief"] | ["today"] | ["?"] | ["plate"] | ["brief", "me"] => Brief,
         ["profile"] => Profile,
+        ["more"] | ["go", "on"] => More,
         ["news"] => News(None),
         ["monitor", _, ..] => Monitor {
             group: name(1, w.len()),

@@ -117,6 +117,7 @@ impl Owner {
                 let today = self.pipeline().today();
                 self.read_text(move |c| views::brief(c, now, &today)).await
             }
+            Command::More => self.more(&msg.channel).await,
             Command::Profile => Ok(profile_summary(&self.profile().get())),
             Command::Peek(who) => self.read_text(move |c| teach::peek(c, &who, &canon)).await,
             Command::Monitor { group, on } => {

@@ -1,7 +1,8 @@
 //! An owner message that is not a command: the chief-of-staff agent answers it
 //! with the owner profile and memory as context, through the pipeline (one run:
 //! the model step, then a relay of its answer to the owner's chat). Without a
-//! model the owner hears the refusal, with its fix.
+//! model the owner hears the refusal, with its fix. A long answer is relayed
+//! cut to the channel's readable length (`pipeline::trim`); `more` sends the rest.
 
 use super::{CHIEF_OF_STAFF, CommandError, Owner, OwnerMessage, Reply, views};
 use crate::pipeline::{Effect, RunRequest, RunStatus, Trigger};
@@ -40,6 +41,8 @@ impl Owner {
                 .read(move |c| Ok(crate::pipeline::runs::model_answer(c, &id, None)?))
                 .await?
                 .unwrap_or_default();
+            // What the relay sent, not the whole answer.
+            let reply = crate::pipeline::trim::for_channel(&msg.channel, &reply).shown;
             return Ok(Reply {
                 reply,
                 run_id: Some(out.run_id),
@@ -59,6 +62,23 @@ impl Owner {
             run_id,
             kind: "turn".into(),
         })
+    }
+
+    /// The next piece of the last long answer, sized for `channel`.
+    pub(super) async fn more(&self, channel: &str) -> Result<String, CommandError> {
+        let max = crate::pipeline::trim::readable_chars(channel);
+        Ok(self
+            .pipeline()
+            .store()
+            .write(move |c| {
+                let Some(rest) = crate::owner_state::more(c)? else {
+                    return Ok("Nothing more: my last answer was complete.".to_string());
+                };
+                let next = crate::pipeline::trim::split(&rest, max);
+                crate::owner_state::set_more(c, next.rest.as_deref())?;
+                Ok(next.shown)
+            })
+            .await?)
     }
 
     async fn turn_prompt(&self, text: &str) -> Result<String, CommandError> {

@@ -156,6 +156,25 @@ pub struct ModelsConfig {
     /// Alias → ordered `provider/model` list; the first that answers wins.
     pub capabilities: std::collections::BTreeMap<String, Vec<String>>,
     pub prices: std::collections::BTreeMap<String, Price>,
+    /// Capability → output cap, deadline and stop sequences, over the defaults
+    /// in `llm::limits` (a sibling of `capabilities` so its list form stays as it is).
+    pub limits: std::collections::BTreeMap<String, CallLimitsConfig>,
+}
+
+/// `models.limits.<capability>`: what one call of that capability may cost in
+/// output and time. Unset fields keep the capability's default.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct CallLimitsConfig {
+    /// Sent as `max_tokens`; the budget reserves for it.
+    #[serde(deserialize_with = "range::max_output_tokens")]
+    pub max_output_tokens: Option<u32>,
+    /// The whole call, retries and fallbacks included, is cancelled after this.
+    #[serde(deserialize_with = "range::deadline_seconds")]
+    pub deadline_seconds: Option<u64>,
+    /// Where the model stops writing (at most 4; the text before it is the answer).
+    #[serde(deserialize_with = "range::stop_sequences")]
+    pub stop: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -677,6 +696,43 @@ mod tests {
         .unwrap();
         assert_eq!(ok.confirm.ttl_minutes, 10080);
         assert_eq!(ok.models.prices["p/m"].cached_in, Some(0.0));
+    }
+
+    /// Issue 22: `models.limits` sits beside the list form of `capabilities`,
+    /// which stays as it was; its numbers are range-checked and located.
+    #[test]
+    fn issue22_limits_beside_the_capability_lists() {
+        let cfg = parse(
+            "models:\n  capabilities:\n    draft: [\"local/tiny\"]\n  limits:\n    draft: {maxOutputTokens: 120, deadlineSeconds: 20}\n    reason:\n      stop: [\"END\"]\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.models.capabilities["draft"], vec!["local/tiny"]);
+        let d = &cfg.models.limits["draft"];
+        assert_eq!(
+            (d.max_output_tokens, d.deadline_seconds),
+            (Some(120), Some(20))
+        );
+        assert_eq!(cfg.models.limits["reason"].stop, Some(vec!["END".into()]));
+        for (yaml, line) in [
+            (
+                "models:\n  limits:\n    draft:\n      maxOutputTokens: 0\n",
+                4,
+            ),
+            (
+                "models:\n  limits:\n    draft:\n      deadlineSeconds: 3601\n",
+                4,
+            ),
+            ("models:\n  limits:\n    draft:\n      stop: [\" \"]\n", 4),
+        ] {
+            let err = parse(yaml).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::Parse { line: l, .. } if l == line),
+                "{yaml}: {err}"
+            );
+            assert!(err.to_string().contains("models.limits"), "{err}");
+        }
+        let err = parse("models:\n  limits:\n    draft: {maxTokens: 5}\n").unwrap_err();
+        assert!(err.to_string().contains("maxOutputTokens"), "{err}");
     }
 
     #[test]

@@ -67,6 +67,36 @@ int_key!(runtime_heavy_tokens: u64, "runtime.heavyTokens", (1, 10_000_000), "tok
 int_key!(runtime_deadline_seconds: u64, "runtime.deadlineSeconds", (1, 86_400), "seconds");
 int_key!(runtime_poll_millis: u64, "runtime.pollMillis", (10, 60_000), "milliseconds");
 
+/// The largest output cap: above any current model's output limit.
+pub const MAX_OUTPUT_TOKENS: u64 = 200_000;
+
+/// `models.limits.*.maxOutputTokens`.
+pub fn max_output_tokens<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    int_in(
+        d,
+        "models.limits.*.maxOutputTokens",
+        (1, MAX_OUTPUT_TOKENS),
+        "tokens",
+    )
+    .map(Some)
+}
+
+/// `models.limits.*.deadlineSeconds`.
+pub fn deadline_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    int_in(d, "models.limits.*.deadlineSeconds", (1, 3600), "seconds").map(Some)
+}
+
+/// `models.limits.*.stop`: 1-4 non-blank strings, as both protocols accept.
+pub fn stop_sequences<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    let v = Vec::<String>::deserialize(d)?;
+    if v.len() > 4 || v.iter().any(|s| s.trim().is_empty()) {
+        return Err(D::Error::custom(
+            "models.limits.*.stop must be at most 4 strings, none of them blank",
+        ));
+    }
+    Ok(Some(v))
+}
+
 /// `budget.maxCostUsdPerDay`.
 pub fn daily_cap<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     money_in(d, "budget.maxCostUsdPerDay", MAX_DOLLARS, "US$")

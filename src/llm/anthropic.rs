@@ -25,6 +25,9 @@ pub async fn chat(p: &Provider, model: &str, req: &ChatRequest) -> Result<ChatRe
         .collect();
     let mut body =
         json!({ "model": model, "max_tokens": req.max_tokens.max(1), "messages": messages });
+    if !req.stop.is_empty() {
+        body["stop_sequences"] = json!(req.stop);
+    }
     if !system.is_empty() {
         body["system"] = json!(system.join("\n\n"));
     }
@@ -70,5 +73,17 @@ pub async fn chat(p: &Provider, model: &str, req: &ChatRequest) -> Result<ChatRe
             estimated: false,
         }
     });
-    super::finish_reply(p, req, model, &v, text, tool_calls, usage)
+    let truncated = v["stop_reason"].as_str() == Some("max_tokens");
+    super::finish_reply(
+        p,
+        req,
+        model,
+        &v,
+        super::Parsed {
+            text,
+            tool_calls,
+            usage,
+            truncated,
+        },
+    )
 }

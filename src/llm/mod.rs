@@ -5,6 +5,7 @@
 //! Agents name capabilities (`fast`, `draft`, `reason`), never vendors.
 
 mod anthropic;
+pub mod limits;
 mod openai;
 pub mod price;
 pub mod retry;
@@ -15,7 +16,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::{ModelsConfig, ProviderConfig, ProviderKind, Secret};
+use crate::config::{CallLimitsConfig, ModelsConfig, ProviderConfig, ProviderKind, Secret};
+pub use limits::CallLimits;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
@@ -41,6 +43,11 @@ pub enum LlmError {
     Connect { provider: String, detail: String },
     #[error("provider {provider} sent a reply that is not its protocol: {detail}")]
     Malformed { provider: String, detail: String },
+    #[error(
+        "the `{cap}` model did not finish within {seconds} s, so the call was cancelled; \
+         raise models.limits.{cap}.deadlineSeconds or put a faster model first under models.capabilities.{cap}"
+    )]
+    Deadline { cap: String, seconds: u64 },
     #[error("every model for `{cap}` failed; last: {last}")]
     Exhausted { cap: String, last: Box<LlmError> },
 }
@@ -82,7 +89,10 @@ pub struct ChatRequest {
     pub tools: Vec<ToolSpec>,
     /// Ask for a single JSON object back.
     pub json: bool,
+    /// Sent as `max_tokens`; 0 means the capability's cap (`limits`).
     pub max_tokens: u32,
+    /// Stop sequences; empty means the capability's (`limits`).
+    pub stop: Vec<String>,
     /// Sent as `Idempotency-Key` where the protocol takes one (the run's step key).
     pub idempotency_key: Option<String>,
 }
@@ -115,6 +125,8 @@ pub struct ChatResponse {
     pub model: String,
     pub provider: String,
     pub cost_micros: i64,
+    /// The model stopped at the output cap, not at its own end.
+    pub truncated: bool,
 }
 
 /// One configured provider. A closed set: a new wire protocol is a variant.
@@ -242,6 +254,14 @@ pub fn estimate_tokens(chars: usize) -> u64 {
     chars.div_ceil(4) as u64
 }
 
+/// What a protocol read from a reply, before the checks both share.
+struct Parsed {
+    text: Option<String>,
+    tool_calls: Vec<ToolCall>,
+    usage: Option<Usage>,
+    truncated: bool,
+}
+
 /// The end of both protocols: check JSON mode, fill in usage (estimated and
 /// marked when the server sent none), and name the model the server used.
 fn finish_reply(
@@ -249,10 +269,14 @@ fn finish_reply(
     req: &ChatRequest,
     requested_model: &str,
     reply: &Value,
-    text: Option<String>,
-    tool_calls: Vec<ToolCall>,
-    usage: Option<Usage>,
+    parsed: Parsed,
 ) -> Result<ChatResponse, LlmError> {
+    let Parsed {
+        text,
+        tool_calls,
+        usage,
+        truncated,
+    } = parsed;
     if text.is_none() && tool_calls.is_empty() {
         return Err(p.malformed("neither text nor tool calls"));
     }
@@ -266,7 +290,11 @@ fn finish_reply(
         && let Some(t) = &text
         && serde_json::from_str::<Value>(t.trim()).is_err()
     {
-        return Err(p.malformed("JSON was asked for, the reply is not JSON"));
+        return Err(p.malformed(if truncated {
+            "JSON was asked for, and the reply stopped at the output cap before the JSON ended"
+        } else {
+            "JSON was asked for, the reply is not JSON"
+        }));
     }
     let usage = usage.unwrap_or_else(|| Usage {
         input: estimate_tokens(req.messages.iter().map(|m| m.content.chars().count()).sum()),
@@ -284,6 +312,7 @@ fn finish_reply(
             .to_string(),
         provider: p.name.clone(),
         cost_micros: 0,
+        truncated,
     })
 }
 
@@ -293,6 +322,7 @@ pub struct Router {
     providers: BTreeMap<String, Provider>,
     capabilities: BTreeMap<String, Vec<String>>,
     prices: price::Prices,
+    limits: BTreeMap<String, CallLimitsConfig>,
 }
 
 impl Router {
@@ -314,7 +344,13 @@ impl Router {
             providers,
             capabilities: cfg.capabilities.clone(),
             prices: price::Prices::with_defaults(&cfg.prices),
+            limits: cfg.limits.clone(),
         })
+    }
+
+    /// The output cap, deadline and stop sequences of one `capability` call.
+    pub fn limits(&self, capability: &str) -> CallLimits {
+        CallLimits::resolve(capability, &self.limits)
     }
 
     /// The first `provider/model` of `capability`.
@@ -349,7 +385,40 @@ impl Router {
     }
 
     /// `chat`, using only local providers when `local_only` (an agent's model lock).
+    /// The request gets the capability's cap and stop sequences where it names
+    /// none, and the whole call is cancelled at the capability's deadline:
+    /// dropping the future drops the HTTP request, so a slow model stops
+    /// costing anything and its late answer is never used.
     pub async fn chat_locked(
+        &self,
+        capability: &str,
+        req: &ChatRequest,
+        local_only: bool,
+    ) -> Result<ChatResponse, LlmError> {
+        let limits = self.limits(capability);
+        let mut req = req.clone();
+        if req.max_tokens == 0 {
+            req.max_tokens = limits.max_output_tokens;
+        }
+        if req.stop.is_empty() {
+            req.stop = limits.stop.clone();
+        }
+        tokio::time::timeout(
+            limits.deadline,
+            self.chat_in_order(capability, &req, local_only),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            tracing::warn!(capability, deadline = ?limits.deadline, "model call cancelled at its deadline");
+            Err(LlmError::Deadline {
+                cap: capability.to_string(),
+                seconds: limits.deadline.as_secs(),
+            })
+        })
+    }
+
+    /// Each model of `capability` in order until one answers.
+    async fn chat_in_order(
         &self,
         capability: &str,
         req: &ChatRequest,

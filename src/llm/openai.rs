@@ -11,6 +11,9 @@ pub async fn chat(p: &Provider, model: &str, req: &ChatRequest) -> Result<ChatRe
         "messages": req.messages,
         "max_tokens": req.max_tokens.max(1),
     });
+    if !req.stop.is_empty() {
+        body["stop"] = json!(req.stop);
+    }
     if req.json {
         body["response_format"] = json!({ "type": "json_object" });
     }
@@ -71,5 +74,17 @@ pub async fn chat(p: &Provider, model: &str, req: &ChatRequest) -> Result<ChatRe
             .unwrap_or(0),
         estimated: false,
     });
-    super::finish_reply(p, req, model, &v, text, tool_calls, usage)
+    let truncated = v["choices"][0]["finish_reason"].as_str() == Some("length");
+    super::finish_reply(
+        p,
+        req,
+        model,
+        &v,
+        super::Parsed {
+            text,
+            tool_calls,
+            usage,
+            truncated,
+        },
+    )
 }

@@ -16,7 +16,7 @@ pub const HELP: &str = "Steward commands:
 • don't tell Ravi where I am · you can tell Ravi where I am
 • news [today | week | <source>] · monitor <group> · unmonitor <group>
 • what did Ann say · catch me up on Ann
-Anything else goes to your chief of staff. Start with \"steward\" to force a command.";
+Anything else goes to your chief of staff (a long answer is cut; reply more for the rest). Start with \"steward\" to force a command.";
 
 /// "2h 5m", "12m", "40s".
 pub fn human_duration(ms: i64) -> String {

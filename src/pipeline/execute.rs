@@ -221,8 +221,10 @@ fn prepare(
         },
         Effect::Relay { channel } => match runs::model_answer(&tx, run_id, Some(step))? {
             Some(text) => {
-                let text: String = text.chars().take(super::request::MAX_TEXT_CHARS).collect();
-                Delivery::Owner(OwnerSend::new(channel, &text))
+                // Readable in the owner's chat; the rest waits for `more`.
+                let trimmed = super::trim::for_channel(channel, &text);
+                crate::owner_state::set_more(&tx, trimmed.rest.as_deref())?;
+                Delivery::Owner(OwnerSend::new(channel, &trimmed.shown))
             }
             None => {
                 skip(
@@ -457,28 +459,21 @@ impl Pipeline {
         prompt: &str,
         json: bool,
     ) -> Result<Next, PipelineError> {
-        let capability = self
-            .inner
-            .roster
-            .get(agent)
-            .ok()
-            .and_then(|s| s.capability.clone())
-            .unwrap_or_default();
+        let spec = self.inner.roster.get(agent).ok();
+        let capability = spec.and_then(|s| s.capability.clone()).unwrap_or_default();
+        // The agent's own cap, else its capability's (what the forecast reserved for).
+        let max_tokens = super::forecast::output_cap(&self.inner.models, &capability, spec);
         let req = crate::llm::ChatRequest {
             messages: vec![crate::llm::Message {
                 role: crate::llm::Role::User,
                 content: prompt.to_string(),
             }],
             json,
-            max_tokens: 1024,
+            max_tokens,
             idempotency_key: Some(key.to_string()),
-            tools: Vec::new(),
+            ..Default::default()
         };
-        let local_only = self
-            .inner
-            .roster
-            .get(agent)
-            .is_ok_and(|s| s.model_lock == Some(crate::spec::ModelLock::Local));
+        let local_only = spec.is_some_and(|s| s.model_lock == Some(crate::spec::ModelLock::Local));
         let result = self
             .inner
             .models
@@ -494,6 +489,7 @@ impl Pipeline {
                             "step": k.step, "attempt": k.attempt, "capability": capability, "model": r.model,
                             "provider": r.provider, "tokensIn": r.usage.input, "tokensOut": r.usage.output,
                             "cached": r.usage.cached, "estimated": r.usage.estimated, "costMicros": r.cost_micros,
+                            "maxTokens": max_tokens, "truncated": r.truncated,
                             "text": r.text, "toolCalls": r.tool_calls,
                         });
                         record_step(&tx, &k, "ask", "done", Some(&payload.to_string()))?;
@@ -505,7 +501,7 @@ impl Pipeline {
                         )?;
                     }
                     Err(e) => {
-                        let payload = json!({ "step": k.step, "attempt": k.attempt, "capability": capability, "error": e.to_string() });
+                        let payload = json!({ "step": k.step, "attempt": k.attempt, "capability": capability, "maxTokens": max_tokens, "error": e.to_string() });
                         record_step(&tx, &k, "ask", "failed", Some(&e.to_string()))?;
                         journal::append(&tx, &k.run_id, "model.failed", &payload)?;
                     }

@@ -28,6 +28,7 @@ pub mod integrity;
 pub mod journal;
 pub mod request;
 pub mod runs;
+pub mod trim;
 pub mod verify;
 
 use std::collections::HashMap;
@@ -262,28 +263,26 @@ impl Pipeline {
         &self.inner.settings
     }
 
-    /// The forecast for `agent` given `input` (see `forecast`).
+    /// The forecast for `agent` given `input` and `calls` model calls (see `forecast`).
     pub async fn forecast(
         &self,
         agent: &str,
         input: &str,
+        calls: u32,
     ) -> Result<forecast::Forecast, PipelineError> {
         let inner = Arc::clone(&self.inner);
         let (agent, input) = (agent.to_string(), input.to_string());
         Ok(self
             .store
             .read(move |c| {
-                let cap = inner
-                    .roster
-                    .get(&agent)
-                    .ok()
-                    .and_then(|s| s.capability.clone());
+                let spec = inner.roster.get(&agent).ok();
                 Ok(forecast::forecast(
                     c,
                     &agent,
-                    cap.as_deref(),
+                    spec,
                     &inner.models,
                     &input,
+                    calls,
                 )?)
             })
             .await?)
@@ -299,20 +298,22 @@ impl Pipeline {
 
     /// Admit, gate and (as far as confirmations allow) execute one run.
     pub async fn run(&self, mut req: RunRequest) -> Result<RunOutcome, PipelineError> {
-        // A run that asks a model reserves a forecast even if the caller gave none,
-        // and goes to the remote runtime when its agent or its size says so.
-        if req.plan.iter().any(|e| matches!(e, Effect::Ask { .. })) {
-            let prompts: String = req
-                .plan
-                .iter()
-                .filter_map(|e| match e {
-                    Effect::Ask { prompt, .. } => Some(prompt.as_str()),
-                    _ => None,
-                })
-                .collect();
-            let f = self.forecast(&req.agent, &prompts).await?;
+        // A run that asks a model reserves its worst case (every call writing up
+        // to its cap) even if the caller gave no forecast, and goes to the
+        // remote runtime when its agent or its size says so.
+        let prompts: Vec<&str> = req
+            .plan
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Ask { prompt, .. } => Some(prompt.as_str()),
+                _ => None,
+            })
+            .collect();
+        if !prompts.is_empty() {
+            let calls = prompts.len() as u32;
+            let f = self.forecast(&req.agent, &prompts.concat(), calls).await?;
             if req.forecast_usd.micros() == 0 {
-                req.forecast_usd = Usd(f.cost_micros);
+                req.forecast_usd = Usd(f.worst_case_micros);
             }
             forward::route(&self.inner, &mut req, f.tokens_in + f.tokens_out);
         }

@@ -30,6 +30,8 @@ pub struct Model {
     /// The probe screen's answer (`slow` stalls), and how often it was asked.
     pub screen: Arc<Mutex<String>>,
     pub screen_calls: Arc<AtomicU32>,
+    /// The last draft request's body, as the wire carried it.
+    pub last_body: Arc<Mutex<Value>>,
 }
 
 pub const SECRETS: &[&str] = &[
@@ -58,12 +60,18 @@ pub async fn chat(State(m): State<Model>, Json(body): Json<Value>) -> Json<Value
     }
     m.calls.fetch_add(1, Ordering::SeqCst);
     m.prompts.lock().unwrap().push(prompt.clone());
+    *m.last_body.lock().unwrap() = body.clone();
     let mode = m.mode.lock().unwrap().clone();
     let text = match mode.as_str() {
         "junk" => "{\"draft\": \"yes\"}".to_string(),
         "slow" => {
             tokio::time::sleep(Duration::from_secs(3)).await;
             "late".into()
+        }
+        // Never answers: only the caller's deadline ends the call.
+        "never" => {
+            std::future::pending::<()>().await;
+            unreachable!()
         }
         // A model that repeats whatever secret it was shown.
         "leaky" => prompt
@@ -100,16 +108,51 @@ pub fn rig_with(ttl: Duration, quiet: QuietHours) -> Rig {
 }
 
 pub fn rig_full(ttl: Duration, quiet: QuietHours, capabilities: &[(&str, &str)]) -> Rig {
+    rig_limited(ttl, quiet, capabilities, Default::default())
+}
+
+/// `rig_full` with `models.limits`; the provider's own timeout is then 5 s, so
+/// a deadline under it is what ends a stalled call.
+pub fn rig_limited(
+    ttl: Duration,
+    quiet: QuietHours,
+    capabilities: &[(&str, &str)],
+    limits: std::collections::BTreeMap<String, steward::config::CallLimitsConfig>,
+) -> Rig {
+    rig_on(None, ttl, quiet, capabilities, limits)
+}
+
+/// The rig against the model server at `url` (without `/v1`), or the double.
+pub fn rig_on(
+    url: Option<String>,
+    ttl: Duration,
+    quiet: QuietHours,
+    capabilities: &[(&str, &str)],
+    limits: std::collections::BTreeMap<String, steward::config::CallLimitsConfig>,
+) -> Rig {
     let model = Model::default();
     *model.mode.lock().unwrap() = "yes! 7 works".into();
-    let url = common::lantern::serve_in_thread(
-        axum::Router::new()
-            .route("/v1/chat/completions", axum::routing::post(chat))
-            .with_state(model.clone()),
-    );
+    let real = url.is_some();
+    let url = url.unwrap_or_else(|| {
+        common::lantern::serve_in_thread(
+            axum::Router::new()
+                .route("/v1/chat/completions", axum::routing::post(chat))
+                .with_state(model.clone()),
+        )
+    });
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
-    let (pipeline, store) = build_with(&path, &url, ttl, capabilities);
+    let (pipeline, store) = if limits.is_empty() && !real {
+        build_with(&path, &url, ttl, capabilities)
+    } else {
+        let mut settings = common::default_settings();
+        settings.confirm_ttl = jiff::SignedDuration::try_from(ttl).unwrap();
+        let (pipeline, store) = common::console_pipeline(&path, settings);
+        // A real model is ended by its deadline only, never by a short client timeout.
+        let timeout = if real { 120 } else { 5 };
+        let router = common::openai_router_limited(&url, capabilities, timeout, limits);
+        (pipeline.with_models(router), store)
+    };
     let profile = SharedProfile::new(steward::profile::parse(PROFILE).unwrap());
     let owner = Owner::new(pipeline.clone(), profile, "US").with_name("Priya Rao");
     let assistant = Assistant::new(owner.clone(), quiet);

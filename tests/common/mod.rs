@@ -245,6 +245,16 @@ pub fn openai_router_for(
     capabilities: &[(&str, &str)],
     timeout_seconds: u64,
 ) -> steward::llm::Router {
+    openai_router_limited(base, capabilities, timeout_seconds, Default::default())
+}
+
+/// `openai_router_for` with `models.limits` (output caps, deadlines).
+pub fn openai_router_limited(
+    base: &str,
+    capabilities: &[(&str, &str)],
+    timeout_seconds: u64,
+    limits: std::collections::BTreeMap<String, steward::config::CallLimitsConfig>,
+) -> steward::llm::Router {
     use steward::config::{ModelsConfig, ProviderConfig, ProviderKind};
     let providers = [(
         "local".to_string(),
@@ -265,6 +275,7 @@ pub fn openai_router_for(
         providers,
         capabilities,
         prices: Default::default(),
+        limits,
     })
     .unwrap()
 }

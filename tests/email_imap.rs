@@ -175,10 +175,11 @@ async fn a_wrong_password_is_a_clear_error_naming_the_account() {
     remote.imap.host = "imap.example.com".into();
     let err = imap::connect(&remote).await.unwrap_err().to_string();
     assert!(err.contains("in clear"), "{err}");
-    // STARTTLS parses (the config) but is refused with the fix, not tried.
-    remote.imap.security = MailSecurity::Starttls;
-    let err = imap::connect(&remote).await.unwrap_err().to_string();
-    assert!(err.contains("STARTTLS is not supported yet"), "{err}");
+    // A server that cannot do STARTTLS (this one has ssl = no) is an error, never a plaintext login.
+    let mut starttls = account(dovecot.port, "secret");
+    starttls.imap.security = MailSecurity::Starttls;
+    let err = imap::connect(&starttls).await.unwrap_err().to_string();
+    assert!(err.contains("refused STARTTLS"), "{err}");
 }
 
 #[test]
@@ -378,6 +379,50 @@ async fn a_server_without_idle_is_polled() {
     dovecot.deliver("ann", &mail(7));
     let m = next(&mut r.rx, Duration::from_secs(5)).await;
     assert_eq!(m.external_id, "m7@example.com");
+    let _ = r.stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(5), r.task).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn starttls_upgrades_the_connection_and_trusts_the_ca_file() {
+    let certs = tempfile::tempdir().unwrap();
+    let Some((cert, key)) = common::self_signed(certs.path()) else {
+        panic!("openssl is needed for the STARTTLS test");
+    };
+    let Some(dovecot) = common::dovecot::start_with(
+        "ann",
+        "secret",
+        &format!(
+            "ssl = yes\nssl_cert = <{}\nssl_key = <{}\n",
+            cert.display(),
+            key.display()
+        ),
+    ) else {
+        return;
+    };
+    let mut a = account(dovecot.port, "secret");
+    a.imap.security = MailSecurity::Starttls;
+    // Without the CA the server's certificate is refused, with the account named.
+    let err = imap::connect(&a).await.unwrap_err();
+    assert!(
+        err.to_string().contains("personal") && err.to_string().contains("TLS"),
+        "{err}"
+    );
+    a.imap.ca_file = Some(cert.clone());
+    assert!(imap::probe(&a).await.unwrap(), "IDLE over STARTTLS");
+    let mut r = reader(a);
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(10)
+        && r.store
+            .write_blocking(|c| Ok(imap::cursor(c, "personal", "INBOX")?))
+            .unwrap()
+            .is_none()
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    dovecot.deliver("ann", &mail(8));
+    let m = next(&mut r.rx, Duration::from_secs(10)).await;
+    assert_eq!(m.external_id, "m8@example.com");
     let _ = r.stop.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(5), r.task).await;
 }

@@ -284,8 +284,8 @@ fn default_sent() -> String {
 pub struct MailServer {
     pub host: String,
     pub port: u16,
-    /// `tls` (implicit), `starttls` (SMTP; the IMAP reader refuses it with the
-    /// fix), or `none` (loopback only).
+    /// `tls` (implicit), `starttls` (upgraded before the login, never
+    /// downgraded), or `none` (loopback only).
     pub security: MailSecurity,
     /// A PEM file of an extra certificate authority to trust for this server
     /// (a self-hosted server's own CA); the system's roots are always trusted.

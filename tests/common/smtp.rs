@@ -49,26 +49,9 @@ pub fn start(mail_root: &Path, user: &str, password: &str, starttls: bool) -> Op
         .arg(password);
     let (tls, cert) = if starttls {
         let dir = tempfile::tempdir().unwrap();
-        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-        let ok = Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            ])
-            .args(["-subj", "/CN=127.0.0.1"])
-            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-            // A server certificate, not a CA: webpki refuses a CA as the end entity.
-            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
+        let Some((cert, key)) = super::self_signed(dir.path()) else {
             return skip("openssl could not make a test certificate");
-        }
+        };
         cmd.arg(&cert).arg(&key);
         (Some(dir), Some(cert))
     } else {

@@ -50,7 +50,7 @@ pub enum ImapError {
     )]
     Cleartext { account: String, host: String },
     #[error(
-        "account {account}: STARTTLS is not supported yet; use security: tls with the server's implicit-TLS port (993)"
+        "account {account}: the server refused STARTTLS; use security: tls with its implicit-TLS port (993)"
     )]
     Starttls { account: String },
     #[error("account {account}: TLS to {host} failed: {detail}")]
@@ -133,11 +133,6 @@ pub async fn connect(account: &EmailAccount) -> Result<Session, ImapError> {
             host: server.host.clone(),
         });
     }
-    if server.security == MailSecurity::Starttls {
-        return Err(ImapError::Starttls {
-            account: account.name.clone(),
-        });
-    }
     let tcp = TcpStream::connect((server.host.as_str(), server.port))
         .await
         .map_err(|source| ImapError::Connect {
@@ -146,16 +141,21 @@ pub async fn connect(account: &EmailAccount) -> Result<Session, ImapError> {
             port: server.port,
             source,
         })?;
-    let conn = match server.security {
-        MailSecurity::None => Conn(Box::pin(tcp)),
-        MailSecurity::Tls | MailSecurity::Starttls => Conn(Box::pin(tls(account, tcp).await?)),
+    let client = match server.security {
+        MailSecurity::None => greeted(account, Conn(Box::pin(tcp))).await?,
+        MailSecurity::Tls => greeted(account, Conn(Box::pin(tls(account, tcp).await?))).await?,
+        MailSecurity::Starttls => {
+            let mut plain = greeted(account, tcp).await?;
+            plain
+                .run_command_and_check_ok("STARTTLS", None)
+                .await
+                .map_err(|_| ImapError::Starttls {
+                    account: account.name.clone(),
+                })?;
+            // No greeting after STARTTLS: the session goes on over TLS.
+            async_imap::Client::new(Conn(Box::pin(tls(account, plain.into_inner()).await?)))
+        }
     };
-    let mut client = async_imap::Client::new(conn);
-    // Read the greeting first: some servers hang a login sent before it.
-    client
-        .read_response()
-        .await
-        .map_err(|e| protocol(account)(e.into()))?;
     let password = account
         .password
         .resolve()
@@ -173,24 +173,61 @@ pub async fn connect(account: &EmailAccount) -> Result<Session, ImapError> {
         })
 }
 
+/// A client on `stream` that has read the server's greeting (some servers
+/// hang a command sent before it).
+async fn greeted<T>(account: &EmailAccount, stream: T) -> Result<async_imap::Client<T>, ImapError>
+where
+    T: AsyncRead + AsyncWrite + Unpin + std::fmt::Debug + Send,
+{
+    let mut client = async_imap::Client::new(stream);
+    client
+        .read_response()
+        .await
+        .map_err(|e| protocol(account)(e.into()))?;
+    Ok(client)
+}
+
 async fn tls(
     account: &EmailAccount,
     tcp: TcpStream,
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ImapError> {
-    use rustls_platform_verifier::ConfigVerifierExt;
     let err = |detail: String| ImapError::Tls {
         account: account.name.clone(),
         host: account.imap.host.clone(),
         detail,
     };
-    let config = tokio_rustls::rustls::ClientConfig::with_platform_verifier()
-        .map_err(|e| err(e.to_string()))?;
+    let config = tls_config(account).map_err(err)?;
     let name = tokio_rustls::rustls::pki_types::ServerName::try_from(account.imap.host.clone())
         .map_err(|e| err(e.to_string()))?;
     tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
         .connect(name, tcp)
         .await
         .map_err(|e| err(e.to_string()))
+}
+
+/// The system's roots, plus the account's `caFile` for a self-hosted server.
+fn tls_config(account: &EmailAccount) -> Result<tokio_rustls::rustls::ClientConfig, String> {
+    use tokio_rustls::rustls::pki_types::CertificateDer;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    let mut extra = Vec::new();
+    if let Some(path) = &account.imap.ca_file {
+        let pem = std::fs::read(path).map_err(|e| format!("caFile {}: {e}", path.display()))?;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            extra.push(cert.map_err(|e| format!("caFile {}: {e}", path.display()))?);
+        }
+    }
+    let provider = std::sync::Arc::new(tokio_rustls::rustls::crypto::aws_lc_rs::default_provider());
+    let verifier =
+        rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
+            .map_err(|e| e.to_string())?;
+    Ok(
+        tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .dangerous()
+            .with_custom_certificate_verifier(std::sync::Arc::new(verifier))
+            .with_no_client_auth(),
+    )
 }
 
 /// `(uid_validity, last_uid)` stored for a folder.

@@ -82,11 +82,29 @@ fn reader(account: EmailAccount) -> Reader {
     }
 }
 
+/// How long a reconnect may take: the reader backs off 1, 2, 4, 8… s while
+/// the server is down, and a loaded machine restarts dovecot slowly.
+const RECONNECT_WAIT: Duration = Duration::from_secs(60);
+
 async fn next(rx: &mut tokio::sync::broadcast::Receiver<Inbound>, limit: Duration) -> Inbound {
     tokio::time::timeout(limit, rx.recv())
         .await
         .expect("a mail arrived in time")
         .unwrap()
+}
+
+/// Wait until the reader has read INBOX once (its cursor exists): mail
+/// delivered after that is new, not history.
+async fn first_read(r: &Reader) {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(10)
+        && r.store
+            .write_blocking(|c| Ok(imap::cursor(c, "personal", "INBOX")?))
+            .unwrap()
+            .is_none()
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 fn count(store: &Store) -> i64 {
@@ -137,14 +155,14 @@ async fn reads_from_the_cursor_wakes_on_idle_survives_a_restart_and_a_new_uidval
     dovecot.stop();
     dovecot.deliver("ann", &mail(4));
     dovecot.restart();
-    let d = next(&mut r.rx, Duration::from_secs(20)).await;
+    let d = next(&mut r.rx, RECONNECT_WAIT).await;
     assert_eq!(d.external_id, "m4@example.com");
     assert_eq!(count(&r.store), 4);
 
     // A new UIDVALIDITY: the folder is read again, Message-IDs keep memory whole.
     dovecot.reset_uidvalidity("ann");
     dovecot.deliver("ann", &mail(5));
-    let e = next(&mut r.rx, Duration::from_secs(20)).await;
+    let e = next(&mut r.rx, RECONNECT_WAIT).await;
     assert_eq!(e.external_id, "m5@example.com");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(r.rx.try_recv().is_err(), "no old mail published twice");
@@ -367,15 +385,7 @@ async fn a_server_without_idle_is_polled() {
     };
     let mut r = reader(account(dovecot.port, "secret"));
     // The first read (an empty folder) sets the cursor; then new mail comes by polling.
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(10)
-        && r.store
-            .write_blocking(|c| Ok(imap::cursor(c, "personal", "INBOX")?))
-            .unwrap()
-            .is_none()
-    {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    first_read(&r).await;
     dovecot.deliver("ann", &mail(7));
     let m = next(&mut r.rx, Duration::from_secs(5)).await;
     assert_eq!(m.external_id, "m7@example.com");
@@ -411,15 +421,7 @@ async fn starttls_upgrades_the_connection_and_trusts_the_ca_file() {
     a.imap.ca_file = Some(cert.clone());
     assert!(imap::probe(&a).await.unwrap(), "IDLE over STARTTLS");
     let mut r = reader(a);
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(10)
-        && r.store
-            .write_blocking(|c| Ok(imap::cursor(c, "personal", "INBOX")?))
-            .unwrap()
-            .is_none()
-    {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    first_read(&r).await;
     dovecot.deliver("ann", &mail(8));
     let m = next(&mut r.rx, Duration::from_secs(10)).await;
     assert_eq!(m.external_id, "m8@example.com");

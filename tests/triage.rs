@@ -66,8 +66,8 @@ Message-ID: <b1@example.com>
 Here are the photos from the weekend.
 ";
 
-#[test]
-fn new_mail_is_triaged_once_and_an_action_becomes_a_confirmed_draft() {
+/// A home, a model double's URL, and how often the double was asked.
+fn rig() -> (common::TestHome, String, Arc<AtomicU32>) {
     let calls = Arc::new(AtomicU32::new(0));
     let url = common::lantern::serve_in_thread(
         axum::Router::new()
@@ -76,6 +76,12 @@ fn new_mail_is_triaged_once_and_an_action_becomes_a_confirmed_draft() {
     );
     let home = common::TestHome::new();
     assert!(home.run(&["init"]).status.success());
+    (home, url, calls)
+}
+
+#[test]
+fn new_mail_is_triaged_once_and_an_action_becomes_a_confirmed_draft() {
+    let (home, url, calls) = rig();
     std::fs::write(
         home.file("steward.yaml"),
         format!(
@@ -137,14 +143,7 @@ fn new_mail_is_triaged_once_and_an_action_becomes_a_confirmed_draft() {
 
 #[test]
 fn old_mail_is_history_and_is_not_triaged() {
-    let calls = Arc::new(AtomicU32::new(0));
-    let url = common::lantern::serve_in_thread(
-        axum::Router::new()
-            .route("/v1/chat/completions", axum::routing::post(chat))
-            .with_state(calls.clone()),
-    );
-    let home = common::TestHome::new();
-    assert!(home.run(&["init"]).status.success());
+    let (home, url, calls) = rig();
     std::fs::write(
         home.file("steward.yaml"),
         format!(

@@ -265,63 +265,9 @@ impl Scheduler {
         let channel = self.owner.pipeline().settings().owner_channel.clone();
         let mut input = json!({ "slot": slot.map(|s| s.to_string()) });
         let mut sent_keys = Vec::new();
-        let plan = match work {
-            Work::Needs(why) => {
-                return Err(ScheduleError::Needs {
-                    agent: spec.name.clone(),
-                    why,
-                });
-            }
-            Work::SignalDriven => vec![Effect::Noop],
-            Work::Feeds(feeds) => {
-                let report = roster::radar::fetch_all(store, &self.http, &feeds, tick.now_ms).await;
-                input["feeds"] = serde_json::to_value(&report).unwrap_or_default();
-                vec![Effect::Noop]
-            }
-            Work::Brief(text) => {
-                let date = tick.zoned().date();
-                let key = format!("brief:{date}");
-                let mut plan = self
-                    .gated(
-                        spec,
-                        vec![Nudge::new(key.clone(), text.clone())],
-                        &tick,
-                        &channel,
-                        &mut sent_keys,
-                    )
-                    .await?;
-                if !plan.is_empty() && self.has_model(spec) {
-                    plan.push(Effect::Ask {
-                        prompt: format!(
-                            "Summarise this morning brief for the owner in two short sentences: what matters most today.\n\n{text}"
-                        ),
-                        json: false,
-                    });
-                    plan.push(Effect::Relay {
-                        channel: channel.clone(),
-                    });
-                }
-                plan
-            }
-            Work::Nudges(nudges) => {
-                self.gated(spec, nudges, &tick, &channel, &mut sent_keys)
-                    .await?
-            }
-            Work::Triage(mails) => {
-                if !mails.is_empty() && !self.has_model(spec) {
-                    return Err(ScheduleError::Needs {
-                        agent: spec.name.clone(),
-                        why: format!(
-                            "no model for capability `{}`: add one under `models:` in steward.yaml",
-                            spec.capability.as_deref().unwrap_or("fast")
-                        ),
-                    });
-                }
-                let (plan, counts) = self.triage(mails, &channel).await?;
-                input["inboxTriaged"] = serde_json::to_value(counts).unwrap_or_default();
-                plan
-            }
-        };
+        let plan = self
+            .plan(spec, work, &tick, &channel, &mut input, &mut sent_keys)
+            .await?;
         let plan = if plan.is_empty() {
             vec![Effect::Noop]
         } else {
@@ -356,6 +302,74 @@ impl Scheduler {
                 .await?;
         }
         Ok(out)
+    }
+
+    /// The run's effects for `work` (nudges gated, the brief, triaged mail);
+    /// what the run reports goes into `input`, nudge keys into `sent_keys`.
+    async fn plan(
+        &self,
+        spec: &AgentSpec,
+        work: Work,
+        tick: &Tick,
+        channel: &str,
+        input: &mut serde_json::Value,
+        sent_keys: &mut Vec<String>,
+    ) -> Result<Vec<Effect>, ScheduleError> {
+        let store = self.owner.pipeline().store();
+        Ok(match work {
+            Work::Needs(why) => {
+                return Err(ScheduleError::Needs {
+                    agent: spec.name.clone(),
+                    why,
+                });
+            }
+            Work::SignalDriven => vec![Effect::Noop],
+            Work::Feeds(feeds) => {
+                let report = roster::radar::fetch_all(store, &self.http, &feeds, tick.now_ms).await;
+                input["feeds"] = serde_json::to_value(&report).unwrap_or_default();
+                vec![Effect::Noop]
+            }
+            Work::Brief(text) => {
+                let date = tick.zoned().date();
+                let key = format!("brief:{date}");
+                let mut plan = self
+                    .gated(
+                        spec,
+                        vec![Nudge::new(key.clone(), text.clone())],
+                        tick,
+                        channel,
+                        sent_keys,
+                    )
+                    .await?;
+                if !plan.is_empty() && self.has_model(spec) {
+                    plan.push(Effect::Ask {
+                        prompt: format!(
+                            "Summarise this morning brief for the owner in two short sentences: what matters most today.\n\n{text}"
+                        ),
+                        json: false,
+                    });
+                    plan.push(Effect::Relay {
+                        channel: channel.to_string(),
+                    });
+                }
+                plan
+            }
+            Work::Nudges(nudges) => self.gated(spec, nudges, tick, channel, sent_keys).await?,
+            Work::Triage(mails) => {
+                if !mails.is_empty() && !self.has_model(spec) {
+                    return Err(ScheduleError::Needs {
+                        agent: spec.name.clone(),
+                        why: format!(
+                            "no model for capability `{}`: add one under `models:` in steward.yaml",
+                            spec.capability.as_deref().unwrap_or("fast")
+                        ),
+                    });
+                }
+                let (plan, counts) = self.triage(mails, channel).await?;
+                input["inboxTriaged"] = serde_json::to_value(counts).unwrap_or_default();
+                plan
+            }
+        })
     }
 
     /// `steward agents run NAME`: a roster agent's own behaviour now; any other

@@ -302,3 +302,12 @@ pub fn self_signed(dir: &Path) -> Option<(PathBuf, PathBuf)> {
         .is_ok_and(|s| s.success());
     ok.then_some((cert, key))
 }
+
+/// A server a test needs is missing: fail under `STEWARD_REQUIRE_SERVERS=1`
+/// (CI), else say loudly that the `kind` test was skipped.
+pub fn server_missing(why: &str, kind: &str) {
+    if std::env::var("STEWARD_REQUIRE_SERVERS").as_deref() == Ok("1") {
+        panic!("STEWARD_REQUIRE_SERVERS=1 but {why}");
+    }
+    eprintln!("SKIPPED: {why}; this {kind} test did not run");
+}

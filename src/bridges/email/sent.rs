@@ -2,15 +2,8 @@
 //! there (SMTP does not keep one), and after a crash mid-send it is where a
 //! mail with our Message-ID proves the send happened.
 
-use super::imap::{ImapError, connect};
+use super::imap::{ImapError, connect, protocol};
 use crate::config::EmailAccount;
-
-fn protocol(account: &EmailAccount) -> impl Fn(async_imap::error::Error) -> ImapError + '_ {
-    move |source| ImapError::Protocol {
-        account: account.name.clone(),
-        source,
-    }
-}
 
 /// Append `raw` to the account's Sent folder, marked seen; the folder is
 /// created if the server has none by that name.

@@ -240,6 +240,10 @@ struct RawSpec {
     #[serde(default)]
     feeds: Vec<String>,
     #[serde(default)]
+    domain: Option<String>,
+    #[serde(default)]
+    query: Vec<String>,
+    #[serde(default)]
     disabled: Option<String>,
 }
 
@@ -286,6 +290,12 @@ pub struct AgentSpec {
     pub max_output_tokens: Option<u32>,
     /// RSS/Atom feeds (ai-radar).
     pub feeds: Vec<String>,
+    /// A domain tracker's view (`vehicle`, `home`, …) and the words its mail
+    /// must contain (any one of them, whole words, subject or body).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub query: Vec<String>,
     /// Off unless the owner enables it, and why (e.g. a bridge it needs is missing).
     pub disabled: Option<String>,
 }
@@ -334,6 +344,8 @@ impl AgentSpec {
             model_lock: raw.model_lock,
             max_output_tokens: raw.max_output_tokens,
             feeds: raw.feeds,
+            domain: raw.domain,
+            query: raw.query,
             disabled: raw.disabled,
         })
     }

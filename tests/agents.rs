@@ -551,7 +551,7 @@ fn agents_lists_the_roster_and_relationship_keeper_nudges_an_imported_history() 
     let by = |n: &str| rows.iter().find(|r| r["name"] == n).unwrap().clone();
     assert_eq!(by("chief-of-staff")["cron"], "0 8 * * *");
     assert_eq!(by("concierge")["cron"], "*/45 * * * *");
-    // Mail is read now: inbox-triage runs; the domain trackers still wait for mail queries.
+    // Mail is read now: inbox-triage and the domain trackers run.
     assert_eq!(
         by("inbox-triage")["enabled"],
         true,
@@ -559,7 +559,7 @@ fn agents_lists_the_roster_and_relationship_keeper_nudges_an_imported_history() 
         by("inbox-triage")
     );
     assert!(by("inbox-triage")["needs"].is_null());
-    assert!(by("garage")["needs"].as_str().unwrap().contains("by query"));
+    assert!(by("garage")["needs"].is_null(), "{}", by("garage"));
     assert!(
         by("ai-radar")["needs"]
             .as_str()
@@ -606,10 +606,10 @@ fn agents_lists_the_roster_and_relationship_keeper_nudges_an_imported_history() 
         .clone();
     assert_eq!(keeper["lastRun"]["id"], run["id"]);
     // An agent that needs what is missing says so and exits 1.
-    let out = home.run(&["agents", "run", "garage"]);
+    let out = home.run(&["agents", "run", "ai-radar"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        common::stderr(&out).contains("by query"),
+        common::stderr(&out).contains("no feeds"),
         "{}",
         common::stderr(&out)
     );

@@ -7,6 +7,7 @@ pub mod nano;
 pub mod nudge;
 pub mod roster;
 pub mod scheduler;
+pub mod tracker;
 pub mod triage;
 
 use crate::pipeline::Effect;

@@ -357,17 +357,19 @@ impl Scheduler {
             Work::Nudges(nudges) => self.gated(spec, nudges, tick, channel, sent_keys).await?,
             Work::Triage(mails) => {
                 if !mails.is_empty() && !self.has_model(spec) {
-                    return Err(ScheduleError::Needs {
-                        agent: spec.name.clone(),
-                        why: format!(
-                            "no model for capability `{}`: add one under `models:` in steward.yaml",
-                            spec.capability.as_deref().unwrap_or("fast")
-                        ),
-                    });
+                    return Err(self.no_model(spec));
                 }
                 let (plan, counts) = self.triage(mails, channel).await?;
                 input["inboxTriaged"] = serde_json::to_value(counts).unwrap_or_default();
                 plan
+            }
+            Work::Track(pending) => {
+                if !pending.mails.is_empty() && !self.has_model(spec) {
+                    return Err(self.no_model(spec));
+                }
+                let (nudges, counts) = self.track(spec, pending, tick).await?;
+                input["tracked"] = serde_json::to_value(counts).unwrap_or_default();
+                self.gated(spec, nudges, tick, channel, sent_keys).await?
             }
         })
     }
@@ -404,6 +406,16 @@ impl Scheduler {
                 forecast_usd: crate::spec::Usd(0),
             })
             .await?)
+    }
+
+    fn no_model(&self, spec: &AgentSpec) -> ScheduleError {
+        ScheduleError::Needs {
+            agent: spec.name.clone(),
+            why: format!(
+                "no model for capability `{}`: add one under `models:` in steward.yaml",
+                spec.capability.as_deref().unwrap_or("fast")
+            ),
+        }
     }
 
     fn has_model(&self, spec: &AgentSpec) -> bool {

@@ -73,6 +73,9 @@ pub enum Command {
     Answer(bool),
     /// `news`, `news today|week|<source>`.
     News(Option<String>),
+    /// `vehicle`, `home`, `health`, `travel`, `career`, `money`: what the
+    /// domain trackers kept from mail.
+    Domain(String),
     /// "what did Ann say", "catch me up on Ann", "see messages from Ann": the
     /// real thread from memory, no model.
     Peek(String),
@@ -184,6 +187,9 @@ fn control(w: &[&str], orig: &[&str]) -> Option<Command> {
         ["profile"] => Profile,
         ["more"] | ["go", "on"] => More,
         ["news"] => News(None),
+        [d] if crate::owner::domains::named(d).is_some() => {
+            Domain(crate::owner::domains::named(d)?.to_string())
+        }
         ["monitor", _, ..] => Monitor {
             group: name(1, w.len()),
             on: true,

@@ -128,6 +128,10 @@ impl Owner {
                 self.read_text(move |c| views::news(c, filter.as_deref(), now))
                     .await
             }
+            Command::Domain(d) => {
+                self.read_text(move |c| crate::owner::domains::view(c, &d, &tz, now))
+                    .await
+            }
             Command::Presence(p) => {
                 let until = until(p.span);
                 self.write_text(move |c| teach::set_presence(c, &p, until, &tz))

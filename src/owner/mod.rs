@@ -5,6 +5,7 @@
 //! (`commands`, which adds `Owner::handle`) start assistant drafts. `views`
 //! is what the owner reads, all from the store.
 
+pub mod domains;
 pub mod views;
 
 use std::time::Instant;

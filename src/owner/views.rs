@@ -15,6 +15,7 @@ pub const HELP: &str = "Steward commands:
 • remember Ann's birthday is 1990-04-02 · +15125551234 is Manasa · remind me to call the bank
 • don't tell Ravi where I am · you can tell Ravi where I am
 • news [today | week | <source>] · monitor <group> · unmonitor <group>
+• vehicle · home · health · travel · career · money: what your mail trackers kept
 • what did Ann say · catch me up on Ann
 Anything else goes to your chief of staff (a long answer is cut; reply more for the rest). Start with \"steward\" to force a command.";
 

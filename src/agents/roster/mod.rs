@@ -6,6 +6,7 @@
 pub mod life;
 pub mod owner_loops;
 pub mod radar;
+pub mod tracker;
 pub mod triage;
 
 use jiff::Timestamp;
@@ -60,11 +61,11 @@ pub enum Work {
     SignalDriven,
     /// New mail to sort (each one its own model call).
     Triage(Vec<triage::Mail>),
+    /// A domain tracker's mail to extract from (each one its own model call).
+    Track(tracker::Pending),
     /// Cannot work here yet, and exactly why.
     Needs(String),
 }
-
-const EMAIL: &str = "reads its domain's mail by query, which is not built yet (inbox-triage sorts new mail meanwhile)";
 
 /// Agents whose behaviour is not built, with what they need.
 pub fn needs(spec: &AgentSpec) -> Option<String> {
@@ -72,30 +73,29 @@ pub fn needs(spec: &AgentSpec) -> Option<String> {
         return Some(why.clone());
     }
     match spec.role.as_str() {
-        "domain-tracker" => Some(EMAIL.into()),
+        "domain-tracker" if spec.query.is_empty() || spec.domain.is_none() => Some(format!(
+            "no query: add `domain: <view>` and `query: [words, …]` to <home>/agents/{}.yaml",
+            spec.name
+        )),
         "ai-radar" if spec.feeds.is_empty() => {
             Some("no feeds: add `feeds: [\"https://…\"]` to <home>/agents/ai-radar.yaml".into())
         }
-        _ => match spec.name.as_str() {
-            "care-coordinator" | "garage" | "upskill" | "travel-concierge" | "household" => {
-                Some(EMAIL.into())
-            }
-            _ => None,
-        },
+        _ => None,
     }
 }
 
 /// Agents whose runs do their own deterministic work (others ask their model).
 pub fn has_behaviour(spec: &AgentSpec) -> bool {
-    matches!(
-        spec.name.as_str(),
-        "concierge"
-            | "relationship-keeper"
-            | "financial-sentinel"
-            | "chief-of-staff"
-            | "ai-radar"
-            | "inbox-triage"
-    )
+    spec.role == "domain-tracker"
+        || matches!(
+            spec.name.as_str(),
+            "concierge"
+                | "relationship-keeper"
+                | "financial-sentinel"
+                | "chief-of-staff"
+                | "ai-radar"
+                | "inbox-triage"
+        )
 }
 
 pub fn cursor(conn: &Connection, agent: &str) -> rusqlite::Result<i64> {
@@ -154,6 +154,12 @@ pub fn work(conn: &Connection, spec: &AgentSpec, tick: &Tick) -> rusqlite::Resul
             Work::Brief(crate::commands::views::brief(conn, tick.now_ms, &today)?)
         }
         "ai-radar" => Work::Feeds(spec.feeds.clone()),
+        _ if spec.role == "domain-tracker" => Work::Track(tracker::pending(
+            conn,
+            &spec.query,
+            cursor(conn, &spec.name)?,
+            tick.now_ms,
+        )?),
         _ => Work::SignalDriven,
     })
 }

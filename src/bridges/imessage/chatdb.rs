@@ -117,7 +117,7 @@ fn missing_schema(conn: &Connection) -> rusqlite::Result<Option<String>> {
 }
 
 /// One `message` row, as read.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RawMessage {
     pub rowid: i64,
     pub guid: String,

@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::broadcast;
@@ -102,6 +102,39 @@ struct Session {
     /// The file the connection has open; a different one at the path means replaced.
     identity: Option<(u64, u64)>,
     ingest: Option<Ingest>,
+    /// The first row read without its chat, and since when: it waits for
+    /// its `chat_message_join` row (a writer that commits the message before
+    /// its join would otherwise have it read as chat-less, and a self-chat
+    /// line taken for a contact's).
+    held: Option<(i64, Instant)>,
+}
+
+/// How long a row may lack its chat before it is read as chat-less.
+pub const CHATLESS_GRACE: Duration = Duration::from_secs(2);
+
+/// Rows up to the first one without a chat (unless that one has waited
+/// `CHATLESS_GRACE`), and the cursor they cover; `None` when all of `rows`
+/// may be read now.
+fn hold_chatless(
+    held: &mut Option<(i64, Instant)>,
+    rows: &[super::chatdb::RawMessage],
+    now: Instant,
+) -> Option<(usize, i64)> {
+    let Some(i) = rows.iter().position(|r| r.chat_rowid.is_none()) else {
+        *held = None;
+        return None;
+    };
+    let id = rows[i].rowid;
+    let since = match *held {
+        Some((h, since)) if h == id => since,
+        _ => now,
+    };
+    if now.duration_since(since) >= CHATLESS_GRACE {
+        *held = None;
+        return None;
+    }
+    *held = Some((id, since));
+    Some((i, id - 1))
 }
 
 fn file_identity(path: &std::path::Path) -> Option<(u64, u64)> {
@@ -182,6 +215,7 @@ fn step(
             db: ChatDb::open(&cfg.chat_db)?,
             identity,
             ingest: None,
+            held: None,
         });
     }
     let s = session.as_mut().expect("opened above");
@@ -226,7 +260,13 @@ fn step(
         s.ingest = Some(ingest);
     }
     while cursor < max {
-        let (rows, bad, last) = s.db.messages_after(cursor, BATCH)?;
+        let (mut rows, mut bad, mut last) = s.db.messages_after(cursor, BATCH)?;
+        let holding = hold_chatless(&mut s.held, &rows, Instant::now());
+        if let Some((keep, upto)) = holding {
+            // Counted when the held rows are read (a malformed one before it is not).
+            (bad, last) = (0, upto);
+            rows.truncate(keep);
+        }
         let mut ingest = s.ingest.take().expect("set above");
         if rows
             .iter()
@@ -257,10 +297,52 @@ fn step(
             // No subscriber is fine: memory already has it.
             let _ = bus.send(m);
         }
-        if last <= cursor {
+        if last <= cursor || holding.is_some() {
             break;
         }
         cursor = last;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bridges::imessage::chatdb::RawMessage;
+
+    fn row(rowid: i64, chat: Option<i64>) -> RawMessage {
+        RawMessage {
+            rowid,
+            chat_rowid: chat,
+            ..RawMessage::default()
+        }
+    }
+
+    #[test]
+    fn a_row_without_its_chat_waits_for_it_then_is_read_as_it_is() {
+        let t0 = Instant::now();
+        let mut held = None;
+        let rows = [row(5, Some(1)), row(6, None), row(7, Some(1))];
+        assert_eq!(
+            hold_chatless(&mut held, &rows, t0),
+            Some((1, 5)),
+            "row 6 waits"
+        );
+        // Its join arrived: everything reads.
+        let joined = [row(6, Some(2)), row(7, Some(1))];
+        assert_eq!(hold_chatless(&mut held, &joined, t0), None);
+        assert_eq!(held, None);
+        // A row that never gets a chat is read once it has waited the grace.
+        assert_eq!(hold_chatless(&mut held, &rows[1..], t0), Some((0, 5)));
+        let later = t0 + CHATLESS_GRACE / 2;
+        assert_eq!(
+            hold_chatless(&mut held, &rows[1..], later),
+            Some((0, 5)),
+            "the wait is not restarted"
+        );
+        assert_eq!(
+            hold_chatless(&mut held, &rows[1..], t0 + CHATLESS_GRACE),
+            None
+        );
+    }
 }

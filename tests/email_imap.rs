@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use steward::bridges::email::imap;
 use steward::bridges::email::ingest::EmailIngest;
-use steward::config::{EmailAccount, MailSecurity, MailServer, SecretRef};
+use steward::config::{EmailAccount, MailAuth, MailSecurity, MailServer, SecretRef};
 use steward::memory::Canonicalizer;
 use steward::store::Store;
 use steward::types::Inbound;
@@ -28,6 +28,7 @@ fn account(port: u16, password: &str) -> EmailAccount {
         },
         user: Some("ann".into()),
         password: format!("env:{var}").parse::<SecretRef>().unwrap(),
+        auth: MailAuth::Password,
         folders: vec!["INBOX".into()],
         sent: "Sent".into(),
         smtp: None,

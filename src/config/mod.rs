@@ -245,7 +245,12 @@ pub struct EmailAccount {
     #[serde(default)]
     pub user: Option<String>,
     /// `env:NAME`, `file:PATH` or `keychain:SERVICE`; an app password works.
+    /// With `auth: xoauth2` it names the OAuth2 access token instead, read
+    /// again at every login (so a refresher may rewrite the file).
     pub password: SecretRef,
+    /// `password` (LOGIN/PLAIN) or `xoauth2` (Gmail, Outlook: a bearer token).
+    #[serde(default)]
+    pub auth: MailAuth,
     /// Folders read live and in the backfill.
     #[serde(default = "default_folders")]
     pub folders: Vec<String>,
@@ -258,6 +263,16 @@ pub struct EmailAccount {
         deserialize_with = "range::mail_poll_seconds"
     )]
     pub poll_seconds: u64,
+}
+
+/// How a mail account logs in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailAuth {
+    #[default]
+    Password,
+    /// SASL XOAUTH2: `user=<login>^Aauth=Bearer <token>^A^A`.
+    Xoauth2,
 }
 
 impl EmailAccount {
@@ -739,5 +754,21 @@ mod tests {
     fn region_is_normalised() {
         let cfg = parse("owner:\n  region: gb\n").unwrap();
         assert_eq!(cfg.owner.region.as_str(), "GB");
+    }
+
+    #[test]
+    fn a_mail_account_logs_in_by_password_unless_it_says_xoauth2() {
+        let account = |extra: &str| {
+            format!(
+                "bridges:\n  email:\n    accounts:\n      - name: work\n        address: me@example.com\n\
+                 \x20       password: \"file:/run/token\"\n        imap: {{host: imap.example.com, port: 993, security: tls}}\n{extra}"
+            )
+        };
+        let cfg = parse(&account("")).unwrap();
+        assert_eq!(cfg.bridges.email.accounts[0].auth, MailAuth::Password);
+        let cfg = parse(&account("        auth: xoauth2\n")).unwrap();
+        assert_eq!(cfg.bridges.email.accounts[0].auth, MailAuth::Xoauth2);
+        let err = parse(&account("        auth: oauth\n")).unwrap_err();
+        assert!(err.to_string().contains("xoauth2"), "{err}");
     }
 }

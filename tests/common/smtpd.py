@@ -32,12 +32,33 @@ def authenticator(server, session, envelope, mechanism, auth_data):
 
 
 class Deliver:
+    # SASL XOAUTH2 (Google's profile): "user=U\x01auth=Bearer T\x01\x01", with
+    # the password argument as the one valid token.
+    async def auth_XOAUTH2(self, server, args):
+        import base64
+
+        # args is [mechanism, initial response?]
+        blob = args[1] if len(args) > 1 else None
+        if blob is None:
+            raw = await server.challenge_auth("", encode_to_b64=False)
+        else:
+            try:
+                raw = base64.b64decode(blob)
+            except Exception:
+                raw = b""
+        fields = dict(
+            f.split("=", 1) for f in raw.decode(errors="replace").split("\x01") if "=" in f
+        )
+        ok = fields.get("user") == user and fields.get("auth") == f"Bearer {password}"
+        return AuthResult(success=ok, handled=False)
+
     async def handle_DATA(self, server, session, envelope):
         for rcpt in envelope.rcpt_tos:
             local = rcpt.split("@", 1)[0].lower()
             path = os.path.join(root, local, "Maildir")
             if not os.path.isdir(path):
                 path = os.path.join(root, "_unknown", "Maildir")
+                os.makedirs(os.path.dirname(path), exist_ok=True)
             box = mailbox.Maildir(path, create=True)
             name = box.add(envelope.original_content or envelope.content)
             owner = os.stat(os.path.join(root)).st_uid, os.stat(os.path.join(root)).st_gid

@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 
 use super::ingest::{EmailIngest, Source};
 use super::mime;
-use crate::config::{EmailAccount, MailSecurity};
+use crate::config::{EmailAccount, MailAuth, MailSecurity};
 use crate::store::Store;
 use crate::types::Inbound;
 
@@ -40,6 +40,10 @@ pub enum ImapError {
         "account {account}: the server refused the login for {user}; check the password reference (an app password for Gmail/Outlook)"
     )]
     Login { account: String, user: String },
+    #[error(
+        "account {account}: the server refused the OAuth2 token for {user}; refresh the access token that `password` names (they expire after about an hour) or check `user`"
+    )]
+    Token { account: String, user: String },
     #[error("account {account}: the password reference failed: {source}")]
     Secret {
         account: String,
@@ -164,13 +168,47 @@ pub async fn connect(account: &EmailAccount) -> Result<Session, ImapError> {
             source,
         })?;
     let user = account.login();
-    client
-        .login(&user, password.expose())
-        .await
-        .map_err(|_| ImapError::Login {
-            account: account.name.clone(),
-            user,
-        })
+    match account.auth {
+        MailAuth::Password => {
+            client
+                .login(&user, password.expose())
+                .await
+                .map_err(|_| ImapError::Login {
+                    account: account.name.clone(),
+                    user,
+                })
+        }
+        MailAuth::Xoauth2 => {
+            let sasl = Xoauth2 {
+                response: Some(xoauth2(&user, password.expose())),
+            };
+            client
+                .authenticate("XOAUTH2", sasl)
+                .await
+                .map_err(|_| ImapError::Token {
+                    account: account.name.clone(),
+                    user,
+                })
+        }
+    }
+}
+
+/// The XOAUTH2 initial response (Google's and Microsoft's SASL profile).
+pub(crate) fn xoauth2(user: &str, token: &str) -> String {
+    format!("user={user}\x01auth=Bearer {token}\x01\x01")
+}
+
+/// Answers the first challenge with the token; a second challenge is the
+/// server's error detail, answered empty so it ends with NO.
+struct Xoauth2 {
+    response: Option<String>,
+}
+
+impl async_imap::Authenticator for Xoauth2 {
+    type Response = String;
+    fn process(&mut self, _challenge: &[u8]) -> String {
+        self.response.take().unwrap_or_default()
+    }
 }
 
 /// A client on `stream` that has read the server's greeting (some servers

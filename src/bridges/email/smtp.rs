@@ -6,12 +6,12 @@
 use std::time::Duration;
 
 use lettre::message::{Mailbox, header::ContentType};
-use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sha2::{Digest, Sha256};
 
-use crate::config::{EmailAccount, MailSecurity, MailServer};
+use crate::config::{EmailAccount, MailAuth, MailSecurity, MailServer};
 
 /// How long one SMTP conversation may take.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
@@ -186,8 +186,25 @@ pub fn transport(account: &EmailAccount) -> Result<AsyncSmtpTransport<Tokio1Exec
             .tls(tls)
             .timeout(Some(TIMEOUT))
             .credentials(Credentials::new(user, password.expose().to_string()))
+            .authentication(match account.auth {
+                // lettre tries these in order against what the server offers.
+                MailAuth::Password => vec![Mechanism::Plain, Mechanism::Login],
+                MailAuth::Xoauth2 => vec![Mechanism::Xoauth2],
+            })
             .build(),
     )
+}
+
+/// What to do about a refused login, by how the account logs in.
+fn login_fix(account: &EmailAccount) -> &'static str {
+    match account.auth {
+        MailAuth::Password => {
+            "the login was refused: check the password reference (an app password for Gmail/Outlook)"
+        }
+        MailAuth::Xoauth2 => {
+            "the OAuth2 token was refused: refresh the access token that `password` names (they expire after about an hour)"
+        }
+    }
 }
 
 /// Hand `message` to the account's server; returns when it answered.
@@ -208,6 +225,9 @@ pub async fn send(account: &EmailAccount, message: &Message) -> Result<(), SmtpE
             return Err(refused(format!(
                 "{e} (for a server with its own certificate authority, set caFile)"
             )));
+        }
+        Err(e) if e.status().is_some_and(|c| c.to_string() == "535") => {
+            return Err(refused(format!("{e} ({})", login_fix(account))));
         }
         Err(e) => return Err(refused(e.to_string())),
     }

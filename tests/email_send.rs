@@ -312,3 +312,92 @@ fn killed_after_the_sent_copy_recovers_as_delivered() {
     let verify = rig.home.run(&["receipts", "verify", "--json"]);
     assert!(verify.status.success(), "{}", common::stdout(&verify));
 }
+
+/// The owner's notes by mail: `owner.channels: [email, …]`.
+fn rig_owner_by_mail() -> Option<Rig> {
+    let rig = rig(false)?;
+    let path = rig.home.file("steward.yaml");
+    let yaml = std::fs::read_to_string(&path).unwrap();
+    let yaml = yaml.replacen("owner:\n", "owner:\n  channels: [email, console]\n", 1);
+    std::fs::write(&path, yaml).unwrap();
+    Some(rig)
+}
+
+/// A mail Steward wrote to the owner.
+fn is_note(mail: &str) -> bool {
+    header(mail, "Message-ID").is_some_and(|id| id.starts_with("<steward.owner."))
+        && header(mail, "From").is_some_and(|f| f.starts_with("Steward"))
+}
+
+/// The owner answers Steward's note `note` with `text` (as a phone's mail app does).
+fn owner_replies(imap: &Dovecot, n: u32, in_reply_to: &str, text: &str) {
+    let date = jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S +0000");
+    imap.deliver(
+        "me",
+        &format!(
+            "From: Priya <me@example.com>\nTo: me@example.com\nSubject: Re: Steward\nDate: {date}\n\
+             Message-ID: <owner{n}@example.com>\nIn-Reply-To: {in_reply_to}\nReferences: {in_reply_to}\n\n\
+             {text}\n\nSent from my phone\n\nOn Tue, Steward wrote:\n> ✉️ 1 · Ann Lee\n"
+        ),
+    );
+}
+
+#[test]
+fn the_owner_approves_by_answering_stewards_mail_and_a_forged_answer_does_nothing() {
+    let Some(rig) = rig_owner_by_mail() else {
+        return;
+    };
+    let d = up(&rig.home, None);
+    ann_writes(&rig.imap);
+    // The confirmation reaches the owner as a mail from Steward to their own address.
+    let note = || {
+        rig.imap
+            .mails("me", "")
+            .into_iter()
+            .find(|m| is_note(m) && m.contains("Ann Lee =E2=80=94 Re: Friday"))
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), || note().is_some()),
+        "the draft's confirmation came by mail: {:?}\n{}",
+        rig.imap.mails("me", ""),
+        d.log.lock().unwrap()
+    );
+    let note = note().unwrap();
+    let id = header(&note, "Message-ID").unwrap().to_string();
+    assert!(id.starts_with("<steward.owner."), "{id}");
+    assert!(
+        note.contains("Reply to this mail to answer Steward"),
+        "{note}"
+    );
+    assert_eq!(rig.smtp.accepted(), 1, "only the note so far");
+
+    // A mail that claims to be the owner but answers no note of Steward's is not a command.
+    owner_replies(&rig.imap, 1, "<steward.owner.0000@example.com>", "1 send");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        rig.imap.mails("ann", "").is_empty(),
+        "a forged yes sends nothing"
+    );
+
+    owner_replies(&rig.imap, 2, &id, "1 send");
+    assert!(
+        wait_until(Duration::from_secs(20), || rig.imap.mails("ann", "").len()
+            == 1),
+        "the owner's answer sent the reply: {}",
+        d.log.lock().unwrap()
+    );
+    // The outcome comes back by mail too; Steward's own notes are never read as commands.
+    assert!(
+        wait_until(Duration::from_secs(20), || rig
+            .imap
+            .mails("me", "")
+            .iter()
+            .any(|m| is_note(m) && m.contains("sent to Ann Lee"))),
+        "{:?}",
+        rig.imap.mails("me", "")
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(rig.imap.mails("ann", "").len(), 1, "exactly one reply");
+    let verify = rig.home.run(&["receipts", "verify", "--json"]);
+    assert!(verify.status.success(), "{}", common::stdout(&verify));
+}

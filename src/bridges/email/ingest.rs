@@ -141,6 +141,12 @@ impl EmailIngest {
             return Ok(None);
         };
         let from_me = self.is_owner(from);
+        let note = if from_me {
+            owner_note(conn, mail)?
+        } else {
+            Note::None
+        };
+        let is_command = note == Note::Answer;
         let sender = self.person(conn, from)?;
         let mut others = Vec::new();
         for p in mail.to.iter().chain(&mail.cc).chain(std::iter::once(from)) {
@@ -180,7 +186,7 @@ impl EmailIngest {
                 at_ms: mail.at_ms,
                 reply_to: mail.in_reply_to.as_deref(),
                 edited: false,
-                is_command: false,
+                is_command,
             },
         )?;
         if stored != Stored::New {
@@ -189,6 +195,10 @@ impl EmailIngest {
         }
         self.meta(conn, src, mail)?;
         self.counts.messages += 1;
+        if note == Note::Ours {
+            // Steward's own note arriving in the owner's inbox: memory, not news.
+            return Ok(None);
+        }
         let kind = if others.len() <= 1 { "direct" } else { "group" };
         Ok(Some(Inbound {
             channel: CHANNEL.to_string(),
@@ -199,8 +209,12 @@ impl EmailIngest {
             sender_id: sender,
             handle: handle.map(str::to_string),
             from_me,
-            is_command: false,
-            text: mail.text.clone(),
+            is_command,
+            text: if is_command {
+                command_line(&mail.text)
+            } else {
+                mail.text.clone()
+            },
             at_ms: mail.at_ms,
         }))
     }
@@ -295,4 +309,43 @@ mod tests {
         assert_eq!(subject_root("Friday"), "Friday");
         assert_eq!(subject_root("Re:"), "");
     }
+}
+
+/// What an owner's mail is to the owner channel by mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Note {
+    None,
+    /// A note Steward wrote to the owner (its own copy, arriving).
+    Ours,
+    /// The owner's answer to one: a command.
+    Answer,
+}
+
+/// Whether the owner's `mail` is one of Steward's notes, or answers one (its
+/// In-Reply-To or References name one): only an answer is a command. The
+/// notes' Message-IDs are random, so a forged From alone is never enough.
+fn owner_note(conn: &Connection, mail: &Mail) -> rusqlite::Result<Note> {
+    let ours = |id: &str| -> rusqlite::Result<bool> {
+        conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM owner_mail WHERE message_id = ?1)")?
+            .query_row([id], |r| r.get(0))
+    };
+    if ours(&mail.message_id)? {
+        return Ok(Note::Ours);
+    }
+    for id in mail.in_reply_to.iter().chain(&mail.references) {
+        if ours(id)? {
+            return Ok(Note::Answer);
+        }
+    }
+    Ok(Note::None)
+}
+
+/// The command in the owner's reply: its first non-empty line (what follows
+/// is often "Sent from my phone" or the quoted note).
+fn command_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default()
+        .to_string()
 }

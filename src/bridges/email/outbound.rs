@@ -30,6 +30,9 @@ pub struct EmailOutbound {
     store: Store,
     ledger: Ledger,
     owner_name: Option<String>,
+    /// Whether the owner listed `email` in `owner.channels`: only then do
+    /// notes to the owner go by mail (a mail per note is a lot otherwise).
+    owner_mail: bool,
     fault: Fault,
 }
 
@@ -68,6 +71,44 @@ pub fn parent(conn: &Connection, thread: &str) -> rusqlite::Result<Option<Parent
     .optional()
 }
 
+/// A Message-ID no one can guess: 128 random bits at the account's domain.
+fn owner_message_id(address: &str) -> String {
+    let mut b = [0u8; 16];
+    // getrandom fails only without an OS source; the clock then still differs per mail.
+    if getrandom::fill(&mut b).is_err() {
+        b[..8].copy_from_slice(&crate::owner_state::now_ms().to_le_bytes());
+    }
+    let domain = address
+        .rsplit_once('@')
+        .map_or("steward.invalid", |(_, d)| d);
+    format!("steward.owner.{}@{domain}", hex::encode(b))
+}
+
+/// What the owner reads: the first line as the subject, and how to answer.
+struct OwnerNote {
+    subject: String,
+    body: String,
+}
+
+impl OwnerNote {
+    fn new(text: &str) -> OwnerNote {
+        let first = text
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("Steward");
+        let mut subject: String = first.chars().take(70).collect();
+        if subject.chars().count() < first.chars().count() {
+            subject.push('…');
+        }
+        OwnerNote {
+            subject: format!("Steward: {subject}"),
+            body: format!(
+                "{text}\n\n-- \nReply to this mail to answer Steward: the first line of your reply is read as a command (\"1 send\", \"status\", \"help\")."
+            ),
+        }
+    }
+}
+
 fn failed(detail: impl std::fmt::Display) -> BridgeError {
     crate::bridges::delivery_error(CHANNEL, detail)
 }
@@ -96,6 +137,7 @@ impl EmailOutbound {
                 store,
                 ledger: Ledger::new(home.join("email").join("sent.jsonl")),
                 owner_name: Some(config.owner.name.clone()).filter(|n| !n.is_empty()),
+                owner_mail: config.owner.channels.iter().any(|c| c == CHANNEL),
                 fault: Fault::from_env(),
             })
     }
@@ -141,10 +183,13 @@ impl Channel for EmailOutbound {
         CHANNEL
     }
 
+    /// The owner is reached at their own address when they asked for it
+    /// (`owner.channels`): a mail from Steward whose replies are read as
+    /// commands (see the `owner_mail` table).
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             contact_sends: true,
-            owner_sends: false,
+            owner_sends: self.owner_mail,
         }
     }
 
@@ -203,11 +248,55 @@ impl Channel for EmailOutbound {
         Ok(id)
     }
 
-    /// Email is not an owner channel: owner messages go to their chat.
-    async fn send_owner(&self, _key: &StepKey, _send: &OwnerSend) -> Result<String, BridgeError> {
-        Err(failed(
-            "email does not carry the owner's own messages; list another channel first in owner.channels",
-        ))
+    /// A mail to the owner's own address (the first account that sends):
+    /// its Message-ID, random, is kept in `owner_mail` before it goes, so the
+    /// owner's reply to it is their command and its own copy arriving in the
+    /// inbox is not.
+    async fn send_owner(&self, key: &StepKey, send: &OwnerSend) -> Result<String, BridgeError> {
+        if !self.owner_mail {
+            return Err(failed(
+                "notes to the owner go by mail only when owner.channels lists email",
+            ));
+        }
+        let account = self.account("")?.clone();
+        let id = owner_message_id(&account.address);
+        let note = OwnerNote::new(send.text());
+        let message = smtp::build(
+            &account,
+            Some("Steward"),
+            &id,
+            &Reply {
+                to: account.address.clone(),
+                subject: note.subject,
+                in_reply_to: None,
+                references: Vec::new(),
+                text: note.body,
+            },
+        )?;
+        let (mid, now) = (id.clone(), crate::owner_state::now_ms());
+        self.store
+            .write(move |c| {
+                c.execute(
+                    "INSERT OR IGNORE INTO owner_mail (message_id, sent_ms) VALUES (?1, ?2)",
+                    rusqlite::params![mid, now],
+                )?;
+                Ok(())
+            })
+            .await
+            .map_err(failed)?;
+        let key = key.to_string();
+        let mut line = Delivery::new(&key, "owner", &account.address, send.text());
+        line.id = Some(id.clone());
+        line.via = Some(account.name.clone());
+        line.state = State::Intended;
+        self.write(&line).await?;
+        smtp::send(&account, &message).await?;
+        if let Err(e) = sent::append(&account, &message.formatted()).await {
+            tracing::warn!(account = %account.name, error = %e, "a note to the owner was sent but no copy was kept in Sent");
+        }
+        line.state = State::Delivered;
+        self.write(&line).await?;
+        Ok(id)
     }
 
     /// Delivered: its Message-ID. Intended only: the Sent folder decides,

@@ -109,7 +109,10 @@ pub fn build(
     let mut b = Message::builder()
         .from(from)
         .to(to)
-        .subject(reply_subject(&reply.subject))
+        .subject(match reply.in_reply_to {
+            Some(_) => reply_subject(&reply.subject),
+            None => reply.subject.trim().to_string(),
+        })
         .message_id(Some(format!("<{message_id}>")))
         .date_now();
     if let Some(parent) = &reply.in_reply_to {

@@ -18,3 +18,11 @@ CREATE INDEX domain_records_by_domain ON domain_records (domain, at_ms);
 
 -- The ISO week (`2026-W49`) a tracker last sent its weekly coach brief in.
 ALTER TABLE agent_state ADD COLUMN coached_week TEXT;
+
+-- The Message-IDs of the mails Steward wrote to the owner (email as an owner
+-- channel). Each holds 128 random bits: a mail from an owner address that
+-- answers one of them is the owner's command; any other mail never is.
+CREATE TABLE owner_mail (
+    message_id TEXT PRIMARY KEY,
+    sent_ms    INTEGER NOT NULL
+) STRICT;

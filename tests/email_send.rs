@@ -401,3 +401,30 @@ fn the_owner_approves_by_answering_stewards_mail_and_a_forged_answer_does_nothin
     let verify = rig.home.run(&["receipts", "verify", "--json"]);
     assert!(verify.status.success(), "{}", common::stdout(&verify));
 }
+
+#[test]
+fn the_daemon_triages_new_mail_once_it_settles() {
+    let Some(rig) = rig(false) else { return };
+    let path = rig.home.file("steward.yaml");
+    let yaml = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        yaml.replace(
+            "    draft: [\"local/tiny\"]\n",
+            "    draft: [\"local/tiny\"]\n    fast: [\"local/tiny\"]\n",
+        ),
+    )
+    .unwrap();
+    let d = up(&rig.home, None);
+    ann_writes(&rig.imap);
+    // inbox-triage runs by itself after the mail settles (20 s); the model
+    // double's answer is not JSON, so the mail is fyi.
+    assert!(
+        wait_until(Duration::from_secs(60), || outbox(&rig.home)
+            .iter()
+            .any(|t| t == "📥 triaged 1 new mail: 0 action, 1 fyi, 0 noise")),
+        "{:?}\n{}",
+        outbox(&rig.home),
+        d.log.lock().unwrap()
+    );
+}

@@ -102,7 +102,7 @@ pub fn parse(raw: &[u8]) -> Result<Mail, MailError> {
             .map_or(0, |d| d.to_timestamp().saturating_mul(1000)),
         in_reply_to: ids(msg.in_reply_to()).into_iter().next(),
         references: ids(msg.references()),
-        text: trim_quoted(&body),
+        text: clip(trim_quoted(&body)),
         body,
         attachments: msg
             .attachments()
@@ -194,6 +194,22 @@ fn is_bulk(msg: &mail_parser::Message<'_>, from: Option<&Person>, listed: bool) 
 
 /// Drop quoted history ("> …" lines and everything from an "On … wrote:" or a
 /// forwarded-original marker) and the signature (from a "-- " line).
+/// How much of a mail's text memory keeps and indexes; the whole body stays
+/// in `email_messages.body` (`ingest::body`). Past this a mail is a document
+/// (a newsletter, a contract), and indexing all of it made an import 5x slower.
+pub const MEMORY_CHARS: usize = 4_000;
+
+/// `text` cut to `MEMORY_CHARS` at a word boundary, marked with "…".
+fn clip(text: String) -> String {
+    match text.char_indices().nth(MEMORY_CHARS) {
+        None => text,
+        Some((end, _)) => {
+            let cut = text[..end].rfind(char::is_whitespace).unwrap_or(end);
+            format!("{} …", text[..cut].trim_end())
+        }
+    }
+}
+
 pub fn trim_quoted(body: &str) -> String {
     let mut out: Vec<&str> = Vec::new();
     for line in body.lines() {
@@ -308,6 +324,10 @@ mod tests {
         );
         let m = parse(&raw).unwrap();
         assert_eq!(m.text, "see attached");
+        let long = format!("{}end", "word ".repeat(2_000));
+        let clipped = clip(long.clone());
+        assert!(clipped.ends_with("word …") && clipped.chars().count() <= MEMORY_CHARS + 2);
+        assert_eq!(clip("short".into()), "short");
         assert_eq!(m.attachments.len(), 1);
         assert_eq!(m.attachments[0].name, "lease.pdf");
         assert_eq!(m.attachments[0].content_type, "application/pdf");

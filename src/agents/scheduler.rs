@@ -408,6 +408,15 @@ impl Scheduler {
             .await?)
     }
 
+    /// What the model answered in run `id` ("" if nothing).
+    pub(super) async fn model_answer(&self, id: String) -> Result<String, ScheduleError> {
+        Ok(self
+            .store()
+            .read(move |c| Ok(runs::model_answer(c, &id, None)?))
+            .await?
+            .unwrap_or_default())
+    }
+
     fn no_model(&self, spec: &AgentSpec) -> ScheduleError {
         ScheduleError::Needs {
             agent: spec.name.clone(),

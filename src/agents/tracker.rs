@@ -11,7 +11,7 @@ use super::nudge::Nudge;
 use super::roster::tracker::{self, Extract, Mail, Pending};
 use super::roster::{self, Tick};
 use super::scheduler::{ScheduleError, Scheduler};
-use crate::pipeline::{Actor, Effect, RunRequest, RunStatus, Trigger, runs};
+use crate::pipeline::{Actor, Effect, RunRequest, RunStatus, Trigger};
 use crate::spec::AgentSpec;
 
 /// What a tracker's run reports (`tracked`).
@@ -99,12 +99,7 @@ impl Scheduler {
             // again from its answer; keeping it twice changes nothing.
             return Ok(None);
         }
-        let id = out.run_id;
-        let answer = self
-            .store()
-            .read(move |c| Ok(runs::model_answer(c, &id, None)?))
-            .await?
-            .unwrap_or_default();
+        let answer = self.model_answer(out.run_id).await?;
         match tracker::parse(&answer) {
             Ok(e) => Ok(Some(e)),
             Err(why) => {

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::roster::triage::{self, Category, Mail, Triaged, Verdict};
 use super::scheduler::{ScheduleError, Scheduler};
 use crate::owner_state::{self as state, ListItem};
-use crate::pipeline::{Actor, Effect, RunRequest, RunStatus, Trigger, runs};
+use crate::pipeline::{Actor, Effect, RunRequest, RunStatus, Trigger};
 
 const AGENT: &str = "inbox-triage";
 const REPLY_AGENT: &str = "email-assistant";
@@ -103,13 +103,7 @@ impl Scheduler {
             let why = out.reason.unwrap_or_else(|| out.status.as_str().into());
             return Ok(Verdict::fyi(&format!("not judged: {why}")));
         }
-        let id = out.run_id;
-        let answer = self
-            .store()
-            .read(move |c| Ok(runs::model_answer(c, &id, None)?))
-            .await?
-            .unwrap_or_default();
-        Ok(triage::parse(&answer))
+        Ok(triage::parse(&self.model_answer(out.run_id).await?))
     }
 
     /// For an action with a reply: a draft behind a confirmation and the

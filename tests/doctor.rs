@@ -118,12 +118,12 @@ fn the_running_daemon_holding_the_port_is_not_a_failure() {
 }
 
 #[test]
-fn an_uninitialised_home_fails_and_says_init() {
+fn an_uninitialised_home_fails_and_says_setup() {
     let home = TestHome::new();
     let out = home.run(&["doctor", "--json"]);
     assert_eq!(out.status.code(), Some(1));
     let report = json(&out);
-    assert_eq!(check(&report, "home")["fix"], "steward init");
+    assert_eq!(check(&report, "home")["fix"], "steward setup");
     assert!(!home.path.exists(), "doctor creates nothing");
 }
 

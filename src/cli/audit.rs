@@ -36,9 +36,9 @@ pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
     if json {
         super::print_json(&report)?;
     } else if report.ok {
-        println!("Audit chain intact: {} entries.", report.entries);
+        outln!("Audit chain intact: {} entries.", report.entries);
     } else {
-        println!(
+        outln!(
             "Audit chain BROKEN at seq {}: {}",
             report.first_bad_seq.unwrap_or(0),
             report.reason.as_deref().unwrap_or("?")

@@ -69,7 +69,7 @@ pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
             Decision::Edited => "edited and approved",
             Decision::Rejected => "rejected; nothing was sent",
         };
-        println!(
+        outln!(
             "{id} {what}. Run {} is {}.",
             outcome.run_id,
             outcome.status.as_str()
@@ -93,12 +93,17 @@ fn list(home: &Home, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         super::print_json(&pending)?;
     } else if pending.is_empty() {
-        println!("Nothing waits for your confirmation.");
+        outln!("Nothing waits for your confirmation.");
     } else {
         for p in pending {
-            println!(
+            outln!(
                 "{}  {} → {}:{}  \"{}\"  (expires {})",
-                p.id, p.agent, p.channel, p.to, p.text, p.expires_at
+                p.id,
+                p.agent,
+                p.channel,
+                p.to,
+                p.text,
+                p.expires_at
             );
         }
     }

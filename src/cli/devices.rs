@@ -41,9 +41,6 @@ pub struct SignalArgs {
 }
 
 pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
-    if !home.is_initialised() {
-        home.init()?;
-    }
     match args.cmd {
         Some(Command::Add {
             name,
@@ -60,8 +57,8 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
             if json {
                 super::print_json(&d)?;
             } else {
-                println!("Added {} ({}, {} mode).", d.name, d.id, d.mode.as_str());
-                println!(
+                outln!("Added {} ({}, {} mode).", d.name, d.id, d.mode.as_str());
+                outln!(
                     "Secret (shown once; `steward shortcuts build` asks for it): {}",
                     d.secret
                 );
@@ -70,7 +67,7 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
         Some(Command::Revoke { name }) => {
             let conn = store::open_writer(&home.db_path())?;
             devices::revoke(&conn, &name)?;
-            println!("Revoked {name}: its signals are refused from now on.");
+            outln!("Revoked {name}: its signals are refused from now on.");
         }
         None => {
             let conn = store::open_readonly(&home.db_path())?;
@@ -78,7 +75,7 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
             if args.json {
                 super::print_json(&list)?;
             } else if list.is_empty() {
-                println!("No devices. Add one with `steward devices add iPhone`.");
+                outln!("No devices. Add one with `steward devices add iPhone`.");
             } else {
                 for d in list {
                     let state = if d.revoked_at.is_some() {
@@ -86,7 +83,7 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
                     } else {
                         "active"
                     };
-                    println!("{}  {:<20} {:<6} {state}", d.id, d.name, d.mode.as_str());
+                    outln!("{}  {:<20} {:<6} {state}", d.id, d.name, d.mode.as_str());
                 }
             }
         }
@@ -100,7 +97,7 @@ pub fn signals(home: &Home, args: SignalArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         super::print_json(&rows)?;
     } else if rows.is_empty() {
-        println!("No signals yet.");
+        outln!("No signals yet.");
     } else {
         for r in rows {
             let fields: Vec<String> = [
@@ -112,7 +109,7 @@ pub fn signals(home: &Home, args: SignalArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
             .collect();
-            println!(
+            outln!(
                 "{}  {:<12} {:<12} {}",
                 r.at,
                 r.device,

@@ -72,6 +72,11 @@ pub struct DoctorReport {
 }
 
 pub fn checks(home: &Home) -> Vec<Check> {
+    // Nothing else can be checked, and nothing else is "ok", without a home:
+    // the one failure says how to make one.
+    if std::fs::symlink_metadata(home.root()).is_err() {
+        return vec![check_home(home)];
+    }
     let config = Config::load(&home.config_path());
     let listen = config
         .as_ref()
@@ -188,8 +193,8 @@ fn check_home(home: &Home) -> Check {
         return Check::bad(
             "home",
             Level::Fail,
-            format!("{} does not exist", root.display()),
-            "steward init",
+            format!("no Steward home at {}", root.display()),
+            "steward setup",
         );
     };
     // SAFETY: getuid has no preconditions and cannot fail.
@@ -685,12 +690,12 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
                 Level::Warn => "warn",
                 Level::Fail => "FAIL",
             };
-            println!("{mark}  {:<12} {}", c.name, c.detail);
+            outln!("{mark}  {:<12} {}", c.name, c.detail);
             if let Some(fix) = &c.fix {
-                println!("      {:<12} fix: {fix}", "");
+                outln!("      {:<12} fix: {fix}", "");
             }
         }
-        println!(
+        outln!(
             "{}",
             if ok {
                 "All checks passed."

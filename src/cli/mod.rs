@@ -2,6 +2,22 @@
 //!
 //! Commands that list or show something take `--json` and print stable camelCase
 //! JSON; the plain form is for people. anyhow lives here and in `main` only.
+//!
+//! Every line a command prints goes through `out!`/`outln!`: a reader that
+//! goes away (`steward people --json | head -1`) ends the command quietly
+//! instead of panicking as `println!` does on a broken pipe.
+
+/// `print!` to stdout; a closed pipe exits quietly (see [`write_stdout`]).
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::write_stdout(format_args!($($arg)*)) };
+}
+/// `println!` to stdout; a closed pipe exits quietly (see [`write_stdout`]).
+macro_rules! outln {
+    () => { $crate::cli::write_stdout(format_args!("\n")) };
+    ($($arg:tt)*) => {
+        $crate::cli::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
 
 pub mod agents;
 pub mod audit;
@@ -96,6 +112,22 @@ pub enum Command {
 impl Cli {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         let home = Home::resolve(self.home)?;
+        if self.command.needs_home() && !home.is_initialised() {
+            // A link to nowhere is named as such: its fix is not `setup`.
+            if let Ok(target) = std::fs::read_link(home.root())
+                && !home.root().exists()
+            {
+                return Err(crate::home::HomeError::DanglingLink {
+                    path: home.root().to_path_buf(),
+                    target,
+                }
+                .into());
+            }
+            return Err(NoHome {
+                path: home.root().to_path_buf(),
+            }
+            .into());
+        }
         match self.command {
             Command::Init(args) => init::run(&home, args),
             Command::Up(args) => up::run(&home, args),
@@ -120,6 +152,87 @@ impl Cli {
     }
 }
 
+impl Command {
+    /// Whether the command works on an existing home only. Only the commands
+    /// that make a home, or diagnose a missing one, run before one exists
+    /// (and those that touch no home: a dry-run install, uninstall);
+    /// everything else refuses rather than create one as a side effect.
+    fn needs_home(&self) -> bool {
+        match self {
+            Command::Init(_) | Command::Doctor(_) => false,
+            Command::Install(args) => !args.dry_run,
+            Command::Uninstall(_) => false,
+            _ => true,
+        }
+    }
+}
+
+/// A command that needs a home ran before `steward setup` (or `init`).
+#[derive(Debug, thiserror::Error)]
+#[error("no Steward home at {}: run `steward setup`", path.display())]
+pub struct NoHome {
+    pub path: PathBuf,
+}
+
+/// Write to stdout. A broken pipe means the reader has all it wanted (`head`),
+/// so the process exits 0 without a word; any other write error exits 1.
+pub fn write_stdout(args: std::fmt::Arguments) {
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// An error as `--json` callers get it: `{"error": …, "fix": …}`.
+#[derive(Debug, Serialize)]
+pub struct JsonError {
+    pub error: String,
+    /// The command or edit that fixes it, when the error names one.
+    pub fix: Option<String>,
+}
+
+impl JsonError {
+    pub fn from_error(err: &anyhow::Error) -> JsonError {
+        let fix = if err.chain().any(|e| e.is::<NoHome>()) {
+            Some("steward setup".to_string())
+        } else {
+            fix_in(&format!("{err:#}"))
+        };
+        JsonError {
+            error: format!("{err:#}"),
+            fix,
+        }
+    }
+}
+
+/// The command an error message tells the user to run ("…: run `steward
+/// init`", "Run: chmod 700 …"), if it names one.
+fn fix_in(message: &str) -> Option<String> {
+    for marker in ["run `", "Run `", "run: `"] {
+        if let Some(at) = message.find(marker) {
+            let rest = &message[at + marker.len()..];
+            if let Some(end) = rest.find('`') {
+                return Some(rest[..end].to_string());
+            }
+        }
+    }
+    message
+        .find("Run: ")
+        .map(|at| message[at + 5..].trim().to_string())
+}
+
+/// Whether `--json` was asked for anywhere on the command line (before `--`):
+/// every command's flag has that one meaning, so errors can follow it.
+pub fn json_requested(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
+    args.into_iter()
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
+}
+
 /// A command-line argument that cannot be right (exit 2, like clap's own errors).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -127,7 +240,7 @@ pub struct UsageError(pub String);
 
 /// Print `value` as pretty JSON on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    outln!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 

@@ -66,10 +66,10 @@ pub fn list(home: &Home, args: PeopleArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         super::print_json(&rows)?;
     } else if rows.is_empty() {
-        println!("Nobody yet. `steward import imessage` fills memory from Messages.");
+        outln!("Nobody yet. `steward import imessage` fills memory from Messages.");
     } else {
         for p in rows {
-            println!(
+            outln!(
                 "{}  {:<24} {:>6} msgs  {}{}",
                 p.id,
                 p.name.as_deref().unwrap_or("(no name)"),
@@ -92,19 +92,19 @@ pub fn person(home: &Home, cmd: PersonCommand) -> anyhow::Result<ExitCode> {
             if json {
                 super::print_json(&detail)?;
             } else {
-                println!(
+                outln!(
                     "{} {}  ({} messages)",
                     detail.id,
                     detail.name.as_deref().unwrap_or("(no name)"),
                     detail.message_count
                 );
-                println!("handles: {}", detail.handles.join(", "));
+                outln!("handles: {}", detail.handles.join(", "));
                 for f in &detail.facts {
-                    println!("fact: {} = {} ({})", f.key, f.value, f.source);
+                    outln!("fact: {} = {} ({})", f.key, f.value, f.source);
                 }
                 for l in &detail.recent {
                     let arrow = if l.direction == "in" { "←" } else { "→" };
-                    println!(
+                    outln!(
                         "{} {arrow} [{}] {}{}",
                         l.at,
                         l.channel,
@@ -125,7 +125,7 @@ pub fn person(home: &Home, cmd: PersonCommand) -> anyhow::Result<ExitCode> {
             if json {
                 super::print_json(&out)?;
             } else {
-                println!(
+                outln!(
                     "{}",
                     out.note
                         .clone()
@@ -142,7 +142,7 @@ pub fn person(home: &Home, cmd: PersonCommand) -> anyhow::Result<ExitCode> {
             if json {
                 super::print_json(&json!({ "handle": h.as_str(), "person": new }))?;
             } else {
-                println!("{h} is now person {new}.");
+                outln!("{h} is now person {new}.");
             }
         }
         PersonCommand::Forget { who, json } => {
@@ -154,9 +154,12 @@ pub fn person(home: &Home, cmd: PersonCommand) -> anyhow::Result<ExitCode> {
             if json {
                 super::print_json(&out)?;
             } else {
-                println!(
+                outln!(
                     "Forgot {}: {} handles, {} messages, {} facts deleted.",
-                    out.id, out.handles, out.messages, out.facts
+                    out.id,
+                    out.handles,
+                    out.messages,
+                    out.facts
                 );
             }
         }

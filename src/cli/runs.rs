@@ -59,7 +59,7 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
         if *json {
             super::print_json(&f)?;
         } else {
-            println!(
+            outln!(
                 "{agent}: ~{} tokens in, ~{} out on {} = ${:.6} (confidence {:.2}, from {} runs)",
                 f.tokens_in,
                 f.tokens_out,
@@ -69,7 +69,7 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
                 f.runs_considered
             );
             if f.calls > 0 {
-                println!(
+                outln!(
                     "worst case: {} tokens out (cap {} a call) = ${:.6}, reserved before the run; each call cancelled after {} s",
                     f.max_tokens_out,
                     f.max_tokens_per_call,
@@ -87,7 +87,7 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
             super::print_json(&detail)?;
         } else {
             let s = &detail.summary;
-            println!(
+            outln!(
                 "{}  {}  {} ({}), by {}",
                 s.id,
                 s.agent,
@@ -96,19 +96,19 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
                 detail.actor
             );
             if let Some(reason) = &s.reason {
-                println!("reason: {reason}");
+                outln!("reason: {reason}");
             }
-            println!("journal:");
+            outln!("journal:");
             for e in &detail.journal {
-                println!("  {:>3} {:<24} {}", e.seq, e.kind, e.payload);
+                outln!("  {:>3} {:<24} {}", e.seq, e.kind, e.payload);
             }
             match &detail.receipt {
-                Some(r) => println!(
+                Some(r) => outln!(
                     "receipt: signed ({}), journalHash {}",
                     r.algorithm,
                     r.payload["journalHash"].as_str().unwrap_or("?")
                 ),
-                None => println!("receipt: none yet (the run has not ended)"),
+                None => outln!("receipt: none yet (the run has not ended)"),
             }
         }
         return Ok(ExitCode::SUCCESS);
@@ -117,10 +117,10 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         super::print_json(&rows)?;
     } else if rows.is_empty() {
-        println!("No runs yet.");
+        outln!("No runs yet.");
     } else {
         for r in rows {
-            println!(
+            outln!(
                 "{}  {:<20} {:<9} {:<8} ${:.4}  {}{}",
                 r.id,
                 r.agent,

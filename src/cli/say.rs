@@ -59,7 +59,7 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         super::print_json(&reply)?;
     } else {
-        println!("{}", reply.reply);
+        outln!("{}", reply.reply);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -76,13 +76,13 @@ pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
         out.join("README.md"),
         format!("# Steward shortcuts for {}\n\n{table}", found.name),
     )?;
-    println!(
+    outln!(
         "Wrote {} shortcuts and README.md to {}.",
         recipes.len(),
         out.display()
     );
     if cfg!(not(target_os = "macos")) {
-        println!(
+        outln!(
             "They are unsigned: iOS imports only signed shortcuts. On a Mac signed in to iCloud run, for each file:\n  shortcuts sign --mode anyone --input NAME.shortcut --output NAME-signed.shortcut"
         );
     }

@@ -16,14 +16,6 @@ pub struct Args {
 }
 
 pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
-    if !home.is_initialised() {
-        let report = home.init()?;
-        eprintln!(
-            "initialised {} ({} files created)",
-            home.root().display(),
-            report.created.len()
-        );
-    }
     // Before anything is opened or written: an exposed home is refused as is.
     home.ensure_private()?;
     let config = Config::load(&home.config_path())?;
@@ -39,8 +31,14 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
         let stop = daemon::stop_signal()?;
         daemon::boot(home.clone(), config, listen, stop, |bound| {
             // One line on stdout that scripts and tests can wait for.
-            println!("steward {} listening on http://{bound}", crate::VERSION);
-            let _ = std::io::stdout().flush();
+            // Ignored if stdout is gone: the daemon must not stop over its banner.
+            let mut stdout = std::io::stdout();
+            let _ = writeln!(
+                stdout,
+                "steward {} listening on http://{bound}",
+                crate::VERSION
+            );
+            let _ = stdout.flush();
         })
         .await
     })?;

@@ -111,3 +111,156 @@ fn issue18_a_closed_stdout_ends_quietly_instead_of_panicking() {
         }
     }
 }
+
+/// A local OpenAI-compatible double: lists one model, answers any chat.
+fn model_double() -> String {
+    use axum::routing::{get, post};
+    use serde_json::json;
+    let app = axum::Router::new()
+        .route(
+            "/v1/models",
+            get(|| async {
+                axum::Json(json!({"object": "list", "data": [{"id": "tiny-1", "object": "model"}]}))
+            }),
+        )
+        .route(
+            "/v1/chat/completions",
+            post(|| async {
+                axum::Json(json!({
+                    "id": "c", "model": "tiny-1",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello from tiny."}}],
+                    "usage": {"prompt_tokens": 5, "completion_tokens": 3},
+                }))
+            }),
+        );
+    common::lantern::serve_in_thread(app)
+}
+
+/// Item 2: `setup` with flags writes the owner into steward.yaml (comments
+/// kept) and profiles/owner.md, and writes a model only after it answered.
+#[test]
+fn issue18_setup_with_flags_writes_config_profile_and_a_probed_model() {
+    let home = TestHome::new();
+    let base = model_double();
+    let out = home.run(&[
+        "setup",
+        "--name",
+        "Ann Lee",
+        "--handle",
+        "+15125551234",
+        "--handle",
+        "ann@example.com",
+        "--timezone",
+        "America/Chicago",
+        "--model-url",
+        &base, // without /v1: setup finds it
+        "--yes",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["owner"]["model"]["model"], "tiny-1");
+    assert_eq!(report["owner"]["model"]["baseUrl"], format!("{base}/v1"));
+
+    let yaml = std::fs::read_to_string(home.file("steward.yaml")).unwrap();
+    let config = steward::config::Config::load(&home.file("steward.yaml")).unwrap();
+    assert_eq!(config.owner.name, "Ann Lee");
+    assert_eq!(config.owner.handles, ["+15125551234", "ann@example.com"]);
+    assert_eq!(config.models.capabilities["reason"], ["local/tiny-1"]);
+    assert!(
+        yaml.contains("# Your name, as your contacts know you."),
+        "{yaml}"
+    );
+    assert_eq!(common::mode(&home.file("steward.yaml")), 0o600);
+    let profile = std::fs::read_to_string(home.file("profiles/owner.md")).unwrap();
+    assert!(profile.contains("I am Ann Lee."), "{profile}");
+    assert!(profile.contains("Location: America/Chicago"), "{profile}");
+
+    // The home works: doctor's owner and models checks pass, and a question
+    // reaches the model written.
+    let doctor = json(&home.run(&["doctor", "--json"]));
+    let models = doctor["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "models")
+        .unwrap()
+        .clone();
+    assert_eq!(models["status"], "ok", "{models}");
+    let say = home.run(&["say", "what should I do today?"]);
+    assert!(say.status.success(), "{}", stderr(&say));
+    assert!(
+        stdout(&say).contains("Hello from tiny."),
+        "{}",
+        stdout(&say)
+    );
+}
+
+/// Item 2: a model URL that does not answer, or a bad zone, changes nothing.
+#[test]
+fn issue18_setup_refuses_a_dead_model_or_bad_zone_and_writes_nothing() {
+    let home = TestHome::new();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", dead.local_addr().unwrap());
+    drop(dead);
+    let out = home.run(&["setup", "--name", "Ann", "--model-url", &url, "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no model answered at"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!home.path.exists());
+
+    let out = home.run(&["setup", "--name", "Ann", "--timezone", "Mars/Olympus"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("America/Chicago"), "{}", stderr(&out));
+    assert!(!home.path.exists());
+
+    // Scripted without a name: says which flag.
+    let out = home.run(&["setup", "--yes"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--name"), "{}", stderr(&out));
+}
+
+/// Item 2: with a terminal attached, setup asks; the answers land as flags would.
+#[test]
+fn issue18_setup_in_a_terminal_asks_the_questions() {
+    let home = TestHome::new();
+    // `script` gives setup a pseudo-terminal; the answers go in on its stdin.
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        common::server_missing("script(1) from util-linux", "pty");
+        return;
+    }
+    let steward = env!("CARGO_BIN_EXE_steward");
+    let line = format!(
+        "{steward} --home {} setup --timezone Europe/London",
+        home.path.display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("HOME", &home.user_home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        // name, handles, model URL (none); the zone came as a flag.
+        stdin.write_all(b"Ann Lee\n+15125551234\n\n").unwrap();
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    let out = child.wait_with_output().unwrap();
+    let screen = stdout(&out);
+    assert!(screen.contains("Your name"), "{screen}");
+    assert!(!screen.contains("Your time zone"), "{screen}");
+    let config = steward::config::Config::load(&home.file("steward.yaml")).unwrap();
+    assert_eq!(config.owner.name, "Ann Lee");
+    assert_eq!(config.owner.handles, ["+15125551234"]);
+}

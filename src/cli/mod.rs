@@ -33,6 +33,7 @@ pub mod reach;
 pub mod receipts;
 pub mod runs;
 pub mod say;
+pub mod setup;
 pub mod shortcuts;
 pub mod status;
 pub mod up;
@@ -63,6 +64,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// First run: ask your name, handles, time zone and model; write the home.
+    Setup(setup::Args),
     /// Create the home, config, database and keys (idempotent).
     Init(init::Args),
     /// Run the daemon in the foreground (what launchd/systemd run).
@@ -129,6 +132,7 @@ impl Cli {
             .into());
         }
         match self.command {
+            Command::Setup(args) => setup::run(&home, args),
             Command::Init(args) => init::run(&home, args),
             Command::Up(args) => up::run(&home, args),
             Command::Status(args) => status::run(&home, args),
@@ -159,7 +163,7 @@ impl Command {
     /// everything else refuses rather than create one as a side effect.
     fn needs_home(&self) -> bool {
         match self {
-            Command::Init(_) | Command::Doctor(_) => false,
+            Command::Setup(_) | Command::Init(_) | Command::Doctor(_) => false,
             Command::Install(args) => !args.dry_run,
             Command::Uninstall(_) => false,
             _ => true,

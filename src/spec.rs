@@ -288,6 +288,10 @@ pub struct AgentSpec {
     pub feeds: Vec<String>,
     /// Off unless the owner enables it, and why (e.g. a bridge it needs is missing).
     pub disabled: Option<String>,
+    /// The file it was read from (`agents/NAME.yaml` when shipped), so a
+    /// refusal can say where to change a limit.
+    #[serde(skip)]
+    pub file: std::path::PathBuf,
 }
 
 impl AgentSpec {
@@ -335,6 +339,7 @@ impl AgentSpec {
             max_output_tokens: raw.max_output_tokens,
             feeds: raw.feeds,
             disabled: raw.disabled,
+            file: file.to_path_buf(),
         })
     }
 

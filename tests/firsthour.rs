@@ -264,3 +264,220 @@ fn issue18_setup_in_a_terminal_asks_the_questions() {
     assert_eq!(config.owner.name, "Ann Lee");
     assert_eq!(config.owner.handles, ["+15125551234"]);
 }
+
+/// A home set up with the model double, ready for `up`.
+fn set_up_home() -> TestHome {
+    let home = TestHome::new();
+    let base = model_double();
+    let out = home.run(&[
+        "setup",
+        "--name",
+        "Ann Lee",
+        "--handle",
+        "+15125551234",
+        "--timezone",
+        "America/Chicago",
+        "--model-url",
+        &base,
+        "--yes",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    home
+}
+
+/// Kills a daemon `restart` started in the background if a test fails before
+/// it stops it (it is in its own session, so nothing else would).
+struct Detached<'a>(&'a TestHome);
+
+impl Drop for Detached<'_> {
+    fn drop(&mut self) {
+        if let Ok(text) = std::fs::read_to_string(self.0.file("steward.pid"))
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
+            && let Some(pid) = v["pid"].as_i64()
+        {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
+    }
+}
+
+/// Item 3: `stop` and `restart` find the daemon by its pid lock; a clean stop
+/// logs no WARN.
+#[test]
+fn issue18_stop_and_restart_through_the_pid_lock() {
+    let home = set_up_home();
+    let _cleanup = Detached(&home);
+    let mut daemon = home.up();
+    // A turn first, so the stop happens with the store and model client used.
+    assert!(
+        home.run(&["say", "what should I do today?"])
+            .status
+            .success()
+    );
+    let out = home.run(&["stop"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("stopped steward (pid {})", daemon.pid())
+    );
+    let status = daemon.wait_for_exit(Duration::from_secs(5)).unwrap();
+    assert_eq!(status.code(), Some(0));
+    std::thread::sleep(Duration::from_millis(200));
+    let log = daemon.log.lock().unwrap().clone();
+    assert!(!log.contains("WARN"), "a clean stop logs no WARN: {log}");
+    let again = home.run(&["stop"]);
+    assert!(again.status.success());
+    assert!(
+        stdout(&again).contains("no steward is running"),
+        "{}",
+        stdout(&again)
+    );
+
+    // restart with nothing running starts one; again replaces it.
+    let started = home.run(&["restart", "--json"]);
+    assert!(started.status.success(), "{}", stderr(&started));
+    let first = json(&started);
+    assert_eq!(first["outcome"], "started");
+    let pid = first["running"]["pid"].as_u64().unwrap();
+    let addr: std::net::SocketAddr = first["running"]["listen"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let health = steward::http::probe::get(addr, "/healthz", None, Duration::from_secs(5)).unwrap();
+    assert_eq!(health.status, 200);
+    let restarted = json(&home.run(&["restart", "--json"]));
+    assert_eq!(restarted["outcome"], "restarted");
+    assert_eq!(restarted["stoppedPid"], pid);
+    assert_ne!(restarted["running"]["pid"], pid);
+    let out = home.run(&["stop"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!home.file("steward.pid").exists());
+}
+
+/// Item 3: one readable line per run and send in the log, no message text and
+/// no Debug dumps; `logs`, `activity` and `outbox` show them; `status` and
+/// `up` say where the log is.
+#[test]
+fn issue18_logs_activity_and_outbox_show_what_it_did() {
+    let home = set_up_home();
+    let daemon = home.up();
+    let question = "what should I do about the Henderson contract?";
+    let say = home.run(&["say", question]);
+    assert!(say.status.success(), "{}", stderr(&say));
+
+    // activity: the run that answered, by agent, trigger and status.
+    let activity = stdout(&home.run(&["activity"]));
+    assert!(activity.contains("(owner) succeeded $"), "{activity}");
+    let rows: Vec<serde_json::Value> = stdout(&home.run(&["activity", "--json"]))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(rows.iter().any(|r| r["status"] == "succeeded"), "{rows:?}");
+
+    // The outbox has what Steward said; the log has the send, without the words.
+    let outbox = stdout(&home.run(&["outbox"]));
+    assert!(outbox.contains("Hello from tiny."), "{outbox}");
+    assert!(
+        common::wait_until(Duration::from_secs(5), || {
+            stdout(&home.run(&["logs"])).contains("sent on console to the owner")
+        }),
+        "{}",
+        stdout(&home.run(&["logs"]))
+    );
+    let logs = stdout(&home.run(&["logs"]));
+    assert!(logs.contains(" INFO run run_"), "{logs}");
+    assert!(!logs.contains("Henderson"), "message text at info: {logs}");
+    assert!(
+        !logs.contains("Hello from tiny"),
+        "reply text at info: {logs}"
+    );
+    let stderr_log = daemon.log.lock().unwrap().clone();
+    assert!(!stderr_log.contains("Henderson"), "{stderr_log}");
+    assert!(!stderr_log.contains("Some("), "Debug dump: {stderr_log}");
+    for line in stdout(&home.run(&["logs", "--json"])).lines() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap();
+    }
+
+    // status names the log and the outbox.
+    let status = stdout(&home.run(&["status"]));
+    let logs_dir = home.file("logs");
+    assert!(
+        status.contains(&format!("logs       {}/steward.", logs_dir.display())),
+        "{status}"
+    );
+    assert!(status.contains("outbox.jsonl"), "{status}");
+
+    // activity -f prints a run that finishes after it started.
+    let mut follow = home
+        .cmd(&["activity", "-f", "--lines", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let reader = follow.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(reader)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(home.run(&["say", "status"]).status.success());
+    let line = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("activity -f printed the new run");
+    assert!(line.contains("(owner)"), "{line}");
+    let _ = follow.kill();
+    let _ = follow.wait();
+}
+
+/// Item 3: `up` says where its log is, on stdout beside the listening line.
+#[test]
+fn issue18_up_prints_the_log_path() {
+    use std::io::BufRead;
+    let home = set_up_home();
+    let mut child = home
+        .cmd(&["up", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let second = lines.next().unwrap().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(first.contains("listening on"), "{first}");
+    assert!(
+        second.contains(&format!("logs in {}", home.file("logs").display())),
+        "{second}"
+    );
+    assert!(second.contains("steward outbox -f"), "{second}");
+}
+
+/// Item 3: the daily run-cap refusal names the file and the key to raise.
+#[test]
+fn issue18_the_run_cap_refusal_names_file_and_key() {
+    let home = set_up_home();
+    let spec = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("agents/relationship-keeper.yaml"),
+    )
+    .unwrap()
+    .replace("maxRunsPerDay: 4", "maxRunsPerDay: 1");
+    std::fs::create_dir_all(home.file("agents")).unwrap();
+    let file = home.file("agents/relationship-keeper.yaml");
+    std::fs::write(&file, spec).unwrap();
+    let first = json(&home.run(&["agents", "run", "relationship-keeper", "--json"]));
+    assert_ne!(first["status"], "refused", "{first}");
+    let second = json(&home.run(&["agents", "run", "relationship-keeper", "--json"]));
+    assert_eq!(second["status"], "refused", "{second}");
+    let reason = second["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("raise budget.maxRunsPerDay in {}", file.display())),
+        "{reason}"
+    );
+}

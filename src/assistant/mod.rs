@@ -69,6 +69,27 @@ pub enum Outcome {
     },
 }
 
+impl Outcome {
+    /// What happened, for the log: kinds and ids, never the message or the
+    /// draft (a `Debug` dump would carry both into the log file).
+    pub fn summary(&self) -> String {
+        match self {
+            Outcome::Ignored { why } => format!("ignored ({why})"),
+            Outcome::Queued => "queued for after quiet hours".to_string(),
+            Outcome::Probe { .. } => "flagged as a probe".to_string(),
+            Outcome::Drafted {
+                confirmation, tier, ..
+            } => format!(
+                "drafted {confirmation} ({} confidence), waiting for the owner",
+                tier.as_str()
+            ),
+            Outcome::AutoSent { run_id } => format!("sent on its own (run {run_id})"),
+            Outcome::NoDraft { why } => format!("no draft ({why})"),
+            Outcome::Withdrawn { drafts } => format!("withdrew {drafts} draft(s)"),
+        }
+    }
+}
+
 fn ignored(why: &str) -> Outcome {
     Outcome::Ignored { why: why.into() }
 }

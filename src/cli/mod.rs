@@ -25,6 +25,7 @@ pub mod budget;
 pub mod confirm;
 pub mod devices;
 pub mod doctor;
+pub mod follow;
 pub mod import;
 pub mod init;
 pub mod install;
@@ -36,6 +37,7 @@ pub mod say;
 pub mod setup;
 pub mod shortcuts;
 pub mod status;
+pub mod stop;
 pub mod up;
 
 use std::path::PathBuf;
@@ -72,6 +74,16 @@ pub enum Command {
     Up(up::Args),
     /// Show version, home, database and whether a daemon runs for this home.
     Status(status::Args),
+    /// Stop the running daemon (through launchd/systemd when it is installed).
+    Stop(stop::Args),
+    /// Stop the running daemon and start it again (or start one).
+    Restart(stop::Args),
+    /// The daemon's log as readable lines; `-f` follows it.
+    Logs(follow::Args),
+    /// Runs as they finish: agent, trigger, status, cost, why refused; `-f` follows.
+    Activity(follow::Args),
+    /// What Steward said to you on the console (nudges, the brief, replies); `-f` follows.
+    Outbox(follow::Args),
     /// Check permissions, database, config and port; exit 1 if anything fails.
     Doctor(doctor::Args),
     /// Install the launchd agent (macOS) or systemd user unit (Linux).
@@ -136,6 +148,11 @@ impl Cli {
             Command::Init(args) => init::run(&home, args),
             Command::Up(args) => up::run(&home, args),
             Command::Status(args) => status::run(&home, args),
+            Command::Stop(args) => stop::stop(&home, args),
+            Command::Restart(args) => stop::restart(&home, args),
+            Command::Logs(args) => follow::logs(&home, args),
+            Command::Activity(args) => follow::activity(&home, args),
+            Command::Outbox(args) => follow::outbox(&home, args),
             Command::Doctor(args) => doctor::run(&home, args),
             Command::Install(args) => install::install(&home, args),
             Command::Uninstall(args) => install::uninstall(&home, args),

@@ -31,6 +31,10 @@ pub struct StatusReport {
     pub database: DatabaseStatus,
     pub key_fingerprint: Option<String>,
     pub daemon: DaemonReport,
+    /// The daemon's newest log file (`steward logs -f` follows it); null before its first run.
+    pub log_path: Option<PathBuf>,
+    /// Where the console channel writes what Steward tells the owner (`steward outbox -f`).
+    pub outbox_path: PathBuf,
 }
 
 #[derive(Debug, Serialize)]
@@ -70,6 +74,8 @@ pub fn collect(home: &Home) -> StatusReport {
             .ok()
             .map(|k| keys::fingerprint(&k)),
         daemon: daemon(home),
+        log_path: super::follow::log_path(home),
+        outbox_path: super::follow::outbox_path(home),
     }
 }
 
@@ -211,5 +217,13 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
     } else {
         outln!("daemon     not running (start it with `steward up` or `steward install`)");
     }
+    match &report.log_path {
+        Some(p) => outln!("logs       {} (`steward logs -f`)", p.display()),
+        None => outln!("logs       none yet in {}", home.logs_dir().display()),
+    }
+    outln!(
+        "outbox     {} (what Steward told you on the console: `steward outbox -f`)",
+        report.outbox_path.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -21,6 +21,7 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
     let config = Config::load(&home.config_path())?;
     let _guard = logging::init_daemon(&config.log.level, &home.logs_dir())?;
     let listen = args.listen.unwrap_or(config.http.listen);
+    let logs_dir = home.logs_dir();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         // Steward is mostly idle; two workers keep memory low and latency fine.
@@ -37,6 +38,11 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
                 stdout,
                 "steward {} listening on http://{bound}",
                 crate::VERSION
+            );
+            let _ = writeln!(
+                stdout,
+                "logs in {} (`steward logs -f`); runs as they finish: `steward activity -f`; what Steward tells you on the console: `steward outbox -f`",
+                logs_dir.display()
             );
             let _ = stdout.flush();
         })

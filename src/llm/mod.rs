@@ -409,7 +409,11 @@ impl Router {
         )
         .await
         .unwrap_or_else(|_| {
-            tracing::warn!(capability, deadline = ?limits.deadline, "model call cancelled at its deadline");
+            tracing::warn!(
+                capability,
+                deadline_seconds = limits.deadline.as_secs(),
+                "model call cancelled at its deadline"
+            );
             Err(LlmError::Deadline {
                 cap: capability.to_string(),
                 seconds: limits.deadline.as_secs(),

@@ -34,9 +34,15 @@ fn a_fresh_home_passes_every_check() {
     let report = json(&out);
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(out.status.code(), Some(0));
+    // Issue 18: what `setup` fills in (the owner) and the agents that cannot
+    // run here are warnings; everything else is ok.
     for c in report["checks"].as_array().unwrap() {
-        assert!(c["status"] == "ok", "{c}");
-        assert!(c["fix"].is_null());
+        if c["name"] == "owner" || c["name"] == "agents" {
+            assert_eq!(c["status"], "warn", "{c}");
+        } else {
+            assert!(c["status"] == "ok", "{c}");
+            assert!(c["fix"].is_null());
+        }
     }
 }
 

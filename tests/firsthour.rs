@@ -481,3 +481,116 @@ fn issue18_the_run_cap_refusal_names_file_and_key() {
         "{reason}"
     );
 }
+
+fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} check: {report:#}"))
+}
+
+/// Item 4: doctor warns on an empty owner, an unknown profile location and
+/// lists the agents that cannot run, one per line.
+#[test]
+fn issue18_doctor_warns_on_an_empty_owner_an_unknown_location_and_idle_agents() {
+    let home = TestHome::new();
+    home.init_if_missing();
+    let report = json(&home.run(&["doctor", "--json"]));
+    let owner = check(&report, "owner");
+    assert_eq!(owner["status"], "warn", "{owner}");
+    assert!(
+        owner["detail"]
+            .as_str()
+            .unwrap()
+            .contains("owner.name is empty")
+    );
+    assert!(
+        owner["detail"]
+            .as_str()
+            .unwrap()
+            .contains("owner.handles is empty")
+    );
+    assert!(owner["fix"].as_str().unwrap().starts_with("steward setup"));
+
+    let agents = check(&report, "agents");
+    assert_eq!(agents["status"], "warn", "{agents}");
+    let lines = agents["lines"].as_array().unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.as_str().unwrap().starts_with("ai-radar: no feeds")),
+        "{agents}"
+    );
+    let plain = stdout(&home.run(&["doctor"]));
+    assert!(
+        plain.contains("\n                   - ai-radar: no feeds"),
+        "{plain}"
+    );
+
+    let profile = home.file("profiles/owner.md");
+    let text = std::fs::read_to_string(&profile).unwrap().replace(
+        "Location: <city, or a time zone: America/Chicago, EST, PST, IST, eastern>",
+        "Location: Atlantis",
+    );
+    std::fs::write(&profile, text).unwrap();
+    let report = json(&home.run(&["doctor", "--json"]));
+    let location = check(&report, "location");
+    assert_eq!(location["status"], "warn", "{location}");
+    assert!(location["detail"].as_str().unwrap().contains("Atlantis"));
+
+    // Filled in by setup: the owner check passes and the location one is gone.
+    let out = home.run(&[
+        "setup",
+        "--name",
+        "Ann",
+        "--handle",
+        "+15125551234",
+        "--yes",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = json(&home.run(&["doctor", "--json"]));
+    assert_eq!(check(&report, "owner")["status"], "ok");
+}
+
+/// Item 4: the port check names the port the running daemon really listens
+/// on, and a config changed under a running daemon says "restart".
+#[test]
+fn issue18_doctor_names_the_live_port_and_a_config_changed_since_start() {
+    let home = TestHome::new();
+    let daemon = home.up();
+    let report = json(&home.run(&["doctor", "--json"]));
+    let port = check(&report, "port");
+    assert!(
+        port["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&daemon.addr.to_string()),
+        "{port}"
+    );
+    assert!(
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["name"] != "configAge"),
+        "{report:#}"
+    );
+    std::thread::sleep(Duration::from_millis(20));
+    let yaml = std::fs::read_to_string(home.file("steward.yaml")).unwrap();
+    std::fs::write(
+        home.file("steward.yaml"),
+        format!(
+            "{yaml}\nmodels:\n  providers:\n    local: {{kind: openai, baseUrl: \"http://127.0.0.1:9/v1\"}}\n  capabilities:\n    reason: [\"local/m\"]\n"
+        ),
+    )
+    .unwrap();
+    let report = json(&home.run(&["doctor", "--json"]));
+    let age = check(&report, "configAge");
+    assert_eq!(age["status"], "warn");
+    assert_eq!(age["fix"], "steward restart");
+    // The daemon's own answer says the same.
+    let say = stdout(&home.run(&["say", "what is on today?"]));
+    assert!(say.contains("steward restart"), "{say}");
+}

@@ -360,7 +360,7 @@ impl Scheduler {
                     return Err(ScheduleError::Needs {
                         agent: spec.name.clone(),
                         why: format!(
-                            "no model for capability `{}`: add one under `models:` in steward.yaml",
+                            "no model for capability `{}`: add one under `models:` in steward.yaml, then `steward restart` (a running daemon reads it at start)",
                             spec.capability.as_deref().unwrap_or("fast")
                         ),
                     });

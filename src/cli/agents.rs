@@ -104,7 +104,7 @@ fn list(home: &Home, json: bool) -> anyhow::Result<ExitCode> {
         let needs = needs.or_else(|| {
             let cap = spec.capability.as_deref()?;
             (needs_model && !models.has(cap, false)).then(|| {
-                format!("no model for capability `{cap}`: add one under `models:` in steward.yaml")
+                format!("no model for capability `{cap}`: add one under `models:` in steward.yaml, then `steward restart` (a running daemon reads it at start)")
             })
         });
         rows.push(Row {

@@ -25,6 +25,7 @@ pub mod budget;
 pub mod confirm;
 pub mod devices;
 pub mod doctor;
+pub mod doctor_setup;
 pub mod follow;
 pub mod import;
 pub mod init;

@@ -21,7 +21,9 @@ pub use limits::CallLimits;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
-    #[error("no model for capability `{0}`: add one under `models:` in steward.yaml")]
+    #[error(
+        "no model for capability `{0}`: add one under `models:` in steward.yaml, then `steward restart` (a running daemon reads it at start)"
+    )]
     NoModel(String),
     #[error(
         "capability `{cap}` names {target:?}; write it as provider/model with a provider under models.providers"

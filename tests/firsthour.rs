@@ -594,3 +594,49 @@ fn issue18_doctor_names_the_live_port_and_a_config_changed_since_start() {
     let say = stdout(&home.run(&["say", "what is on today?"]));
     assert!(say.contains("steward restart"), "{say}");
 }
+
+/// Item 5: a near-miss command is asked back without a model call, a blank
+/// message is ignored, and `say` exits non-zero when the turn failed.
+#[test]
+fn issue18_selfchat_typos_blanks_and_failed_turns() {
+    let home = TestHome::new();
+    home.init_if_missing();
+    // A model that cannot be reached: any model call would fail the turn.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", dead.local_addr().unwrap());
+    drop(dead);
+    let yaml = std::fs::read_to_string(home.file("steward.yaml")).unwrap();
+    std::fs::write(
+        home.file("steward.yaml"),
+        format!(
+            "{yaml}\nmodels:\n  providers:\n    local: {{kind: openai, baseUrl: \"{url}\", timeoutSeconds: 2}}\n  capabilities:\n    reason: [\"local/m\"]\n"
+        ),
+    )
+    .unwrap();
+
+    let out = home.run(&["say", "hepl"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("did you mean `help`?"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = home.run(&["say", "   ", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&out)["kind"], "ignored");
+    let runs = json(&home.run(&["runs", "--json"]));
+    assert_eq!(
+        runs.as_array().unwrap().len(),
+        1,
+        "only the typo's reply ran: {runs}"
+    );
+
+    let out = home.run(&["say", "what should I do about the deck?"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("the model did not answer"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -640,3 +640,34 @@ fn issue18_selfchat_typos_blanks_and_failed_turns() {
         stdout(&out)
     );
 }
+
+/// Item 5: a reminder nudges at the time asked, in the owner's zone; one with
+/// no time keeps the 45-minute first nudge.
+#[test]
+fn issue18_reminders_respect_the_time_asked() {
+    let home = TestHome::new();
+    let out = home.run(&[
+        "setup",
+        "--name",
+        "Ann",
+        "--timezone",
+        "Asia/Kolkata",
+        "--yes",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reply = stdout(&home.run(&["say", "remind me to call mom at 6pm"]));
+    assert!(
+        reply.contains("📌 noted: call mom — I'll nudge you at"),
+        "{reply}"
+    );
+    assert!(reply.trim_end().ends_with("18:00."), "{reply}");
+    let reply = stdout(&home.run(&["say", "remind me on friday to pay rent"]));
+    assert!(reply.contains("noted: pay rent"), "{reply}");
+    assert!(
+        reply.contains("Fri 09:00") || reply.contains(" 09:00"),
+        "{reply}"
+    );
+    let brief = stdout(&home.run(&["say", "brief"]));
+    assert!(brief.contains("📌 call mom"), "{brief}");
+    assert!(brief.contains("📌 pay rent"), "{brief}");
+}

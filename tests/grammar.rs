@@ -301,6 +301,14 @@ fn issue18_quiet_on_off_and_near_misses() {
         ("thanks", None),
         ("on", None),
         ("hepl me with the deck", None),
+        (
+            "remind me on friday to pay rent",
+            Some(Remind("on friday to pay rent".into())),
+        ),
+        (
+            "remind me to call mom at 6pm",
+            Some(Remind("call mom at 6pm".into())),
+        ),
     ];
     for (text, want) in cases {
         let got = match parse(text) {

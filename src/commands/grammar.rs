@@ -517,6 +517,10 @@ fn teaching(lower: &str, w: &[&str], orig: &[&str]) -> Option<Command> {
             return Some(Command::Remind(orig[n..].join(" ")));
         }
     }
+    // "remind me on friday to pay rent": the time first, `when` takes it off.
+    if lower.starts_with("remind me ") && w.iter().skip(2).any(|x| *x == "to") {
+        return Some(Command::Remind(orig[2..].join(" ")));
+    }
     // "remember Ann's birthday is 1990-04-02"
     if w.first() == Some(&"remember") {
         let is = w.iter().position(|x| *x == "is")?;

@@ -11,6 +11,7 @@ mod show;
 mod switches;
 pub mod teach;
 mod turn;
+pub mod when;
 
 use serde::{Deserialize, Serialize};
 

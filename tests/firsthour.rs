@@ -671,3 +671,38 @@ fn issue18_reminders_respect_the_time_asked() {
     assert!(brief.contains("📌 call mom"), "{brief}");
     assert!(brief.contains("📌 pay rent"), "{brief}");
 }
+
+/// Item 6: empty results say the right thing, and times shown to people are
+/// local (the owner's zone) to the second while `--json` keeps UTC.
+#[test]
+fn issue18_empty_searches_and_local_times() {
+    let home = TestHome::new();
+    let out = home.run(&[
+        "setup",
+        "--name",
+        "Ann",
+        "--timezone",
+        "Asia/Kolkata",
+        "--yes",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let none = stdout(&home.run(&["people", "--search", "zzz"]));
+    assert_eq!(
+        none.trim(),
+        "No one matches \"zzz\" (by name or any handle form)."
+    );
+    assert!(stdout(&home.run(&["people"])).contains("Nobody yet"));
+
+    assert!(home.run(&["say", "ping"]).status.success());
+    let runs = json(&home.run(&["runs", "--json"]));
+    let utc = runs[0]["startedAt"].as_str().unwrap().to_string();
+    assert!(utc.ends_with('Z'), "{utc}");
+    let local = utc
+        .parse::<jiff::Timestamp>()
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Kolkata").unwrap())
+        .strftime("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    let plain = stdout(&home.run(&["runs"]));
+    assert!(plain.contains(&local), "{local} in {plain}");
+}

@@ -175,7 +175,12 @@ fn merge_split_and_forget() {
     );
 
     // Forget Bob: his messages go, and FTS no longer finds them.
-    let gone = json(&home.run(&["person", "forget", "Bob Stone", "--json"]));
+    // Issue 18: forget asks first; without a terminal it needs --yes and deletes nothing.
+    let refused = home.run(&["person", "forget", "Bob Stone"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("--yes"), "{}", stderr(&refused));
+    assert!(home.run(&["person", "show", "Bob Stone"]).status.success());
+    let gone = json(&home.run(&["person", "forget", "Bob Stone", "--yes", "--json"]));
     assert_eq!(gone["messages"], 4);
     assert_eq!(home.run(&["person", "show", &bob]).status.code(), Some(1));
     let conn = rusqlite::Connection::open(home.file("steward.db")).unwrap();

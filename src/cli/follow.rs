@@ -205,15 +205,10 @@ fn finished_after(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// An RFC 3339 instant as the owner reads it: local, to the second.
+/// An RFC 3339 instant in this machine's zone, to the second (the log and
+/// lists read without a home's config use it).
 pub fn local_time(rfc3339: &str) -> String {
-    match rfc3339.parse::<jiff::Timestamp>() {
-        Ok(t) => t
-            .to_zoned(jiff::tz::TimeZone::system())
-            .strftime("%Y-%m-%d %H:%M:%S")
-            .to_string(),
-        Err(_) => rfc3339.to_string(),
-    }
+    super::local_time(rfc3339, &jiff::tz::TimeZone::system())
 }
 
 /// A JSON log line (tracing's format) as one readable line: time, level, the

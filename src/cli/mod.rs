@@ -255,6 +255,35 @@ pub fn json_requested(args: impl IntoIterator<Item = std::ffi::OsString>) -> boo
         .any(|a| a == "--json")
 }
 
+/// The owner's zone (owner.timezone, else this machine's): times shown to
+/// people are in it; `--json` keeps RFC 3339 UTC.
+pub fn owner_zone(home: &Home) -> jiff::tz::TimeZone {
+    Config::load(&home.config_path())
+        .map(|c| c.owner.timezone.zone())
+        .unwrap_or_else(|_| jiff::tz::TimeZone::system())
+}
+
+/// An RFC 3339 instant as people read it: local, to the second.
+pub fn local_time(rfc3339: &str, tz: &jiff::tz::TimeZone) -> String {
+    match rfc3339.parse::<jiff::Timestamp>() {
+        Ok(t) => t
+            .to_zoned(tz.clone())
+            .strftime("%Y-%m-%d %H:%M:%S")
+            .to_string(),
+        Err(_) => rfc3339.to_string(),
+    }
+}
+
+/// Ask a yes/no question on the terminal; `false` unless the answer is yes.
+pub fn confirm(question: &str) -> bool {
+    use std::io::Write;
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).is_ok()
+        && matches!(answer.trim().to_lowercase().as_str(), "y" | "yes")
+}
+
 /// A command-line argument that cannot be right (exit 2, like clap's own errors).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

@@ -41,9 +41,14 @@ pub enum PersonCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Delete a person and all their messages, facts and reactions.
+    /// Delete a person and all their messages, facts and reactions (asks first).
     Forget {
+        /// A name, a handle in any form, or a person id.
         who: String,
+        /// Forget without asking (needed when no terminal can ask).
+        #[arg(long)]
+        yes: bool,
+        /// Print what was deleted as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -65,6 +70,8 @@ pub fn list(home: &Home, args: PeopleArgs) -> anyhow::Result<ExitCode> {
     let rows = query::people(&conn, args.search.as_deref(), canonical.as_deref())?;
     if args.json {
         super::print_json(&rows)?;
+    } else if let (true, Some(q)) = (rows.is_empty(), &args.search) {
+        outln!("No one matches {q:?} (by name or any handle form).");
     } else if rows.is_empty() {
         outln!("Nobody yet. `steward import imessage` fills memory from Messages.");
     } else {
@@ -102,11 +109,12 @@ pub fn person(home: &Home, cmd: PersonCommand) -> anyhow::Result<ExitCode> {
                 for f in &detail.facts {
                     outln!("fact: {} = {} ({})", f.key, f.value, f.source);
                 }
+                let tz = super::owner_zone(home);
                 for l in &detail.recent {
                     let arrow = if l.direction == "in" { "←" } else { "→" };
                     outln!(
                         "{} {arrow} [{}] {}{}",
-                        l.at,
+                        super::local_time(&l.at, &tz),
                         l.channel,
                         l.text,
                         if l.edited { " (edited)" } else { "" }
@@ -145,10 +153,30 @@ pub fn person(home: &Home, cmd: PersonCommand) -> anyhow::Result<ExitCode> {
                 outln!("{h} is now person {new}.");
             }
         }
-        PersonCommand::Forget { who, json } => {
+        PersonCommand::Forget { who, yes, json } => {
             let mut conn = store::open_writer(&home.db_path())?;
             let tx = conn.transaction()?;
             let id = people::find(&tx, &who, &canon)?;
+            if !yes {
+                let detail = query::show(&tx, &id, 0)?;
+                let what = format!(
+                    "Forget {} ({}): {} messages and every fact, for good?",
+                    detail.name.as_deref().unwrap_or(&id),
+                    detail.handles.join(", "),
+                    detail.message_count
+                );
+                use std::io::IsTerminal;
+                if !std::io::stdin().is_terminal() {
+                    return Err(super::UsageError(format!(
+                        "{what} Nothing was deleted: pass --yes to forget without asking"
+                    ))
+                    .into());
+                }
+                if !super::confirm(&what) {
+                    outln!("Nothing was deleted.");
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
             let out = people::forget(&tx, &id)?;
             tx.commit()?;
             if json {

@@ -119,6 +119,7 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
     } else if rows.is_empty() {
         outln!("No runs yet.");
     } else {
+        let tz = super::owner_zone(home);
         for r in rows {
             outln!(
                 "{}  {:<20} {:<9} {:<8} ${:.4}  {}{}",
@@ -127,7 +128,7 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
                 r.status.as_str(),
                 r.trigger,
                 r.cost_usd,
-                r.started_at,
+                super::local_time(&r.started_at, &tz),
                 r.reason.map(|x| format!("  ({x})")).unwrap_or_default()
             );
         }

@@ -23,6 +23,7 @@ use crate::store;
 pub struct Args {
     #[command(subcommand)]
     pub cmd: Option<Command>,
+    /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -31,21 +32,31 @@ pub struct Args {
 pub enum Command {
     /// Run one agent now; `--json` prints the run as `steward runs --json` does.
     Run {
+        /// The agent's name, as `steward agents` lists it.
         name: String,
         /// What the run works on (handed to the model as data).
         #[arg(long, default_value = "")]
         input: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Let an agent run on its schedule.
-    Enable { name: String },
+    Enable {
+        /// The agent's name, as `steward agents` lists it.
+        name: String,
+    },
     /// Stop an agent's scheduled runs (it can still be run by hand).
-    Disable { name: String },
+    Disable {
+        /// The agent's name, as `steward agents` lists it.
+        name: String,
+    },
     /// Describe a loop agent; the model writes its spec into <home>/agents/.
     Create {
+        /// What the new agent should do, in plain words (a model writes its spec).
         #[arg(long)]
         prompt: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },

@@ -11,6 +11,7 @@ use crate::store;
 pub enum Command {
     /// Recompute every hash; exit 1 naming the first bad seq.
     Verify {
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },

@@ -10,6 +10,7 @@ use crate::store;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
 }

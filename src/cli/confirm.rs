@@ -17,25 +17,33 @@ use crate::store;
 pub enum Command {
     /// Pending confirmations.
     List {
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Send the draft as it is.
     Approve {
+        /// The draft's id, as `steward confirm list` shows it.
         id: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Send TEXT instead of the draft.
     Edit {
+        /// The draft's id, as `steward confirm list` shows it.
         id: String,
+        /// The text to send instead of the draft's.
         text: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Drop the draft; nothing is sent.
     Reject {
+        /// The draft's id, as `steward confirm list` shows it.
         id: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },

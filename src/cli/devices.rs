@@ -13,6 +13,7 @@ use crate::store;
 pub struct Args {
     #[command(subcommand)]
     pub cmd: Option<Command>,
+    /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -21,21 +22,28 @@ pub struct Args {
 pub enum Command {
     /// A new device; its secret is shown once.
     Add {
+        /// The device's name, as `steward devices` lists it.
         name: String,
         /// Also accept `x-steward-signal-token` (Lantern's shortcuts) from this device.
         #[arg(long)]
         token_mode: bool,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Refuse every future signal from this device.
-    Revoke { name: String },
+    Revoke {
+        /// The device's name, as `steward devices` lists it.
+        name: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
 pub struct SignalArgs {
+    /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// How many signals, newest first.
     #[arg(long, default_value_t = 50)]
     pub limit: u32,
 }

@@ -27,6 +27,7 @@ pub enum Command {
         /// AddressBook databases or folders (repeatable).
         #[arg(long)]
         contacts: Vec<PathBuf>,
+        /// Print the import's counts as JSON.
         #[arg(long)]
         json: bool,
     },

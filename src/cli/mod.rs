@@ -306,3 +306,33 @@ pub fn client_token(home: &Home) -> Option<String> {
         None => keys::load_api_token(&home.api_token_path()).ok(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every flag and argument of every command, as `path: --name`, that has
+    /// no help text.
+    fn blank(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if matches!(id, "help" | "version") {
+                continue;
+            }
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                out.push(format!("{path}: {id}"));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            blank(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    /// Issue 18: `--help` explains every flag and argument.
+    #[test]
+    fn every_flag_and_argument_has_help_text() {
+        let mut missing = Vec::new();
+        blank(&super::Cli::command(), "steward", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
+    }
+}

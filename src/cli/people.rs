@@ -11,6 +11,7 @@ use crate::store;
 
 #[derive(Debug, clap::Args)]
 pub struct PeopleArgs {
+    /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
     /// Match names and handles.
@@ -22,22 +23,30 @@ pub struct PeopleArgs {
 pub enum PersonCommand {
     /// One person: handles, facts, recent messages (newest first). Any handle form works.
     Show {
+        /// A name, a handle in any form, or a person id.
         who: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// How many recent messages to show.
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
     /// Move everything of B into A.
     Merge {
+        /// The person who keeps everything (a name, handle or id).
         a: String,
+        /// The person merged into A (a name, handle or id).
         b: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Move one handle (and its messages) to a new person.
     Split {
+        /// The handle to move to a new person, in any form.
         handle: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },

@@ -16,6 +16,7 @@ use crate::store;
 pub enum Command {
     /// Print a run's receipt: {"payload":{…},"signature":"…","algorithm":"ed25519"}.
     Show {
+        /// The run whose receipt to show.
         run_id: String,
         /// Accepted for symmetry: a receipt is JSON either way.
         #[arg(long)]
@@ -28,6 +29,7 @@ pub enum Command {
         /// The public key (base64) to verify against; default: this home's key.
         #[arg(long)]
         key: Option<String>,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },

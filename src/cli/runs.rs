@@ -27,15 +27,20 @@ pub struct Args {
 pub enum Show {
     /// One run with its journal and receipt.
     Show {
+        /// The run's id, as `steward runs` lists it.
         id: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// What a run of AGENT with this input would cost: tokens, model, confidence.
     Forecast {
+        /// The agent to forecast, as `steward agents` lists it.
         agent: String,
+        /// The input the run would get (its size drives the forecast).
         #[arg(long, default_value = "")]
         input: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },

@@ -20,6 +20,7 @@ pub enum Command {
         /// The address the phone reaches Steward at (default: http.listen, if it is not loopback).
         #[arg(long)]
         url: Option<String>,
+        /// The folder to write the .shortcut files into.
         #[arg(long, default_value = "shortcuts-out")]
         out: PathBuf,
         /// Put the secret inside the files instead of asking for it on import.

@@ -38,6 +38,12 @@ fn filter(default: &str) -> Result<EnvFilter, LogError> {
     EnvFilter::try_new(&directive).map_err(|e| LogError::Filter(directive, e.to_string()))
 }
 
+/// Colour only on a terminal, and never when NO_COLOR is set to anything
+/// but the empty string (https://no-color.org).
+fn colour(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 /// Short CLI commands: human lines on stderr, warnings and up by default.
 pub fn init_cli() {
     let filter = filter("warn").unwrap_or_else(|_| EnvFilter::new("warn"));
@@ -45,7 +51,10 @@ pub fn init_cli() {
         .with(
             fmt::layer()
                 .with_writer(std::io::stderr)
-                .with_ansi(std::io::stderr().is_terminal())
+                .with_ansi(colour(
+                    std::io::stderr().is_terminal(),
+                    std::env::var_os("NO_COLOR"),
+                ))
                 .with_filter(filter),
         )
         .try_init();
@@ -71,7 +80,10 @@ pub fn init_daemon(default_level: &str, logs_dir: &Path) -> Result<WorkerGuard, 
         .with(
             fmt::layer()
                 .with_writer(std::io::stderr)
-                .with_ansi(std::io::stderr().is_terminal())
+                .with_ansi(colour(
+                    std::io::stderr().is_terminal(),
+                    std::env::var_os("NO_COLOR"),
+                ))
                 .with_filter(filter(default_level)?),
         )
         .with(
@@ -83,4 +95,17 @@ pub fn init_daemon(default_level: &str, logs_dir: &Path) -> Result<WorkerGuard, 
         )
         .try_init();
     Ok(guard)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::colour;
+
+    #[test]
+    fn no_color_turns_colour_off_on_a_terminal() {
+        assert!(colour(true, None));
+        assert!(!colour(true, Some("1".into())));
+        assert!(colour(true, Some("".into())));
+        assert!(!colour(false, None));
+    }
 }

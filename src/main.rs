@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use steward::cli::{Cli, Command, UsageError};
+use steward::cli::{Cli, Command, JsonError, UsageError, json_requested};
 use steward::config::ConfigError;
 use steward::logging;
 
@@ -12,6 +12,7 @@ fn main() -> ExitCode {
     // Every file Steward creates is private to the owner, whatever the caller's umask.
     // SAFETY: umask has no preconditions and cannot fail.
     unsafe { libc::umask(0o077) };
+    let json = json_requested(std::env::args_os().skip(1));
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Up(_)) {
         logging::init_cli();
@@ -19,7 +20,15 @@ fn main() -> ExitCode {
     match cli.run() {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            if json {
+                // Scripts asked for JSON: the error is JSON too (one line on
+                // stderr, so stdout stays the answer only), and the exit code says it failed.
+                let body = serde_json::to_string(&JsonError::from_error(&err))
+                    .unwrap_or_else(|_| format!("{{\"error\":{:?}}}", err.to_string()));
+                eprintln!("{body}");
+            } else {
+                eprintln!("error: {err:#}");
+            }
             let bad_usage = err.chain().any(|e| {
                 matches!(
                     e.downcast_ref::<ConfigError>(),

@@ -298,6 +298,10 @@ pub struct AgentSpec {
     pub query: Vec<String>,
     /// Off unless the owner enables it, and why (e.g. a bridge it needs is missing).
     pub disabled: Option<String>,
+    /// The file it was read from (`agents/NAME.yaml` when shipped), so a
+    /// refusal can say where to change a limit.
+    #[serde(skip)]
+    pub file: std::path::PathBuf,
 }
 
 impl AgentSpec {
@@ -347,6 +351,7 @@ impl AgentSpec {
             domain: raw.domain,
             query: raw.query,
             disabled: raw.disabled,
+            file: file.to_path_buf(),
         })
     }
 

@@ -10,9 +10,8 @@ use steward::http::probe;
 const T: Duration = Duration::from_secs(5);
 
 #[test]
-fn up_initialises_serves_healthz_and_stops_cleanly_on_sigterm() {
+fn up_serves_healthz_and_stops_cleanly_on_sigterm() {
     let home = TestHome::new();
-    // Never initialised: `up` does it first.
     let mut daemon = home.up();
     assert!(home.file("steward.db").is_file());
 
@@ -101,6 +100,7 @@ fn a_port_in_use_names_the_port_and_the_flag() {
     let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = holder.local_addr().unwrap().port();
     let home = TestHome::new();
+    home.init_if_missing();
     let out = home.run(&["up", "--listen", &format!("127.0.0.1:{port}")]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
@@ -176,14 +176,18 @@ fn a_killed_daemon_leaves_no_lock_behind() {
     );
 }
 
+/// Issue 18: before a home exists `status` says how to make one (it used to
+/// report `initialised: false`), and creates nothing.
 #[test]
 fn status_on_an_uninitialised_home_creates_nothing() {
     let home = TestHome::new();
     let out = home.run(&["status", "--json"]);
-    assert!(out.status.success());
-    let s = json(&out);
-    assert_eq!(s["initialised"], false);
-    assert_eq!(s["database"]["exists"], false);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("run `steward setup`"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!home.path.exists());
 }
 

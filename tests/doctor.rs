@@ -34,9 +34,15 @@ fn a_fresh_home_passes_every_check() {
     let report = json(&out);
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(out.status.code(), Some(0));
+    // Issue 18: what `setup` fills in (the owner) and the agents that cannot
+    // run here are warnings; everything else is ok.
     for c in report["checks"].as_array().unwrap() {
-        assert!(c["status"] == "ok", "{c}");
-        assert!(c["fix"].is_null());
+        if c["name"] == "owner" || c["name"] == "agents" {
+            assert_eq!(c["status"], "warn", "{c}");
+        } else {
+            assert!(c["status"] == "ok", "{c}");
+            assert!(c["fix"].is_null());
+        }
     }
 }
 
@@ -118,12 +124,12 @@ fn the_running_daemon_holding_the_port_is_not_a_failure() {
 }
 
 #[test]
-fn an_uninitialised_home_fails_and_says_init() {
+fn an_uninitialised_home_fails_and_says_setup() {
     let home = TestHome::new();
     let out = home.run(&["doctor", "--json"]);
     assert_eq!(out.status.code(), Some(1));
     let report = json(&out);
-    assert_eq!(check(&report, "home")["fix"], "steward init");
+    assert_eq!(check(&report, "home")["fix"], "steward setup");
     assert!(!home.path.exists(), "doctor creates nothing");
 }
 

@@ -39,6 +39,7 @@ fn home_with_http(http: &str) -> TestHome {
 #[test]
 fn a_non_loopback_api_listen_is_refused_with_the_fix_and_binds_nothing() {
     let home = TestHome::new();
+    home.init_if_missing();
     let out = home.run(&["up", "--listen", "0.0.0.0:0"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);

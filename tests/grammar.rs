@@ -269,3 +269,52 @@ fn teaching_lines() {
         }
     }
 }
+
+/// Issue 18 item 5: the grammar gaps found against the reference assistant.
+#[test]
+fn issue18_quiet_on_off_and_near_misses() {
+    use Command::*;
+    let hours = |h: i64| Some(Pause(Some(Span::For(SignedDuration::from_hours(h)))));
+    let cases: Vec<(&str, Option<Command>)> = vec![
+        ("quiet", hours(2)),
+        ("quiet 100", hours(24)),
+        ("quiet 3", hours(3)),
+        (
+            "quiet for 30 min",
+            Some(Pause(Some(Span::For(SignedDuration::from_mins(30))))),
+        ),
+        (
+            "quiet 5m",
+            Some(Pause(Some(Span::For(SignedDuration::from_mins(15))))),
+        ),
+        ("quiet off", Some(Resume)),
+        ("loud", Some(Resume)),
+        ("steward on", Some(Resume)),
+        ("steward, on", Some(Resume)),
+        ("steward off", Some(Pause(None))),
+        ("hepl", Some(DidYouMean("help"))),
+        ("approvls", Some(DidYouMean("approvals"))),
+        ("statsu", Some(DidYouMean("status"))),
+        ("Statsu!", Some(DidYouMean("status"))),
+        // Not typos: real words and sentences stay turns.
+        ("hello", None),
+        ("thanks", None),
+        ("on", None),
+        ("hepl me with the deck", None),
+        (
+            "remind me on friday to pay rent",
+            Some(Remind("on friday to pay rent".into())),
+        ),
+        (
+            "remind me to call mom at 6pm",
+            Some(Remind("call mom at 6pm".into())),
+        ),
+    ];
+    for (text, want) in cases {
+        let got = match parse(text) {
+            Parsed::Command(c) => Some(c),
+            Parsed::Turn(_) => None,
+        };
+        assert_eq!(got, want, "{text:?}");
+    }
+}

@@ -8,6 +8,7 @@ use common::{TestHome, json, stderr};
 use fixtures::{MESSAGES, REACTIONS, SKIPPED};
 
 fn import(home: &TestHome, s: &fixtures::Scenario) -> serde_json::Value {
+    home.init_if_missing();
     let out = home.cmd(&[]).args(s.import_args()).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     json(&out)
@@ -25,6 +26,7 @@ fn person<'a>(people: &'a serde_json::Value, name: &str) -> &'a serde_json::Valu
 #[test]
 fn import_fills_memory_with_the_right_counts_and_is_idempotent() {
     let home = TestHome::new();
+    home.init_if_missing();
     let s = fixtures::standard(&home.user_home);
     let before = fixtures::hash_tree(&s.contacts);
     let db_before = std::fs::read(&s.db).unwrap();
@@ -98,6 +100,7 @@ fn import_fills_memory_with_the_right_counts_and_is_idempotent() {
 #[test]
 fn person_show_resolves_any_handle_form_newest_first() {
     let home = TestHome::new();
+    home.init_if_missing();
     let s = fixtures::standard(&home.user_home);
     import(&home, &s);
     for who in [
@@ -131,6 +134,7 @@ fn person_show_resolves_any_handle_form_newest_first() {
 #[test]
 fn merge_split_and_forget() {
     let home = TestHome::new();
+    home.init_if_missing();
     let s = fixtures::standard(&home.user_home);
     import(&home, &s);
     let people = json(&home.run(&["people", "--json"]));
@@ -171,7 +175,12 @@ fn merge_split_and_forget() {
     );
 
     // Forget Bob: his messages go, and FTS no longer finds them.
-    let gone = json(&home.run(&["person", "forget", "Bob Stone", "--json"]));
+    // Issue 18: forget asks first; without a terminal it needs --yes and deletes nothing.
+    let refused = home.run(&["person", "forget", "Bob Stone"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("--yes"), "{}", stderr(&refused));
+    assert!(home.run(&["person", "show", "Bob Stone"]).status.success());
+    let gone = json(&home.run(&["person", "forget", "Bob Stone", "--yes", "--json"]));
     assert_eq!(gone["messages"], 4);
     assert_eq!(home.run(&["person", "show", &bob]).status.code(), Some(1));
     let conn = rusqlite::Connection::open(home.file("steward.db")).unwrap();
@@ -188,6 +197,7 @@ fn merge_split_and_forget() {
 #[test]
 fn self_chat_lines_are_marked_once_and_reactions_sit_on_their_target() {
     let home = TestHome::new();
+    home.init_if_missing();
     let s = fixtures::standard(&home.user_home);
     import(&home, &s);
     let conn = rusqlite::Connection::open(home.file("steward.db")).unwrap();
@@ -229,6 +239,7 @@ fn self_chat_lines_are_marked_once_and_reactions_sit_on_their_target() {
 #[test]
 fn an_old_schema_with_seconds_dates_imports() {
     let home = TestHome::new();
+    home.init_if_missing();
     let db = home.user_home.join("old.db");
     let mut f = fixtures::ChatDbFixture::create(&db, false);
     let ann = f.handle("+15125551234");
@@ -269,6 +280,7 @@ fn an_old_schema_with_seconds_dates_imports() {
 #[test]
 fn a_missing_or_corrupt_chat_db_is_a_clear_error_and_changes_nothing() {
     let home = TestHome::new();
+    home.init_if_missing();
     let missing = home.user_home.join("nope/chat.db");
     let out = home.run(&["import", "imessage", "--db", missing.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
@@ -296,6 +308,7 @@ fn a_missing_or_corrupt_chat_db_is_a_clear_error_and_changes_nothing() {
 #[test]
 fn people_search_matches_names_and_any_handle_form() {
     let home = TestHome::new();
+    home.init_if_missing();
     let s = fixtures::standard(&home.user_home);
     import(&home, &s);
     for q in ["ann", "Lee", "(512) 555-1234", "example.com"] {
@@ -318,6 +331,7 @@ fn people_search_matches_names_and_any_handle_form() {
 fn issue20_contacts_and_chat_db_in_folders_with_uri_characters_are_read() {
     for name in ["a#b", "50%25off", "q?x", "sp ace"] {
         let home = TestHome::new();
+        home.init_if_missing();
         let dir = home.user_home.join(name);
         let book = dir.join("book");
         fixtures::address_book(&book, &[("Zed", "Quinn", &["+15125550199"])]);
@@ -360,6 +374,7 @@ fn issue20_contacts_and_chat_db_in_folders_with_uri_characters_are_read() {
 #[test]
 fn issue20_a_missing_contacts_path_is_an_error_and_imports_nothing() {
     let home = TestHome::new();
+    home.init_if_missing();
     let s = fixtures::standard(&home.user_home);
     let missing = home.user_home.join("no/such/AddressBook");
     let out = home.run(&[
@@ -376,7 +391,12 @@ fn issue20_a_missing_contacts_path_is_an_error_and_imports_nothing() {
         "{}",
         stderr(&out)
     );
-    assert!(!home.path.exists(), "refused before the home was created");
+    let people = json(&home.run(&["people", "--json"]));
+    assert_eq!(
+        people.as_array().map(Vec::len),
+        Some(0),
+        "refused before any import: {people}"
+    );
 }
 
 /// Issue 20 item 12: an empty or foreign SQLite file says it is not a Messages
@@ -384,6 +404,7 @@ fn issue20_a_missing_contacts_path_is_an_error_and_imports_nothing() {
 #[test]
 fn issue20_an_empty_or_wrong_schema_chat_db_names_what_is_missing() {
     let home = TestHome::new();
+    home.init_if_missing();
     let empty = home.user_home.join("empty.db");
     std::fs::write(&empty, b"").unwrap();
     let other = home.user_home.join("other.db");

@@ -110,6 +110,7 @@ fn systemd_dry_run_is_a_unit_that_execs_steward_up() {
 #[test]
 fn linux_install_writes_the_user_unit_and_uninstall_removes_it() {
     let home = TestHome::new();
+    home.init_if_missing();
     let out = home.run(&["install"]);
     assert!(out.status.success(), "{}", common::stderr(&out));
     assert!(stdout(&out).contains("systemctl --user enable --now steward.service"));
@@ -138,6 +139,7 @@ fn linux_install_writes_the_user_unit_and_uninstall_removes_it() {
 #[test]
 fn installing_for_the_other_platform_is_refused() {
     let home = TestHome::new();
+    home.init_if_missing();
     let out = home.run(&["install", "--platform", "launchd"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(common::stderr(&out).contains("--dry-run"));

@@ -66,9 +66,13 @@ fn say_goes_through_the_daemon_and_every_reply_has_a_receipt() {
             .count(),
         1
     );
-    // Not a command: an owner turn, refused without a model, with the fix.
-    let turn = say(&home, "ping me about the deck");
+    // Not a command: an owner turn, refused without a model, with the fix;
+    // `say` exits 1 on it (issue 18) and says so in the JSON.
+    let out = home.run(&["say", "ping me about the deck", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let turn = json(&out);
     assert_eq!(turn["kind"], "turn");
+    assert_eq!(turn["failed"], true);
     assert!(
         turn["reply"]
             .as_str()

@@ -421,7 +421,7 @@ impl Scheduler {
         ScheduleError::Needs {
             agent: spec.name.clone(),
             why: format!(
-                "no model for capability `{}`: add one under `models:` in steward.yaml",
+                "no model for capability `{}`: add one under `models:` in steward.yaml, then `steward restart` (a running daemon reads it at start)",
                 spec.capability.as_deref().unwrap_or("fast")
             ),
         }

@@ -23,6 +23,28 @@ use crate::types::Inbound;
 
 /// How long a contact stays paused after the owner answers them directly.
 pub const TAKEOVER_MS: i64 = 60 * 60_000;
+/// After a handoff phrase ("human here", "I'll call you tonight", "let me
+/// reply"): the owner has said they are taking over, so 12 h.
+pub const HANDOFF_MS: i64 = 12 * 3600 * 1000;
+
+/// Whether the owner's line in a contact's thread says a person is taking
+/// over, not just answering once.
+pub fn is_handoff(text: &str) -> bool {
+    let t = text.to_lowercase().replace('\u{2019}', "'");
+    [
+        "human here",
+        "i'll call you",
+        "ill call you",
+        "i will call you",
+        "let me reply",
+        "let me answer",
+        "i'll take it from here",
+        "i'll handle this",
+        "talk to you in person",
+    ]
+    .iter()
+    .any(|p| t.contains(p))
+}
 /// Older than this when Steward first sees it (it was down, or the Mac slept):
 /// the message is in memory and the brief, but no reply is drafted to it.
 pub const STALE_MS: i64 = 12 * 3600 * 1000;
@@ -67,6 +89,27 @@ pub enum Outcome {
     Withdrawn {
         drafts: usize,
     },
+}
+
+impl Outcome {
+    /// What happened, for the log: kinds and ids, never the message or the
+    /// draft (a `Debug` dump would carry both into the log file).
+    pub fn summary(&self) -> String {
+        match self {
+            Outcome::Ignored { why } => format!("ignored ({why})"),
+            Outcome::Queued => "queued for after quiet hours".to_string(),
+            Outcome::Probe { .. } => "flagged as a probe".to_string(),
+            Outcome::Drafted {
+                confirmation, tier, ..
+            } => format!(
+                "drafted {confirmation} ({} confidence), waiting for the owner",
+                tier.as_str()
+            ),
+            Outcome::AutoSent { run_id } => format!("sent on its own (run {run_id})"),
+            Outcome::NoDraft { why } => format!("no draft ({why})"),
+            Outcome::Withdrawn { drafts } => format!("withdrew {drafts} draft(s)"),
+        }
+    }
 }
 
 fn ignored(why: &str) -> Outcome {
@@ -249,15 +292,15 @@ impl Assistant {
             msg.handle.clone(),
         );
         let person = msg.person_id.clone();
+        let (span, why) = if is_handoff(&msg.text) {
+            (HANDOFF_MS, "handoff")
+        } else {
+            (TAKEOVER_MS, "takeover")
+        };
         let pending = self
             .store()
             .write(move |c| {
-                owner_state::pause_contact(
-                    c,
-                    &person,
-                    owner_state::now_ms() + TAKEOVER_MS,
-                    "takeover",
-                )?;
+                owner_state::pause_contact(c, &person, owner_state::now_ms() + span, why)?;
                 Ok(crate::pipeline::confirm::list_pending(c)?
                     .into_iter()
                     .filter(|p| p.channel == ch && (p.to == th || Some(&p.to) == handle.as_ref()))
@@ -357,5 +400,22 @@ impl Assistant {
                 other => format!("⚠️ no draft ({other:?})"),
             },
         )
+    }
+}
+
+#[cfg(test)]
+mod handoff_tests {
+    #[test]
+    fn handoff_phrases_are_told_from_a_plain_answer() {
+        for t in [
+            "human here",
+            "I\u{2019}ll call you tonight",
+            "ok let me reply properly",
+        ] {
+            assert!(super::is_handoff(t), "{t}");
+        }
+        for t in ["sure, 7 works", "call me later?", "reply soon"] {
+            assert!(!super::is_handoff(t), "{t}");
+        }
     }
 }

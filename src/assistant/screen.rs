@@ -40,7 +40,11 @@ impl Assistant {
             })
             .await?;
         if out.status != RunStatus::Succeeded {
-            tracing::info!(status = out.status.as_str(), reason = ?out.reason, "probe screen gave no verdict; not flagged");
+            tracing::info!(
+                status = out.status.as_str(),
+                reason = out.reason.as_deref().unwrap_or("none"),
+                "probe screen gave no verdict; not flagged"
+            );
             return Ok(None);
         }
         let id = out.run_id.clone();

@@ -23,6 +23,7 @@ use crate::store;
 pub struct Args {
     #[command(subcommand)]
     pub cmd: Option<Command>,
+    /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -31,21 +32,31 @@ pub struct Args {
 pub enum Command {
     /// Run one agent now; `--json` prints the run as `steward runs --json` does.
     Run {
+        /// The agent's name, as `steward agents` lists it.
         name: String,
         /// What the run works on (handed to the model as data).
         #[arg(long, default_value = "")]
         input: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Let an agent run on its schedule.
-    Enable { name: String },
+    Enable {
+        /// The agent's name, as `steward agents` lists it.
+        name: String,
+    },
     /// Stop an agent's scheduled runs (it can still be run by hand).
-    Disable { name: String },
+    Disable {
+        /// The agent's name, as `steward agents` lists it.
+        name: String,
+    },
     /// Describe a loop agent; the model writes its spec into <home>/agents/.
     Create {
+        /// What the new agent should do, in plain words (a model writes its spec).
         #[arg(long)]
         prompt: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -104,7 +115,7 @@ fn list(home: &Home, json: bool) -> anyhow::Result<ExitCode> {
         let needs = needs.or_else(|| {
             let cap = spec.capability.as_deref()?;
             (needs_model && !models.has(cap, false)).then(|| {
-                format!("no model for capability `{cap}`: add one under `models:` in steward.yaml")
+                format!("no model for capability `{cap}`: add one under `models:` in steward.yaml, then `steward restart` (a running daemon reads it at start)")
             })
         });
         rows.push(Row {
@@ -130,15 +141,15 @@ fn list(home: &Home, json: bool) -> anyhow::Result<ExitCode> {
             (Some(c), None) => format!("{c} · not scheduled"),
         };
         let state = if r.enabled { "on" } else { "off" };
-        print!(
+        out!(
             "{:<20} {:<5} {state:<3} {when}",
             r.name,
             format!("{:?}", r.tier).to_lowercase()
         );
         if let Some(n) = &r.needs {
-            print!("  ({n})");
+            out!("  ({n})");
         }
-        println!();
+        outln!();
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -179,16 +190,16 @@ fn run_one(home: &Home, name: &str, input: &str, json: bool) -> anyhow::Result<E
         super::print_json(&detail.summary)?;
     } else {
         let s = &detail.summary;
-        print!("{} {} {}", s.id, s.agent, outcome.status.as_str());
+        out!("{} {} {}", s.id, s.agent, outcome.status.as_str());
         if let Some(reason) = &outcome.reason {
-            print!(": {reason}");
+            out!(": {reason}");
         }
-        println!();
+        outln!();
         for e in &detail.journal {
             let p: Value = serde_json::from_str(&e.payload).unwrap_or(Value::Null);
             match e.kind.as_str() {
-                "model.called" => println!("{}", p["text"].as_str().unwrap_or_default()),
-                "runtime.verified" => println!(
+                "model.called" => outln!("{}", p["text"].as_str().unwrap_or_default()),
+                "runtime.verified" => outln!(
                     "remote run {} {} (receipt verified, key {})",
                     p["remoteRunId"].as_str().unwrap_or_default(),
                     p["status"].as_str().unwrap_or_default(),
@@ -199,7 +210,7 @@ fn run_one(home: &Home, name: &str, input: &str, json: bool) -> anyhow::Result<E
         }
         for effect in &detail.plan {
             if let crate::pipeline::Effect::NotifyOwner { text, .. } = effect {
-                println!("→ you: {text}");
+                outln!("→ you: {text}");
             }
         }
     }
@@ -218,9 +229,9 @@ fn toggle(home: &Home, name: &str, on: bool) -> anyhow::Result<ExitCode> {
     let conn = store::open_writer(&home.db_path())?;
     scheduler::set_enabled(&conn, &spec.name, on)?;
     match (on, roster::needs(spec)) {
-        (true, Some(why)) => println!("{name} is enabled, but cannot run yet: {why}"),
-        (true, None) => println!("{name} runs on its schedule."),
-        (false, _) => println!(
+        (true, Some(why)) => outln!("{name} is enabled, but cannot run yet: {why}"),
+        (true, None) => outln!("{name} runs on its schedule."),
+        (false, _) => outln!(
             "{name} no longer runs on its schedule (`steward agents run {name}` still works)."
         ),
     }
@@ -335,7 +346,7 @@ fn create(home: &Home, prompt: &str, json: bool) -> anyhow::Result<ExitCode> {
             &json!({ "agentName": name, "path": path, "runId": outcome.run_id, "manifest": manifest }),
         )?;
     } else {
-        println!(
+        outln!(
             "Wrote {} (run {}). The daemon picks it up on its next start.",
             path.display(),
             outcome.run_id

@@ -11,6 +11,7 @@ use crate::store;
 pub enum Command {
     /// Recompute every hash; exit 1 naming the first bad seq.
     Verify {
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -36,9 +37,9 @@ pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
     if json {
         super::print_json(&report)?;
     } else if report.ok {
-        println!("Audit chain intact: {} entries.", report.entries);
+        outln!("Audit chain intact: {} entries.", report.entries);
     } else {
-        println!(
+        outln!(
             "Audit chain BROKEN at seq {}: {}",
             report.first_bad_seq.unwrap_or(0),
             report.reason.as_deref().unwrap_or("?")

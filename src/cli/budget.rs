@@ -10,6 +10,7 @@ use crate::store;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -29,14 +30,18 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
         super::print_json(&report)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("Budget for {day} (limits per day):");
+    outln!("Budget for {day} (limits per day):");
     for s in report {
         if s.scope != budget::GLOBAL && s.runs == 0 && s.spent_usd == 0.0 {
             continue;
         }
-        println!(
+        outln!(
             "  {:<30} spent ${:.4}  reserved ${:.4}  of ${:.2}  ({} runs)",
-            s.scope, s.spent_usd, s.reserved_usd, s.max_cost_usd_per_day, s.runs
+            s.scope,
+            s.spent_usd,
+            s.reserved_usd,
+            s.max_cost_usd_per_day,
+            s.runs
         );
     }
     Ok(ExitCode::SUCCESS)

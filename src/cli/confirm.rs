@@ -17,25 +17,33 @@ use crate::store;
 pub enum Command {
     /// Pending confirmations.
     List {
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Send the draft as it is.
     Approve {
+        /// The draft's id, as `steward confirm list` shows it.
         id: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Send TEXT instead of the draft.
     Edit {
+        /// The draft's id, as `steward confirm list` shows it.
         id: String,
+        /// The text to send instead of the draft's.
         text: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Drop the draft; nothing is sent.
     Reject {
+        /// The draft's id, as `steward confirm list` shows it.
         id: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -69,7 +77,7 @@ pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
             Decision::Edited => "edited and approved",
             Decision::Rejected => "rejected; nothing was sent",
         };
-        println!(
+        outln!(
             "{id} {what}. Run {} is {}.",
             outcome.run_id,
             outcome.status.as_str()
@@ -93,12 +101,17 @@ fn list(home: &Home, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         super::print_json(&pending)?;
     } else if pending.is_empty() {
-        println!("Nothing waits for your confirmation.");
+        outln!("Nothing waits for your confirmation.");
     } else {
         for p in pending {
-            println!(
+            outln!(
                 "{}  {} → {}:{}  \"{}\"  (expires {})",
-                p.id, p.agent, p.channel, p.to, p.text, p.expires_at
+                p.id,
+                p.agent,
+                p.channel,
+                p.to,
+                p.text,
+                p.expires_at
             );
         }
     }

@@ -13,6 +13,7 @@ use crate::store;
 pub struct Args {
     #[command(subcommand)]
     pub cmd: Option<Command>,
+    /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -21,29 +22,33 @@ pub struct Args {
 pub enum Command {
     /// A new device; its secret is shown once.
     Add {
+        /// The device's name, as `steward devices` lists it.
         name: String,
         /// Also accept `x-steward-signal-token` (Lantern's shortcuts) from this device.
         #[arg(long)]
         token_mode: bool,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Refuse every future signal from this device.
-    Revoke { name: String },
+    Revoke {
+        /// The device's name, as `steward devices` lists it.
+        name: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
 pub struct SignalArgs {
+    /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// How many signals, newest first.
     #[arg(long, default_value_t = 50)]
     pub limit: u32,
 }
 
 pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
-    if !home.is_initialised() {
-        home.init()?;
-    }
     match args.cmd {
         Some(Command::Add {
             name,
@@ -60,8 +65,8 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
             if json {
                 super::print_json(&d)?;
             } else {
-                println!("Added {} ({}, {} mode).", d.name, d.id, d.mode.as_str());
-                println!(
+                outln!("Added {} ({}, {} mode).", d.name, d.id, d.mode.as_str());
+                outln!(
                     "Secret (shown once; `steward shortcuts build` asks for it): {}",
                     d.secret
                 );
@@ -70,7 +75,7 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
         Some(Command::Revoke { name }) => {
             let conn = store::open_writer(&home.db_path())?;
             devices::revoke(&conn, &name)?;
-            println!("Revoked {name}: its signals are refused from now on.");
+            outln!("Revoked {name}: its signals are refused from now on.");
         }
         None => {
             let conn = store::open_readonly(&home.db_path())?;
@@ -78,7 +83,7 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
             if args.json {
                 super::print_json(&list)?;
             } else if list.is_empty() {
-                println!("No devices. Add one with `steward devices add iPhone`.");
+                outln!("No devices. Add one with `steward devices add iPhone`.");
             } else {
                 for d in list {
                     let state = if d.revoked_at.is_some() {
@@ -86,7 +91,7 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
                     } else {
                         "active"
                     };
-                    println!("{}  {:<20} {:<6} {state}", d.id, d.name, d.mode.as_str());
+                    outln!("{}  {:<20} {:<6} {state}", d.id, d.name, d.mode.as_str());
                 }
             }
         }
@@ -100,7 +105,7 @@ pub fn signals(home: &Home, args: SignalArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         super::print_json(&rows)?;
     } else if rows.is_empty() {
-        println!("No signals yet.");
+        outln!("No signals yet.");
     } else {
         for r in rows {
             let fields: Vec<String> = [
@@ -112,7 +117,7 @@ pub fn signals(home: &Home, args: SignalArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
             .collect();
-            println!(
+            outln!(
                 "{}  {:<12} {:<12} {}",
                 r.at,
                 r.device,

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
+use super::doctor_setup;
 use crate::config::{Config, DEFAULT_LISTEN};
 use crate::daemon::pidfile;
 use crate::home::{self, DIR_MODE, Home, SECRET_MODE};
@@ -37,18 +38,22 @@ pub struct Check {
     pub status: Level,
     pub detail: String,
     pub fix: Option<String>,
+    /// One item per line under the detail (the agents that cannot run here).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<String>,
 }
 
 impl Check {
-    fn ok(name: &'static str, detail: impl Into<String>) -> Check {
+    pub(crate) fn ok(name: &'static str, detail: impl Into<String>) -> Check {
         Check {
             name,
             status: Level::Ok,
             detail: detail.into(),
             fix: None,
+            lines: Vec::new(),
         }
     }
-    fn bad(
+    pub(crate) fn bad(
         name: &'static str,
         status: Level,
         detail: impl Into<String>,
@@ -59,6 +64,7 @@ impl Check {
             status,
             detail: detail.into(),
             fix: Some(fix.into()),
+            lines: Vec::new(),
         }
     }
 }
@@ -72,12 +78,17 @@ pub struct DoctorReport {
 }
 
 pub fn checks(home: &Home) -> Vec<Check> {
+    // Nothing else can be checked, and nothing else is "ok", without a home:
+    // the one failure says how to make one.
+    if std::fs::symlink_metadata(home.root()).is_err() {
+        return vec![check_home(home)];
+    }
     let config = Config::load(&home.config_path());
     let listen = config
         .as_ref()
         .map(|c| c.http.listen)
         .unwrap_or_else(|_| DEFAULT_LISTEN.parse().expect("valid default"));
-    vec![
+    let mut checks = vec![
         check_home(home),
         check_permissions(home),
         match &config {
@@ -113,7 +124,11 @@ pub fn checks(home: &Home) -> Vec<Check> {
         check_agents(home),
         check_port(home, listen),
         check_exposure(home, listen),
-    ]
+        doctor_setup::check_owner(config.as_ref().ok()),
+    ];
+    checks.extend(doctor_setup::check_location(home, config.as_ref().ok()));
+    checks.extend(doctor_setup::check_config_age(home));
+    checks
 }
 
 /// The token the daemon will take: http.apiToken's reference if set (resolved
@@ -188,8 +203,8 @@ fn check_home(home: &Home) -> Check {
         return Check::bad(
             "home",
             Level::Fail,
-            format!("{} does not exist", root.display()),
-            "steward init",
+            format!("no Steward home at {}", root.display()),
+            "steward setup",
         );
     };
     // SAFETY: getuid has no preconditions and cannot fail.
@@ -560,23 +575,23 @@ fn check_agents(home: &Home) -> Check {
             ),
         );
     }
-    let waiting: Vec<String> = roster
-        .specs
-        .values()
-        .filter_map(|s| crate::agents::roster::needs(s).map(|why| format!("{} ({why})", s.name)))
-        .collect();
-    Check::ok(
-        NAME,
-        format!(
-            "{} agents; waiting on something: {}",
-            roster.specs.len(),
-            if waiting.is_empty() {
-                "none".to_string()
-            } else {
-                waiting.join("; ")
-            }
-        ),
-    )
+    let waiting = doctor_setup::agents_waiting(home);
+    if waiting.is_empty() {
+        return Check::ok(NAME, format!("{} agents, all can run", roster.specs.len()));
+    }
+    Check {
+        lines: waiting.clone(),
+        ..Check::bad(
+            NAME,
+            Level::Warn,
+            format!(
+                "{} agents; {} cannot run here:",
+                roster.specs.len(),
+                waiting.len()
+            ),
+            "each line says what the agent waits for",
+        )
+    }
 }
 
 /// The remote runtime publishes its receipt key; reports latency and fingerprint.
@@ -685,12 +700,15 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
                 Level::Warn => "warn",
                 Level::Fail => "FAIL",
             };
-            println!("{mark}  {:<12} {}", c.name, c.detail);
+            outln!("{mark}  {:<12} {}", c.name, c.detail);
+            for line in &c.lines {
+                outln!("      {:<12} - {line}", "");
+            }
             if let Some(fix) = &c.fix {
-                println!("      {:<12} fix: {fix}", "");
+                outln!("      {:<12} fix: {fix}", "");
             }
         }
-        println!(
+        outln!(
             "{}",
             if ok {
                 "All checks passed."

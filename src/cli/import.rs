@@ -27,6 +27,7 @@ pub enum Command {
         /// AddressBook databases or folders (repeatable).
         #[arg(long)]
         contacts: Vec<PathBuf>,
+        /// Print the import's counts as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -70,9 +71,6 @@ pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
-    if !home.is_initialised() {
-        home.init()?;
-    }
     let config = Config::load(&home.config_path())?;
     let mut paths = Paths::resolve(&config.bridges.imessage, &home::user_home()?);
     if let Some(db) = db {
@@ -110,7 +108,7 @@ pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
         v["contactsUnreadable"] = json!(unreadable);
         super::print_json(&v)?;
     } else {
-        println!(
+        outln!(
             "Imported {} messages and {} reactions from {} in {seconds:.1}s: {} new people, {} new chats, {} skipped, {} already known.",
             counts.messages,
             counts.reactions,
@@ -144,9 +142,6 @@ fn show(bar: Option<&indicatif::ProgressBar>, done: u64, total: u64) {
 
 fn mbox(home: &Home, file: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
     use crate::bridges::email::{ingest::EmailIngest, mbox};
-    if !home.is_initialised() {
-        home.init()?;
-    }
     let config = Config::load(&home.config_path())?;
     let started = Instant::now();
     let mut conn = store::open_writer(&home.db_path())?;
@@ -254,9 +249,13 @@ fn report_mail(
         v["seconds"] = json!((seconds * 1000.0).round() / 1000.0);
         super::print_json(&v)?;
     } else {
-        println!(
+        outln!(
             "Imported {} mails from {from} in {seconds:.1}s: {} new people, {} new threads, {} skipped, {} already known.",
-            counts.messages, counts.people, counts.chats, counts.skipped, counts.already_known
+            counts.messages,
+            counts.people,
+            counts.chats,
+            counts.skipped,
+            counts.already_known
         );
     }
     Ok(())

@@ -16,19 +16,19 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         super::print_json(&report)?;
     } else if report.created.is_empty() {
-        println!(
+        outln!(
             "{} is already initialised; nothing changed.",
             home.root().display()
         );
     } else {
-        println!("Initialised {}", home.root().display());
+        outln!("Initialised {}", home.root().display());
         for path in &report.created {
-            println!("  created  {}", path.display());
+            outln!("  created  {}", path.display());
         }
         for path in &report.kept {
-            println!("  kept     {}", path.display());
+            outln!("  kept     {}", path.display());
         }
-        println!(
+        outln!(
             "Next: edit {} and {}, then `steward up`.",
             home.config_path().display(),
             home.owner_profile_path().display()

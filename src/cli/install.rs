@@ -73,7 +73,7 @@ pub fn install(home: &Home, args: InstallArgs) -> anyhow::Result<ExitCode> {
     let spec = spec(home)?;
     let text = service::render(platform, &spec);
     if args.dry_run {
-        print!("{text}");
+        out!("{text}");
         return Ok(ExitCode::SUCCESS);
     }
     require_host(platform)?;
@@ -94,13 +94,13 @@ pub fn install(home: &Home, args: InstallArgs) -> anyhow::Result<ExitCode> {
                     String::from_utf8_lossy(&out.stderr).trim()
                 );
             }
-            println!("Installed and started {LABEL} ({}).", path.display());
-            println!("{}", launchd::full_disk_access_help(&spec));
+            outln!("Installed and started {LABEL} ({}).", path.display());
+            outln!("{}", launchd::full_disk_access_help(&spec));
         }
         Platform::Systemd => {
             write_atomic(&path, &text)?;
-            println!("Wrote {}.", path.display());
-            println!("{}", systemd::ENABLE_HELP);
+            outln!("Wrote {}.", path.display());
+            outln!("{}", systemd::ENABLE_HELP);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -129,15 +129,15 @@ pub fn uninstall(_home: &Home, args: UninstallArgs) -> anyhow::Result<ExitCode> 
         }
     }
     if removed.is_empty() {
-        println!("Nothing to uninstall: no Steward service file is installed.");
+        outln!("Nothing to uninstall: no Steward service file is installed.");
         return Ok(ExitCode::SUCCESS);
     }
     for path in &removed {
-        println!("Removed {}.", path.display());
+        outln!("Removed {}.", path.display());
     }
     if platform == Platform::Systemd {
-        println!("{}", systemd::DISABLE_HELP);
+        outln!("{}", systemd::DISABLE_HELP);
     }
-    println!("Your home, database and keys are untouched.");
+    outln!("Your home, database and keys are untouched.");
     Ok(ExitCode::SUCCESS)
 }

@@ -11,6 +11,7 @@ use crate::store;
 
 #[derive(Debug, clap::Args)]
 pub struct PeopleArgs {
+    /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
     /// Match names and handles.
@@ -22,28 +23,41 @@ pub struct PeopleArgs {
 pub enum PersonCommand {
     /// One person: handles, facts, recent messages (newest first). Any handle form works.
     Show {
+        /// A name, a handle in any form, or a person id.
         who: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// How many recent messages to show.
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
     /// Move everything of B into A.
     Merge {
+        /// The person who keeps everything (a name, handle or id).
         a: String,
+        /// The person merged into A (a name, handle or id).
         b: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Move one handle (and its messages) to a new person.
     Split {
+        /// The handle to move to a new person, in any form.
         handle: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
-    /// Delete a person and all their messages, facts and reactions.
+    /// Delete a person and all their messages, facts and reactions (asks first).
     Forget {
+        /// A name, a handle in any form, or a person id.
         who: String,
+        /// Forget without asking (needed when no terminal can ask).
+        #[arg(long)]
+        yes: bool,
+        /// Print what was deleted as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -65,11 +79,13 @@ pub fn list(home: &Home, args: PeopleArgs) -> anyhow::Result<ExitCode> {
     let rows = query::people(&conn, args.search.as_deref(), canonical.as_deref())?;
     if args.json {
         super::print_json(&rows)?;
+    } else if let (true, Some(q)) = (rows.is_empty(), &args.search) {
+        outln!("No one matches {q:?} (by name or any handle form).");
     } else if rows.is_empty() {
-        println!("Nobody yet. `steward import imessage` fills memory from Messages.");
+        outln!("Nobody yet. `steward import imessage` fills memory from Messages.");
     } else {
         for p in rows {
-            println!(
+            outln!(
                 "{}  {:<24} {:>6} msgs  {}{}",
                 p.id,
                 p.name.as_deref().unwrap_or("(no name)"),
@@ -92,21 +108,22 @@ pub fn person(home: &Home, cmd: PersonCommand) -> anyhow::Result<ExitCode> {
             if json {
                 super::print_json(&detail)?;
             } else {
-                println!(
+                outln!(
                     "{} {}  ({} messages)",
                     detail.id,
                     detail.name.as_deref().unwrap_or("(no name)"),
                     detail.message_count
                 );
-                println!("handles: {}", detail.handles.join(", "));
+                outln!("handles: {}", detail.handles.join(", "));
                 for f in &detail.facts {
-                    println!("fact: {} = {} ({})", f.key, f.value, f.source);
+                    outln!("fact: {} = {} ({})", f.key, f.value, f.source);
                 }
+                let tz = super::owner_zone(home);
                 for l in &detail.recent {
                     let arrow = if l.direction == "in" { "←" } else { "→" };
-                    println!(
+                    outln!(
                         "{} {arrow} [{}] {}{}",
-                        l.at,
+                        super::local_time(&l.at, &tz),
                         l.channel,
                         l.text,
                         if l.edited { " (edited)" } else { "" }
@@ -125,7 +142,7 @@ pub fn person(home: &Home, cmd: PersonCommand) -> anyhow::Result<ExitCode> {
             if json {
                 super::print_json(&out)?;
             } else {
-                println!(
+                outln!(
                     "{}",
                     out.note
                         .clone()
@@ -142,21 +159,44 @@ pub fn person(home: &Home, cmd: PersonCommand) -> anyhow::Result<ExitCode> {
             if json {
                 super::print_json(&json!({ "handle": h.as_str(), "person": new }))?;
             } else {
-                println!("{h} is now person {new}.");
+                outln!("{h} is now person {new}.");
             }
         }
-        PersonCommand::Forget { who, json } => {
+        PersonCommand::Forget { who, yes, json } => {
             let mut conn = store::open_writer(&home.db_path())?;
             let tx = conn.transaction()?;
             let id = people::find(&tx, &who, &canon)?;
+            if !yes {
+                let detail = query::show(&tx, &id, 0)?;
+                let what = format!(
+                    "Forget {} ({}): {} messages and every fact, for good?",
+                    detail.name.as_deref().unwrap_or(&id),
+                    detail.handles.join(", "),
+                    detail.message_count
+                );
+                use std::io::IsTerminal;
+                if !std::io::stdin().is_terminal() {
+                    return Err(super::UsageError(format!(
+                        "{what} Nothing was deleted: pass --yes to forget without asking"
+                    ))
+                    .into());
+                }
+                if !super::confirm(&what) {
+                    outln!("Nothing was deleted.");
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
             let out = people::forget(&tx, &id)?;
             tx.commit()?;
             if json {
                 super::print_json(&out)?;
             } else {
-                println!(
+                outln!(
                     "Forgot {}: {} handles, {} messages, {} facts deleted.",
-                    out.id, out.handles, out.messages, out.facts
+                    out.id,
+                    out.handles,
+                    out.messages,
+                    out.facts
                 );
             }
         }

@@ -16,6 +16,7 @@ use crate::store;
 pub enum Command {
     /// Print a run's receipt: {"payload":{…},"signature":"…","algorithm":"ed25519"}.
     Show {
+        /// The run whose receipt to show.
         run_id: String,
         /// Accepted for symmetry: a receipt is JSON either way.
         #[arg(long)]
@@ -28,6 +29,7 @@ pub enum Command {
         /// The public key (base64) to verify against; default: this home's key.
         #[arg(long)]
         key: Option<String>,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -74,8 +76,8 @@ fn verify_cmd(
             )?;
         } else {
             match &result {
-                Ok(()) => println!("valid: receipt for {run_id}"),
-                Err(e) => println!("INVALID: receipt for {run_id}: {e}"),
+                Ok(()) => outln!("valid: receipt for {run_id}"),
+                Err(e) => outln!("INVALID: receipt for {run_id}: {e}"),
             }
         }
         return Ok(if result.is_ok() {
@@ -92,13 +94,13 @@ fn verify_cmd(
             &json!({ "ok": first_bad.is_none(), "receipts": checks.len(), "firstBad": first_bad }),
         )?;
     } else if let Some(bad) = first_bad {
-        println!(
+        outln!(
             "INVALID: receipt for {}: {}",
             bad.run_id,
             bad.reason.as_deref().unwrap_or("?")
         );
     } else {
-        println!("All {} receipts verify.", checks.len());
+        outln!("All {} receipts verify.", checks.len());
     }
     Ok(if first_bad.is_none() {
         ExitCode::SUCCESS

@@ -27,15 +27,20 @@ pub struct Args {
 pub enum Show {
     /// One run with its journal and receipt.
     Show {
+        /// The run's id, as `steward runs` lists it.
         id: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// What a run of AGENT with this input would cost: tokens, model, confidence.
     Forecast {
+        /// The agent to forecast, as `steward agents` lists it.
         agent: String,
+        /// The input the run would get (its size drives the forecast).
         #[arg(long, default_value = "")]
         input: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -59,7 +64,7 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
         if *json {
             super::print_json(&f)?;
         } else {
-            println!(
+            outln!(
                 "{agent}: ~{} tokens in, ~{} out on {} = ${:.6} (confidence {:.2}, from {} runs)",
                 f.tokens_in,
                 f.tokens_out,
@@ -69,7 +74,7 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
                 f.runs_considered
             );
             if f.calls > 0 {
-                println!(
+                outln!(
                     "worst case: {} tokens out (cap {} a call) = ${:.6}, reserved before the run; each call cancelled after {} s",
                     f.max_tokens_out,
                     f.max_tokens_per_call,
@@ -87,7 +92,7 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
             super::print_json(&detail)?;
         } else {
             let s = &detail.summary;
-            println!(
+            outln!(
                 "{}  {}  {} ({}), by {}",
                 s.id,
                 s.agent,
@@ -96,19 +101,19 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
                 detail.actor
             );
             if let Some(reason) = &s.reason {
-                println!("reason: {reason}");
+                outln!("reason: {reason}");
             }
-            println!("journal:");
+            outln!("journal:");
             for e in &detail.journal {
-                println!("  {:>3} {:<24} {}", e.seq, e.kind, e.payload);
+                outln!("  {:>3} {:<24} {}", e.seq, e.kind, e.payload);
             }
             match &detail.receipt {
-                Some(r) => println!(
+                Some(r) => outln!(
                     "receipt: signed ({}), journalHash {}",
                     r.algorithm,
                     r.payload["journalHash"].as_str().unwrap_or("?")
                 ),
-                None => println!("receipt: none yet (the run has not ended)"),
+                None => outln!("receipt: none yet (the run has not ended)"),
             }
         }
         return Ok(ExitCode::SUCCESS);
@@ -117,17 +122,18 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         super::print_json(&rows)?;
     } else if rows.is_empty() {
-        println!("No runs yet.");
+        outln!("No runs yet.");
     } else {
+        let tz = super::owner_zone(home);
         for r in rows {
-            println!(
+            outln!(
                 "{}  {:<20} {:<9} {:<8} ${:.4}  {}{}",
                 r.id,
                 r.agent,
                 r.status.as_str(),
                 r.trigger,
                 r.cost_usd,
-                r.started_at,
+                super::local_time(&r.started_at, &tz),
                 r.reason.map(|x| format!("  ({x})")).unwrap_or_default()
             );
         }

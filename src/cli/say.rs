@@ -15,6 +15,7 @@ use crate::pipeline::Actor;
 pub struct Args {
     /// What you would type in your self-chat.
     pub text: String,
+    /// Print the reply as JSON (reply, runId, kind, failed).
     #[arg(long)]
     pub json: bool,
 }
@@ -58,8 +59,13 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
     };
     if args.json {
         super::print_json(&reply)?;
-    } else {
-        println!("{}", reply.reply);
+    } else if !reply.reply.is_empty() {
+        outln!("{}", reply.reply);
     }
-    Ok(ExitCode::SUCCESS)
+    // The answer was the failure's explanation: scripts must see it failed.
+    Ok(if reply.failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -20,6 +20,7 @@ pub enum Command {
         /// The address the phone reaches Steward at (default: http.listen, if it is not loopback).
         #[arg(long)]
         url: Option<String>,
+        /// The folder to write the .shortcut files into.
         #[arg(long, default_value = "shortcuts-out")]
         out: PathBuf,
         /// Put the secret inside the files instead of asking for it on import.
@@ -76,13 +77,13 @@ pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
         out.join("README.md"),
         format!("# Steward shortcuts for {}\n\n{table}", found.name),
     )?;
-    println!(
+    outln!(
         "Wrote {} shortcuts and README.md to {}.",
         recipes.len(),
         out.display()
     );
     if cfg!(not(target_os = "macos")) {
-        println!(
+        outln!(
             "They are unsigned: iOS imports only signed shortcuts. On a Mac signed in to iCloud run, for each file:\n  shortcuts sign --mode anyone --input NAME.shortcut --output NAME-signed.shortcut"
         );
     }

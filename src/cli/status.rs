@@ -31,6 +31,10 @@ pub struct StatusReport {
     pub database: DatabaseStatus,
     pub key_fingerprint: Option<String>,
     pub daemon: DaemonReport,
+    /// The daemon's newest log file (`steward logs -f` follows it); null before its first run.
+    pub log_path: Option<PathBuf>,
+    /// Where the console channel writes what Steward tells the owner (`steward outbox -f`).
+    pub outbox_path: PathBuf,
 }
 
 #[derive(Debug, Serialize)]
@@ -70,6 +74,8 @@ pub fn collect(home: &Home) -> StatusReport {
             .ok()
             .map(|k| keys::fingerprint(&k)),
         daemon: daemon(home),
+        log_path: super::follow::log_path(home),
+        outbox_path: super::follow::outbox_path(home),
     }
 }
 
@@ -172,11 +178,8 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
         super::print_json(&report)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("steward {}", report.version);
-    println!("home       {}", report.home.display());
-    if !report.initialised {
-        println!("           not initialised: run `steward init` (or `steward up`)");
-    }
+    outln!("steward {}", report.version);
+    outln!("home       {}", report.home.display());
     let db = &report.database;
     let schema = match (db.schema_version, &db.error) {
         (_, Some(err)) => format!("unreadable: {err}"),
@@ -187,15 +190,15 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
         (Some(v), None) => format!("schema {v}"),
         (None, None) => "missing".to_string(),
     };
-    println!("database   {} ({schema})", db.path.display());
+    outln!("database   {} ({schema})", db.path.display());
     if let (Some(p), Some(m)) = (db.people, db.messages) {
-        println!("memory     {p} people, {m} messages");
+        outln!("memory     {p} people, {m} messages");
     }
     if let Some(n) = db.pending_confirmations.filter(|n| *n > 0) {
-        println!("waiting    {n} draft(s) for your yes: `steward confirm list`");
+        outln!("waiting    {n} draft(s) for your yes: `steward confirm list`");
     }
     if let Some(fp) = &report.key_fingerprint {
-        println!("receipts   key {fp}");
+        outln!("receipts   key {fp}");
     }
     let d = &report.daemon;
     if d.running {
@@ -210,9 +213,17 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
             .uptime_secs
             .map(|s| format!(", up {s}s"))
             .unwrap_or_default();
-        println!("daemon     running ({pid}) on http://{listen}: {health}{uptime}");
+        outln!("daemon     running ({pid}) on http://{listen}: {health}{uptime}");
     } else {
-        println!("daemon     not running (start it with `steward up` or `steward install`)");
+        outln!("daemon     not running (start it with `steward up` or `steward install`)");
     }
+    match &report.log_path {
+        Some(p) => outln!("logs       {} (`steward logs -f`)", p.display()),
+        None => outln!("logs       none yet in {}", home.logs_dir().display()),
+    }
+    outln!(
+        "outbox     {} (what Steward told you on the console: `steward outbox -f`)",
+        report.outbox_path.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -16,19 +16,12 @@ pub struct Args {
 }
 
 pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
-    if !home.is_initialised() {
-        let report = home.init()?;
-        eprintln!(
-            "initialised {} ({} files created)",
-            home.root().display(),
-            report.created.len()
-        );
-    }
     // Before anything is opened or written: an exposed home is refused as is.
     home.ensure_private()?;
     let config = Config::load(&home.config_path())?;
     let _guard = logging::init_daemon(&config.log.level, &home.logs_dir())?;
     let listen = args.listen.unwrap_or(config.http.listen);
+    let logs_dir = home.logs_dir();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         // Steward is mostly idle; two workers keep memory low and latency fine.
@@ -39,8 +32,19 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
         let stop = daemon::stop_signal()?;
         daemon::boot(home.clone(), config, listen, stop, |bound| {
             // One line on stdout that scripts and tests can wait for.
-            println!("steward {} listening on http://{bound}", crate::VERSION);
-            let _ = std::io::stdout().flush();
+            // Ignored if stdout is gone: the daemon must not stop over its banner.
+            let mut stdout = std::io::stdout();
+            let _ = writeln!(
+                stdout,
+                "steward {} listening on http://{bound}",
+                crate::VERSION
+            );
+            let _ = writeln!(
+                stdout,
+                "logs in {} (`steward logs -f`); runs as they finish: `steward activity -f`; what Steward tells you on the console: `steward outbox -f`",
+                logs_dir.display()
+            );
+            let _ = stdout.flush();
         })
         .await
     })?;

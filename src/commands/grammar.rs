@@ -87,6 +87,8 @@ pub enum Command {
     },
     /// The rest of the last long answer.
     More,
+    /// A one-word near miss of a command ("hepl"): asked back, no model call.
+    DidYouMean(&'static str),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +137,12 @@ pub fn parse(text: &str) -> Parsed {
         {
             let cut = original.len() - rest.len();
             let rest_original = original[cut..].trim_start_matches([',', ':', ' ']);
+            // Bare on/off only after the name: "steward on" unmutes.
+            match rest_original.to_lowercase().as_str() {
+                "on" => return Parsed::Command(Command::Resume),
+                "off" => return Parsed::Command(Command::Pause(None)),
+                _ => {}
+            }
             return match command(rest_original, usize::MAX) {
                 Some(c) => Parsed::Command(c),
                 None => Parsed::Turn(rest_original.to_string()),
@@ -143,8 +151,76 @@ pub fn parse(text: &str) -> Parsed {
     }
     match command(&original, MAX_WORDS) {
         Some(c) => Parsed::Command(c),
-        None => Parsed::Turn(text.trim().to_string()),
+        None => match near_miss(&lower) {
+            Some(word) => Parsed::Command(Command::DidYouMean(word)),
+            None => Parsed::Turn(text.trim().to_string()),
+        },
     }
+}
+
+/// The one-word commands a typo is checked against.
+const COMMAND_WORDS: &[&str] = &[
+    "help",
+    "commands",
+    "ping",
+    "status",
+    "budget",
+    "approvals",
+    "pending",
+    "drafts",
+    "runs",
+    "brief",
+    "today",
+    "profile",
+    "more",
+    "news",
+    "resume",
+    "unmute",
+    "pause",
+    "quiet",
+    "recover",
+];
+
+/// A single word one edit (two for long words) from a command word: a typo,
+/// not a question. Short words and real words near a command ("hello") stay
+/// turns: the distance allowed grows with the length.
+fn near_miss(lower: &str) -> Option<&'static str> {
+    let word = lower.trim();
+    if word.contains(' ') || word.chars().count() < 4 || !word.chars().all(char::is_alphabetic) {
+        return None;
+    }
+    let allowed = if word.chars().count() >= 7 { 2 } else { 1 };
+    COMMAND_WORDS
+        .iter()
+        .map(|c| (*c, edits(word, c)))
+        .filter(|(_, d)| *d > 0 && *d <= allowed)
+        .min_by_key(|(_, d)| *d)
+        .map(|(c, _)| c)
+}
+
+/// Optimal-string-alignment distance: insertions, deletions, substitutions
+/// and swaps of two neighbours each count one ("hepl" is one from "help").
+fn edits(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 fn command(original: &str, max_words: usize) -> Option<Command> {
@@ -204,7 +280,22 @@ fn control(w: &[&str], orig: &[&str]) -> Option<Command> {
         ["resume"] | ["unmute"] | ["wake", "up"] => Resume,
         ["yes" | "y" | "yep" | "save" | "👍"] => Answer(true),
         ["no" | "n" | "nope" | "don't" | "👎"] => Answer(false),
-        ["pause" | "mute" | "quiet" | "hush"] | ["stop", "replying"] => Pause(None),
+        // `quiet` is the timed one: 2 h alone, a bare number is hours, 15 min to 24 h.
+        ["quiet"] => Pause(Some(quiet_for(QUIET_DEFAULT_MINUTES))),
+        ["quiet", "off"] | ["loud"] => Resume,
+        ["quiet", n] if n.parse::<f64>().is_ok_and(|h| h.is_finite() && h > 0.0) => {
+            let hours: f64 = n.parse().ok()?;
+            Pause(Some(quiet_for((hours * 60.0).round() as i64)))
+        }
+        ["quiet", rest @ ..]
+            if duration::parse(rest).is_some_and(|s| matches!(s, Span::For(_))) =>
+        {
+            match duration::parse(rest)? {
+                Span::For(d) => Pause(Some(quiet_for(d.as_mins()))),
+                other => Pause(Some(other)),
+            }
+        }
+        ["pause" | "mute" | "hush"] | ["stop", "replying"] => Pause(None),
         ["pause" | "mute" | "quiet" | "hush", rest @ ..] => match duration::parse(rest) {
             Some(span) => Pause(Some(span)),
             None => contact_pause(rest, &orig[1..])?,
@@ -216,6 +307,14 @@ fn control(w: &[&str], orig: &[&str]) -> Option<Command> {
         },
         _ => return None,
     })
+}
+
+/// `quiet` with no span lasts this long.
+const QUIET_DEFAULT_MINUTES: i64 = 120;
+
+/// A `quiet` span, clamped to 15 minutes .. 24 hours.
+fn quiet_for(minutes: i64) -> Span {
+    Span::For(SignedDuration::from_mins(minutes.clamp(15, 24 * 60)))
 }
 
 /// "pause Ann", "pause Ann for 1h", "mute Ann Lee until 9am".
@@ -423,6 +522,10 @@ fn teaching(lower: &str, w: &[&str], orig: &[&str]) -> Option<Command> {
             let n = prefix.split_whitespace().count();
             return Some(Command::Remind(orig[n..].join(" ")));
         }
+    }
+    // "remind me on friday to pay rent": the time first, `when` takes it off.
+    if lower.starts_with("remind me ") && w.iter().skip(2).any(|x| *x == "to") {
+        return Some(Command::Remind(orig[2..].join(" ")));
     }
     // "remember Ann's birthday is 1990-04-02"
     if w.first() == Some(&"remember") {

@@ -11,6 +11,7 @@ mod show;
 mod switches;
 pub mod teach;
 mod turn;
+pub mod when;
 
 use serde::{Deserialize, Serialize};
 
@@ -51,8 +52,12 @@ pub struct Reply {
     pub reply: String,
     /// The run that delivered the reply (its receipt covers it).
     pub run_id: Option<String>,
-    /// `command` or `turn`.
+    /// `command`, `turn`, or `ignored` (a blank message: no reply, no run).
     pub kind: String,
+    /// The turn did not get its answer (the model failed or was refused):
+    /// `say` exits non-zero on it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub failed: bool,
 }
 
 impl Owner {
@@ -65,6 +70,15 @@ impl Owner {
         if !self.pipeline().is_owner(&msg.actor) {
             return Err(CommandError::NotOwner(msg.actor.to_string()));
         }
+        // A blank line (a stray Enter, a sticker's empty text) asks nothing.
+        if msg.text.trim().is_empty() {
+            return Ok(Reply {
+                reply: String::new(),
+                run_id: None,
+                kind: "ignored".into(),
+                failed: false,
+            });
+        }
         match grammar::parse(&msg.text) {
             Parsed::Command(cmd) => {
                 let text = self.execute(cmd, &msg).await?;
@@ -73,6 +87,7 @@ impl Owner {
                     reply: text,
                     run_id,
                     kind: "command".into(),
+                    failed: false,
                 })
             }
             Parsed::Turn(text) => self.turn(&msg, &text).await,
@@ -89,6 +104,9 @@ impl Owner {
         let until = |span: Span| span.resolve(&now_ts.to_zoned(tz.clone())).as_millisecond();
         match cmd {
             Command::Help => Ok(views::HELP.to_string()),
+            Command::DidYouMean(word) => Ok(format!(
+                "🤔 did you mean `{word}`? (`help` lists every command)"
+            )),
             Command::Ping => Ok(self.ping()),
             Command::Status => self.status(now).await,
             Command::Budget => self.budget().await,

@@ -184,8 +184,16 @@ pub fn remind(
     now_ms: i64,
     tz: &jiff::tz::TimeZone,
 ) -> rusqlite::Result<String> {
-    // The concierge's first nudge comes 45 minutes after capture.
-    let next = now_ms + 45 * 60_000;
+    // At the time asked ("at 6pm", "tomorrow", "on friday"); with none, the
+    // concierge's first nudge comes 45 minutes after capture.
+    let (task, when) = super::when::split(title);
+    let title = task.as_str();
+    let next = match when {
+        Some(w) => jiff::Timestamp::from_millisecond(now_ms)
+            .map(|now| w.resolve(now, tz).as_millisecond())
+            .unwrap_or(now_ms + 45 * 60_000),
+        None => now_ms + 45 * 60_000,
+    };
     conn.execute(
         "INSERT INTO commitments (title, source, next_nudge_ms, created_ms) VALUES (?1, 'owner', ?2, ?3)",
         rusqlite::params![title, next, now_ms],

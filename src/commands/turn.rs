@@ -47,6 +47,7 @@ impl Owner {
                 reply,
                 run_id: Some(out.run_id),
                 kind: "turn".into(),
+                failed: false,
             });
         }
         let reason = out
@@ -61,6 +62,7 @@ impl Owner {
             reply: text,
             run_id,
             kind: "turn".into(),
+            failed: true,
         })
     }
 

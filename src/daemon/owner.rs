@@ -185,7 +185,7 @@ pub fn contacts(
                     }
                     let now = jiff::Timestamp::now().to_zoned(owner.tz());
                     match assistant.on_inbound(&msg, &now).await {
-                        Ok(outcome) => tracing::info!(?outcome, channel = %msg.channel, "contact message handled"),
+                        Ok(outcome) => tracing::info!(channel = %msg.channel, "contact message: {}", outcome.summary()),
                         Err(e) => tracing::warn!(error = %e, "the contact assistant failed on a message"),
                     }
                 }

@@ -73,6 +73,11 @@ pub async fn post(
     match accept(&state, &headers, &body).await {
         Ok((id, device, signal)) => {
             let fired = fire_nano_agents(&state, id, &device, &signal).await;
+            tracing::info!(
+                "signal {} from device {device}: {} run(s)",
+                signal.kind,
+                fired.len()
+            );
             (
                 StatusCode::OK,
                 Json(json!({ "ok": true, "id": id, "runs": fired })),

@@ -21,7 +21,9 @@ pub use limits::CallLimits;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
-    #[error("no model for capability `{0}`: add one under `models:` in steward.yaml")]
+    #[error(
+        "no model for capability `{0}`: add one under `models:` in steward.yaml, then `steward restart` (a running daemon reads it at start)"
+    )]
     NoModel(String),
     #[error(
         "capability `{cap}` names {target:?}; write it as provider/model with a provider under models.providers"
@@ -409,7 +411,11 @@ impl Router {
         )
         .await
         .unwrap_or_else(|_| {
-            tracing::warn!(capability, deadline = ?limits.deadline, "model call cancelled at its deadline");
+            tracing::warn!(
+                capability,
+                deadline_seconds = limits.deadline.as_secs(),
+                "model call cancelled at its deadline"
+            );
             Err(LlmError::Deadline {
                 cap: capability.to_string(),
                 seconds: limits.deadline.as_secs(),

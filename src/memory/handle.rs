@@ -156,10 +156,19 @@ impl Canonicalizer {
         let parsed = if plus {
             phonenumber::parse(None, raw).ok()
         } else {
-            phonenumber::parse(self.region, raw)
-                .ok()
-                // "15125551234": a full number written without '+'.
-                .or_else(|| phonenumber::parse(None, format!("+{digits}")).ok())
+            // "919493678486" parses in the US as +1 919-493-678486, which
+            // is no valid number: digits that are not a valid number in the
+            // owner's region are tried as international ones first.
+            let local = phonenumber::parse(self.region, raw).ok();
+            let international = || phonenumber::parse(None, format!("+{digits}")).ok();
+            match local {
+                Some(n) if phonenumber::is_valid(&n) => Some(n),
+                local => international()
+                    .filter(phonenumber::is_valid)
+                    .or(local)
+                    // "15125551234": a full number written without '+'.
+                    .or_else(international),
+            }
         };
         match parsed {
             Some(n) => Some(Handle::new(
@@ -195,6 +204,22 @@ fn email(raw: &str) -> Option<Handle> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_bare_international_number_is_not_a_us_number() {
+        let c = super::Canonicalizer::new("US");
+        assert_eq!(
+            c.canonicalize("919493678486").as_str(),
+            "phone:+919493678486"
+        );
+        // A valid US number without + stays in the owner's region.
+        assert_eq!(c.canonicalize("5125551234").as_str(), "phone:+15125551234");
+        assert_eq!(c.canonicalize("15125551234").as_str(), "phone:+15125551234");
+        assert_eq!(
+            c.canonicalize("(512) 555-1234").as_str(),
+            "phone:+15125551234"
+        );
+    }
+
     use super::*;
 
     #[test]

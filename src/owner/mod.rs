@@ -110,7 +110,7 @@ impl Owner {
             })
             .await?;
         if out.status != RunStatus::Succeeded {
-            tracing::warn!(run = %out.run_id, reason = ?out.reason, "the reply to the owner was not delivered");
+            tracing::warn!(run = %out.run_id, reason = out.reason.as_deref().unwrap_or("none"), "the reply to the owner was not delivered");
         }
         Ok(Some(out.run_id))
     }

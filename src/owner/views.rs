@@ -76,7 +76,23 @@ pub fn display_name(conn: &Connection, channel: &str, to: &str) -> String {
         .ok()
         .flatten()
     };
-    by_handle.or_else(by_chat).unwrap_or_else(|| to.to_string())
+    let named = |n: &String| !n.trim().is_empty();
+    by_handle
+        .filter(named)
+        .or_else(|| by_chat().filter(named))
+        .unwrap_or_else(|| formatted(to))
+}
+
+/// Someone memory has no name for, as the owner reads a number
+/// ("+1 512-555-1234"); anything that is not a number as given.
+fn formatted(to: &str) -> String {
+    let raw = to.strip_prefix("phone:").unwrap_or(to);
+    match phonenumber::parse(None, raw) {
+        Ok(n) if raw.starts_with('+') => phonenumber::format(&n)
+            .mode(phonenumber::Mode::International)
+            .to_string(),
+        _ => raw.to_string(),
+    }
 }
 
 pub fn pending(conn: &Connection, now_ms: i64) -> rusqlite::Result<Vec<confirm::Pending>> {
@@ -337,4 +353,22 @@ pub fn news(conn: &Connection, filter: Option<&str>, now_ms: i64) -> rusqlite::R
         out.push_str(&format!("{} · {title} ({source}) {url}\n", i + 1));
     }
     Ok(out.trim_end().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_contact_without_a_name_is_shown_by_their_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::store::open_writer(&dir.path().join("s.db")).unwrap();
+        conn.execute_batch(
+            "INSERT INTO people (id, name, is_owner, created_at) VALUES ('p1', '', 0, 'now');
+             INSERT INTO handles (handle, person_id, source, first_seen)
+               VALUES ('phone:+15125551234', 'p1', 'test', 'now');",
+        )
+        .unwrap();
+        let shown = super::display_name(&conn, "imessage", "+15125551234");
+        assert_eq!(shown, "+1 512-555-1234");
+        assert_eq!(super::display_name(&conn, "email", "a@b.c"), "a@b.c");
+    }
 }

@@ -67,30 +67,47 @@ pub fn reserve(
     let global = usage(conn, GLOBAL, day)?;
     let f = forecast.micros();
     let usd = |m: i64| format!("${:.4}", Usd::from_micros(m).dollars());
+    // Where each cap is raised: the key in the agent's own file (a shipped
+    // agent is changed by copying it into <home>/agents/).
+    let raise = |key: &str| {
+        let file = spec.file.display();
+        if spec.file.is_absolute() {
+            format!("; raise budget.{key} in {file}")
+        } else {
+            format!(
+                "; raise budget.{key} in {file} (copy it into your Steward home's agents/ folder and edit it there)"
+            )
+        }
+    };
 
     let mut soft = Vec::new();
     // In the reference's order: per run, per day, runs per day; then the global cap.
     if f > b.max_cost_usd_per_run.micros() {
         soft.push(format!(
-            "{}: forecast {} is over the per-run cap {}",
+            "{}: forecast {} is over the per-run cap {}{}",
             spec.name,
             usd(f),
-            usd(b.max_cost_usd_per_run.micros())
+            usd(b.max_cost_usd_per_run.micros()),
+            raise("maxCostUsdPerRun")
         ));
     }
     if agent.spent + agent.reserved + f > b.max_cost_usd_per_day.micros() {
         soft.push(format!(
-            "{}: {} spent or reserved today plus {} would pass the daily cap {}",
+            "{}: {} spent or reserved today plus {} would pass the daily cap {}{}",
             spec.name,
             usd(agent.spent + agent.reserved),
             usd(f),
-            usd(b.max_cost_usd_per_day.micros())
+            usd(b.max_cost_usd_per_day.micros()),
+            raise("maxCostUsdPerDay")
         ));
     }
     if agent.runs >= i64::from(b.max_runs_per_day) {
         soft.push(format!(
-            "{}: {} runs today reached the cap of {}",
-            spec.name, agent.runs, b.max_runs_per_day
+            "{}: {} runs today reached the cap of {}{}",
+            spec.name,
+            agent.runs,
+            b.max_runs_per_day,
+            raise("maxRunsPerDay")
         ));
     }
     if b.hard_fail && !soft.is_empty() {
@@ -102,7 +119,7 @@ pub fn reserve(
     if global.spent + global.reserved + f > global_cap.micros() {
         return Ok(Admission::Refused {
             reason: format!(
-                "global budget limit reached: {} spent or reserved today plus {} would pass budget.maxCostUsdPerDay {}",
+                "global budget limit reached: {} spent or reserved today plus {} would pass budget.maxCostUsdPerDay {} in steward.yaml",
                 usd(global.spent + global.reserved),
                 usd(f),
                 usd(global_cap.micros())

@@ -65,6 +65,19 @@ impl Delivery {
     }
 }
 
+/// The name memory has for the contact at `to` (as the bridge addresses
+/// them: a number, an address), if any.
+fn contact_name(conn: &Connection, to: &str) -> rusqlite::Result<Option<String>> {
+    use rusqlite::OptionalExtension;
+    conn.query_row(
+        "SELECT p.name FROM handles h JOIN people p ON p.id = h.person_id
+         WHERE h.handle IN (?1, 'phone:' || ?1, 'email:' || lower(?1)) AND p.name <> ''",
+        [to],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
 /// The latest attempt of a step: `(attempt, state)`.
 fn latest_attempt(
     conn: &Connection,
@@ -524,6 +537,7 @@ impl Pipeline {
     ) -> Result<Next, PipelineError> {
         let (k, kind, target) = (key.clone(), effect.kind(), delivery.target());
         let ok = result.is_ok();
+        let failure = result.as_ref().err().cloned();
         self.store
             .write(move |c| {
                 let tx = c.transaction()?;
@@ -552,7 +566,35 @@ impl Pipeline {
         if ok {
             self.inner.fault.point("step.done");
         }
+        self.log_send(key, delivery, failure).await;
         Ok(Next::Done)
+    }
+
+    /// One readable line per send: the channel and who it reached by name
+    /// (their number when memory has none), never the message's text.
+    async fn log_send(&self, key: &StepKey, delivery: &Delivery, failure: Option<String>) {
+        let who = match delivery {
+            Delivery::Contact(send) => {
+                let to = send.to().to_string();
+                let lookup = to.clone();
+                self.store
+                    .read(move |c| Ok(contact_name(c, &lookup)?))
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or(to)
+            }
+            Delivery::Owner(_) => "the owner".to_string(),
+            Delivery::Model { .. } | Delivery::Forward { .. } => return,
+        };
+        let channel = delivery.channel();
+        match failure {
+            None => tracing::info!("sent on {channel} to {who} (run {})", key.run_id),
+            Some(e) => tracing::warn!(
+                "send on {channel} to {who} failed (run {}): {e}",
+                key.run_id
+            ),
+        }
     }
 
     async fn failed_step(&self, run_id: &str) -> Result<Option<String>, PipelineError> {

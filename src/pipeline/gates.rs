@@ -219,7 +219,7 @@ pub fn check_models(
         ))
     } else {
         Err(format!(
-            "no model for capability `{cap}`: add one under `models:` in steward.yaml"
+            "no model for capability `{cap}`: add one under `models:` in steward.yaml, then `steward restart` (a running daemon reads it at start)"
         ))
     }
 }

@@ -116,6 +116,16 @@ pub fn finish(
         params![run.id, status.as_str(), reason, actual_micros, now],
     )?;
     let cost = Usd::from_micros(actual_micros).dollars();
+    // One readable line per run; the reason is Steward's own words (a gate's
+    // refusal, an error), never a message's text.
+    let why = reason.map(|r| format!(": {r}")).unwrap_or_default();
+    tracing::info!(
+        "run {} {} ({}) {} ${cost:.4}{why}",
+        run.id,
+        run.agent,
+        run.trigger,
+        status.as_str()
+    );
     journal::append(
         conn,
         &run.id,

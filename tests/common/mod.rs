@@ -56,6 +56,14 @@ impl TestHome {
         finish_within(&mut self.cmd(args), limit)
     }
 
+    /// `steward init` unless the home is there already.
+    pub fn init_if_missing(&self) {
+        if !self.path.join("steward.yaml").exists() {
+            let out = self.run(&["init"]);
+            assert!(out.status.success(), "{}", stderr(&out));
+        }
+    }
+
     pub fn file(&self, rel: &str) -> PathBuf {
         self.path.join(rel)
     }
@@ -65,7 +73,9 @@ impl TestHome {
         self.up_with(&["--listen", "127.0.0.1:0"])
     }
 
+    /// `up` runs on an existing home only (issue 18); this makes one first.
     pub fn up_with(&self, extra: &[&str]) -> Daemon {
+        self.init_if_missing();
         let mut args = vec!["up"];
         args.extend_from_slice(extra);
         start(self.cmd(&args))

@@ -119,7 +119,7 @@ impl Sender {
         match self.run(text, target) {
             Err(SendError::NotFound(_)) if target.direct_participant().is_some() => {
                 let participant = target.direct_participant().expect("checked");
-                tracing::info!(target = ?target, "chat id not found; retrying as its participant");
+                tracing::info!("chat id not found; retrying as its participant");
                 self.run(text, &participant)
             }
             other => other,

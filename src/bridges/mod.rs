@@ -14,6 +14,7 @@ pub mod email;
 pub mod factory;
 pub mod imessage;
 pub mod ledger;
+pub mod whatsapp;
 
 use std::future::Future;
 

@@ -1,0 +1,117 @@
+//! `cargo bench --bench whatsapp`: `import whatsapp` of a generated group
+//! export (Android, 24 h, day first; 30 senders by name and by number, one in
+//! eight messages multi-line, media, system lines), read + parse + store,
+//! lines/s against the 100,000. `STEWARD_BENCH_LINES` sets the number
+//! of physical lines (default 200,000); a second run of the same file measures
+//! the idempotent re-import.
+
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use steward::bridges::whatsapp::import::{self, WhatsappImport};
+use steward::memory::Canonicalizer;
+
+/// A deterministic pseudo-random stream (no dependency, same file every run).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}
+
+const WORDS: &[&str] = &[
+    "dinner", "friday", "climb", "rope", "thanks", "haha", "the", "a", "we", "should", "see",
+    "tomorrow", "please", "ok", "soon", "running", "late", "👍", "café", "crag",
+];
+
+fn export(lines: usize) -> String {
+    let mut rng = Lcg(7);
+    let mut s = String::with_capacity(lines * 60);
+    let mut n = 0;
+    let mut minute = 0u64;
+    s.push_str("01/01/2024, 09:00 - Messages and calls are end-to-end encrypted. No one outside of this chat, not even WhatsApp, can read or listen to them. Tap to learn more.\n");
+    n += 1;
+    while n < lines {
+        minute += rng.next() % 3;
+        let day = 1 + (minute / 1440) % 28;
+        let month = 1 + (minute / (1440 * 28)) % 12;
+        let year = 2024 + minute / (1440 * 28 * 12);
+        let (h, m) = ((minute / 60) % 24, minute % 60);
+        let who = rng.next() % 30;
+        let sender = match who {
+            0 => "Priya".to_string(),
+            1..=9 => format!("\u{202a}+1 512-555-{:04}\u{202c}", 1000 + who),
+            _ => format!("Friend {who}"),
+        };
+        let _ = write!(s, "{day:02}/{month:02}/{year}, {h:02}:{m:02} - ");
+        match rng.next() % 40 {
+            0 => s.push_str("Priya added Friend 12\n"),
+            1 => {
+                let _ = writeln!(s, "{sender}: <Media omitted>");
+            }
+            _ => {
+                let _ = write!(s, "{sender}: ");
+                for _ in 0..(2 + rng.next() % 10) {
+                    s.push_str(WORDS[(rng.next() as usize) % WORDS.len()]);
+                    s.push(' ');
+                }
+                s.push('\n');
+                if rng.next().is_multiple_of(8) && n + 1 < lines {
+                    s.push_str("and another line of it\n");
+                    n += 1;
+                }
+            }
+        }
+        n += 1;
+    }
+    s
+}
+
+fn main() {
+    let lines: usize = std::env::var("STEWARD_BENCH_LINES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("WhatsApp Chat with Climbing.txt");
+    std::fs::write(&file, export(lines)).unwrap();
+    let mb = std::fs::metadata(&file).unwrap().len() as f64 / 1e6;
+    let mut conn = steward::store::open_writer(&dir.path().join("steward.db")).unwrap();
+    let zone = jiff::tz::TimeZone::get("Europe/London").unwrap();
+    let mut run = |label: &str| {
+        let started = Instant::now();
+        let export = import::read(&file, None, None).unwrap();
+        let parsed_in = started.elapsed();
+        let owner = import::owner_sender(&export.parsed.lines, None, "Priya").unwrap();
+        let tx = conn.transaction().unwrap();
+        let mut ingest =
+            WhatsappImport::new(&tx, Canonicalizer::new("US"), Some("Priya"), &[], owner).unwrap();
+        tx.commit().unwrap();
+        let counts = import::import(&mut conn, &mut ingest, &export, &zone, |_, _| {}).unwrap();
+        let took = started.elapsed();
+        assert_eq!(counts.lines as usize, lines, "{counts:?}");
+        println!(
+            "| {label} | {:.2} s (parse {:.2} s) | {:.0} lines/s | {} new, {} known, {} skipped |",
+            took.as_secs_f64(),
+            parsed_in.as_secs_f64(),
+            lines as f64 / took.as_secs_f64(),
+            counts.messages,
+            counts.already_known,
+            counts.skipped
+        );
+        took
+    };
+    println!("{lines} lines, {mb:.1} MB; target ≥ 100,000 lines/s");
+    println!("| run | wall | rate | counts |");
+    println!("|---|---|---|---|");
+    let first = run("first import");
+    run("re-import (idempotent)");
+    let rate = lines as f64 / first.as_secs_f64();
+    if rate < 100_000.0 {
+        println!("BELOW TARGET: {rate:.0} lines/s");
+    }
+}

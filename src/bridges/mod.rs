@@ -100,6 +100,7 @@ pub enum Bridge {
     Console(console::ConsoleBridge),
     Imessage(imessage::outbound::ImessageOutbound),
     Email(email::outbound::EmailOutbound),
+    Whatsapp(whatsapp::cloud::outbound::WhatsappCloud),
 }
 
 macro_rules! each {
@@ -108,6 +109,7 @@ macro_rules! each {
             Bridge::Console($b) => $e,
             Bridge::Imessage($b) => $e,
             Bridge::Email($b) => $e,
+            Bridge::Whatsapp($b) => $e,
         }
     };
 }

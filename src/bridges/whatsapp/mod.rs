@@ -1,6 +1,8 @@
 //! WhatsApp. `export.rs` parses the "Export chat" text and `import.rs` stores it
-//! as history (`steward import whatsapp`).
+//! as history (`steward import whatsapp`); `cloud/` is the Cloud API bridge
+//! (webhook in, Graph API out) for a business number.
 
+pub mod cloud;
 pub mod export;
 pub mod import;
 

@@ -95,9 +95,8 @@ fn outbox(home: &TestHome) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn a_whatsapp_dm_from_ann_becomes_one_send_after_1_send() {
-    let graph = Graph::start();
+/// A home whose WhatsApp bridge points at `graph`, with a model double for drafts.
+fn home_for(graph: &Graph) -> TestHome {
     let model = common::lantern::serve_in_thread(
         axum::Router::new().route("/v1/chat/completions", axum::routing::post(chat)),
     );
@@ -112,6 +111,70 @@ fn a_whatsapp_dm_from_ann_becomes_one_send_after_1_send() {
         ),
     )
     .unwrap();
+    home
+}
+
+/// Ann's signed DM, then the draft's prompt in the owner's channel.
+fn ann_writes_and_is_drafted(home: &TestHome, d: &common::Daemon) -> String {
+    let now = jiff::Timestamp::now().as_second();
+    let body = graph::inbound(
+        ANN,
+        "Ann Lee",
+        "wamid.ann1",
+        "are we still on for friday?",
+        now,
+    )
+    .to_string();
+    let r = post(
+        d,
+        &body,
+        Some(&sign(APP_SECRET.as_bytes(), body.as_bytes())),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        wait_until(Duration::from_secs(20), || outbox(home)
+            .iter()
+            .any(|t| t.starts_with("✍️"))),
+        "a draft reached the owner: {:?}\n{}",
+        outbox(home),
+        d.log.lock().unwrap()
+    );
+    outbox(home)
+        .into_iter()
+        .find(|t| t.starts_with("✍️"))
+        .unwrap()
+}
+
+#[test]
+fn killed_after_the_graph_api_accepted_never_sends_twice_and_tells_the_owner() {
+    let graph = Graph::start();
+    let home = home_for(&graph);
+    let mut cmd = home.cmd(&["up", "--listen", "127.0.0.1:0"]);
+    cmd.env("STEWARD_FAULT", "crash-after:whatsapp.accepted");
+    let mut d = common::start(cmd);
+    ann_writes_and_is_drafted(&home, &d);
+    let _ = home.run(&["say", "1 send", "--json"]);
+    assert!(
+        d.wait_for_exit(Duration::from_secs(20)).is_some(),
+        "the daemon crashed after the send"
+    );
+    assert_eq!(graph.accepted().len(), 1);
+    let _d = home.up();
+    assert!(
+        wait_until(Duration::from_secs(20), || outbox(&home).iter().any(|t| t
+            .starts_with("⚠️")
+            && t.contains("may or may not have gone out"))),
+        "the owner is told the send is uncertain: {:?}",
+        outbox(&home)
+    );
+    assert_eq!(graph.accepted().len(), 1, "one send, not two");
+    assert_eq!(graph.requests().len(), 1);
+}
+
+#[test]
+fn a_whatsapp_dm_from_ann_becomes_one_send_after_1_send() {
+    let graph = Graph::start();
+    let home = home_for(&graph);
     let d = home.up();
 
     // Meta's handshake.

@@ -472,6 +472,30 @@ async fn outside_the_24_hour_window_free_text_is_refused_and_never_attempted() {
 }
 
 #[test]
+fn doctor_asks_the_graph_api_for_the_number() {
+    let graph = Graph::start();
+    let home = home_for(&graph);
+    let check = |home: &TestHome| {
+        let out = home.run(&["doctor", "--json"]);
+        let report = json(&out);
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "whatsapp")
+            .cloned()
+            .unwrap_or_else(|| panic!("{report}"))
+    };
+    let c = check(&home);
+    assert_eq!(c["status"], "ok", "{c}");
+    assert!(c["detail"].to_string().contains("+1 555-078-3881"), "{c}");
+    std::fs::write(home.user_home.join("wa-token"), "expired").unwrap();
+    let c = check(&home);
+    assert_eq!(c["status"], "fail", "{c}");
+    assert!(c.to_string().contains("Invalid OAuth access token"), "{c}");
+}
+
+#[test]
 fn whatsapp_is_not_an_owner_channel_and_the_mode_is_cloud() {
     let path = Path::new("steward.yaml");
     let e = Config::parse("owner:\n  channels: [whatsapp, console]\n", path).unwrap_err();

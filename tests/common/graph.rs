@@ -41,6 +41,7 @@ impl Graph {
         let inner = Inner::default();
         let app = axum::Router::new()
             .route("/{version}/{phone}/messages", axum::routing::post(send))
+            .route("/{version}/{phone}", axum::routing::get(number))
             .with_state(inner.clone());
         let url = super::lantern::serve_in_thread(app);
         Graph { url, inner }
@@ -121,6 +122,30 @@ async fn send(
         "messages": [{"id": format!("wamid.HBgLMTUxMjU1NTEyMzQVAgARGBI{n:04}")}],
     }))
     .into_response()
+}
+
+/// `GET /{version}/{phoneNumberId}?fields=…`: the number's fields.
+async fn number(Path((version, phone)): Path<(String, String)>, headers: HeaderMap) -> Response {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if auth != format!("Bearer {TOKEN}") {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(error(190, "Invalid OAuth access token.")),
+        )
+            .into_response();
+    }
+    if version != VERSION || phone != PHONE_NUMBER_ID {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(error(100, "Unsupported get request.")),
+        )
+            .into_response();
+    }
+    Json(json!({"display_phone_number": "+1 555-078-3881", "verified_name": "Priya Test", "id": PHONE_NUMBER_ID}))
+        .into_response()
 }
 
 /// A webhook delivery as Meta sends it: one text message from `wa_id`.

@@ -20,7 +20,7 @@ pub const ATTEMPTS: u32 = 4;
 #[derive(Debug, thiserror::Error)]
 pub enum GraphError {
     /// Certainly not sent.
-    #[error("the Graph API refused the message ({status}): {detail}")]
+    #[error("the Graph API refused the request ({status}): {detail}")]
     Refused { status: u16, detail: String },
     /// Certainly not sent: the server could not be reached.
     #[error("cannot reach the Graph API at {url}: {detail}")]
@@ -56,6 +56,37 @@ impl Graph {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// `doctor`'s round trip: `GET {apiUrl}/{version}/{phoneNumberId}` with the
+    /// token; the number and its verified name as Meta knows them.
+    pub async fn probe(&self, token: &str) -> Result<String, GraphError> {
+        let url = self.url.trim_end_matches("/messages");
+        let resp = self
+            .http
+            .get(format!("{url}?fields=display_phone_number,verified_name"))
+            .bearer_auth(token)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .map_err(|e| GraphError::Unreachable {
+                url: url.to_string(),
+                detail: e.to_string(),
+            })?;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        if !status.is_success() {
+            return Err(GraphError::Refused {
+                status: status.as_u16(),
+                detail: error_detail(&text),
+            });
+        }
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        Ok(format!(
+            "{} ({})",
+            v["display_phone_number"].as_str().unwrap_or("?"),
+            v["verified_name"].as_str().unwrap_or("no verified name")
+        ))
     }
 
     /// Send `text` to `to` (digits of the E.164 number); the wamid.

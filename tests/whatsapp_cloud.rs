@@ -159,7 +159,7 @@ fn killed_after_the_graph_api_accepted_never_sends_twice_and_tells_the_owner() {
         "the daemon crashed after the send"
     );
     assert_eq!(graph.accepted().len(), 1);
-    let _d = home.up();
+    let d = home.up();
     assert!(
         wait_until(Duration::from_secs(20), || outbox(&home).iter().any(|t| t
             .starts_with("⚠️")
@@ -169,6 +169,35 @@ fn killed_after_the_graph_api_accepted_never_sends_twice_and_tells_the_owner() {
     );
     assert_eq!(graph.accepted().len(), 1, "one send, not two");
     assert_eq!(graph.requests().len(), 1);
+    // Meta's status for it names our step key: the intent is settled as delivered.
+    let key = graph.accepted()[0]["biz_opaque_callback_data"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ledger = || steward::bridges::ledger::read(&home.file("whatsapp/sent.jsonl")).unwrap();
+    assert!(
+        ledger()
+            .iter()
+            .all(|l| l.state == steward::bridges::ledger::State::Intended),
+        "{:?}",
+        ledger()
+    );
+    let st = graph::status(
+        "wamid.HBgLMTUxMjU1NTEyMzQVAgARGBI0001",
+        "delivered",
+        ANN,
+        Some(&key),
+    )
+    .to_string();
+    let r = post(&d, &st, Some(&sign(APP_SECRET.as_bytes(), st.as_bytes())));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        ledger().iter().any(|l| l.key == key
+            && l.state == steward::bridges::ledger::State::Delivered
+            && l.status.as_deref() == Some("delivered")),
+        "{:?}",
+        ledger()
+    );
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The contract every channel's send side keeps, run against each bridge
 //! (console, iMessage through a stand-in osascript, email through real
-//! dovecot + aiosmtpd): a confirmed reply is delivered once per key however
+//! dovecot + aiosmtpd, WhatsApp through a Graph API double): a confirmed reply is delivered once per key however
 //! often the yes is repeated; a new instance of the bridge (a restarted
 //! process) finds the delivery in its ledger; the reader's copy of our own
 //! send is recognised as an echo, once; health names the channel and is up.
@@ -240,4 +240,51 @@ async fn email_keeps_the_contract() {
     };
     contract(dir.path(), store, case).await;
     drop(smtp);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whatsapp_cloud_keeps_the_contract() {
+    use common::graph::{self, Graph};
+    use steward::bridges::whatsapp::cloud::{Webhook, outbound::WhatsappCloud, webhook::sign};
+    let graph = Graph::start();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("steward.db")).unwrap();
+    for (name, value) in [("t", graph::TOKEN), ("s", "app-secret"), ("v", "vt")] {
+        std::fs::write(dir.path().join(name), value).unwrap();
+    }
+    let config: Config = serde_saphyr::from_str(&format!(
+        "owner:\n  name: Priya\nbridges:\n  whatsapp:\n    mode: cloud\n    phoneNumberId: \"{}\"\n\
+         \x20   token: \"file:{}\"\n    appSecret: \"file:{}\"\n    verifyToken: \"file:{}\"\n    apiUrl: \"{}\"\n",
+        graph::PHONE_NUMBER_ID,
+        dir.path().join("t").display(),
+        dir.path().join("s").display(),
+        dir.path().join("v").display(),
+        graph.url,
+    ))
+    .unwrap();
+    // Ann wrote a minute ago (inside the 24-hour window), through the webhook.
+    let (bus, _) = tokio::sync::broadcast::channel(4);
+    let hook = Webhook::new(&config, dir.path(), store.clone(), bus)
+        .unwrap()
+        .unwrap();
+    let now = jiff::Timestamp::now().as_second() - 60;
+    let body = graph::inbound("15125551234", "Ann Lee", "wamid.a1", "are we on?", now).to_string();
+    hook.deliver(body.as_bytes(), Some(&sign(b"app-secret", body.as_bytes())))
+        .await
+        .unwrap();
+    let (root, s) = (dir.path().to_path_buf(), store.clone());
+    let wa = config.bridges.whatsapp.clone().unwrap();
+    let sent = std::sync::Arc::new(graph);
+    let counted = sent.clone();
+    let case = Case {
+        make: Box::new(move || Bridge::Whatsapp(WhatsappCloud::new(&wa, &root, s.clone()))),
+        to: "+15125551234".into(),
+        agent: "whatsapp-assistant",
+        delivered: Box::new(move || counted.accepted().len()),
+        // The Cloud API does not echo our sends as messages; the assistant's
+        // echo ledger entry is what a linked device would read back.
+        echo: Box::new(str::to_string),
+    };
+    contract(dir.path(), store, case).await;
+    drop(sent);
 }

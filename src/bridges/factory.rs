@@ -11,6 +11,7 @@ use tokio::sync::{broadcast, watch};
 use super::console::ConsoleBridge;
 use super::email::outbound::EmailOutbound;
 use super::imessage::outbound::ImessageOutbound;
+use super::whatsapp::cloud::outbound::WhatsappCloud;
 use super::{Bridge, Bridges};
 use crate::config::Config;
 use crate::store::Store;
@@ -40,8 +41,11 @@ pub fn build(home: &Path, config: &Config, store: Store) -> Built {
             Err(e) => tracing::warn!(error = %e, "iMessage sending is unavailable"),
         }
     }
-    if let Some(b) = EmailOutbound::new(config, home, store) {
+    if let Some(b) = EmailOutbound::new(config, home, store.clone()) {
         list.push(Bridge::Email(b));
+    }
+    if let Some(w) = &config.bridges.whatsapp {
+        list.push(Bridge::Whatsapp(WhatsappCloud::new(w, home, store)));
     }
     let owner_channel = owner_channel(&list, &config.owner.channels);
     Built {

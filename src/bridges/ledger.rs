@@ -29,6 +29,9 @@ pub struct Delivery {
     /// Which of the owner's accounts it went out through.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub via: Option<String>,
+    /// What the channel reported since (WhatsApp: `sent`, `delivered`, `read`, `failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
 }
 
 impl Delivery {
@@ -43,6 +46,7 @@ impl Delivery {
             state: State::Delivered,
             id: None,
             via: None,
+            status: None,
         }
     }
 }
@@ -107,6 +111,14 @@ impl Ledger {
     /// Whether `key` was delivered. Blocking.
     pub fn find(&self, key: &str) -> std::io::Result<Option<Delivery>> {
         Ok(self.lookup(key)?.filter(|d| d.state == State::Delivered))
+    }
+
+    /// The newest line whose delivery id is `id` (a status names the message by it). Blocking.
+    pub fn by_id(&self, id: &str) -> std::io::Result<Option<Delivery>> {
+        Ok(read(&self.path)?
+            .into_iter()
+            .rev()
+            .find(|d| d.id.as_deref() == Some(id)))
     }
 
     /// What the ledger knows of `key`: delivered if any line says so, else

@@ -14,6 +14,7 @@ pub mod email;
 pub mod factory;
 pub mod imessage;
 pub mod ledger;
+pub mod whatsapp;
 
 use std::future::Future;
 
@@ -99,6 +100,7 @@ pub enum Bridge {
     Console(console::ConsoleBridge),
     Imessage(imessage::outbound::ImessageOutbound),
     Email(email::outbound::EmailOutbound),
+    Whatsapp(whatsapp::cloud::outbound::WhatsappCloud),
 }
 
 macro_rules! each {
@@ -107,6 +109,7 @@ macro_rules! each {
             Bridge::Console($b) => $e,
             Bridge::Imessage($b) => $e,
             Bridge::Email($b) => $e,
+            Bridge::Whatsapp($b) => $e,
         }
     };
 }

@@ -118,6 +118,7 @@ pub fn checks(home: &Home) -> Vec<Check> {
         check_audit(home),
         check_imessage(config.as_ref().ok()),
         check_email(config.as_ref().ok()),
+        check_whatsapp(config.as_ref().ok()),
         check_models(config.as_ref().ok()),
         check_runtime(config.as_ref().ok()),
         check_profile(home),
@@ -466,6 +467,43 @@ fn check_email(config: Option<&Config>) -> Check {
             failed.join("; "),
             "fix the account in bridges.email.accounts (host, port, user, password reference)",
         )
+    }
+}
+
+/// The Cloud API number answers with the token (the secrets' presence is `secrets`).
+fn check_whatsapp(config: Option<&Config>) -> Check {
+    const NAME: &str = "whatsapp";
+    let Some(w) = config.and_then(|c| c.bridges.whatsapp.as_ref()) else {
+        return Check::ok(NAME, "not configured (bridges.whatsapp)");
+    };
+    let token = match w.token.resolve() {
+        Ok(t) => t,
+        Err(e) => {
+            return Check::bad(
+                NAME,
+                Level::Fail,
+                e.to_string(),
+                w.token.fix("bridges.whatsapp.token"),
+            );
+        }
+    };
+    let rt = match probe_runtime(NAME, "the Graph API") {
+        Ok(rt) => rt,
+        Err(check) => return check,
+    };
+    let graph = crate::bridges::whatsapp::cloud::graph::Graph::new(
+        &w.api_url,
+        &w.api_version,
+        &w.phone_number_id,
+    );
+    match rt.block_on(graph.probe(token.expose())) {
+        Ok(number) => Check::ok(NAME, format!("Cloud API number {number}")),
+        Err(e) => Check::bad(
+            NAME,
+            Level::Fail,
+            e.to_string(),
+            "check bridges.whatsapp.phoneNumberId and that the token has whatsapp_business_messaging (Meta's developer console)",
+        ),
     }
 }
 

@@ -1,8 +1,9 @@
 //! `steward import imessage [--db PATH] [--contacts PATH]... [--json]`: backfill
 //! memory from the Messages and Contacts databases; `steward import mbox FILE
 //! [--json]`: mail from an mbox file; `steward import email --account NAME
-//! [--since 90d] [--json]`: an account's mail over IMAP. Idempotent; history only fills memory and
-//! is never acted on.
+//! [--since 90d] [--json]`: an account's mail over IMAP; `steward import whatsapp FILE [--chat NAME]
+//! [--me NAME] [--date-order dmy|mdy] [--json]`: a WhatsApp chat export. Idempotent; history only
+//! fills memory and is never acted on.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -43,6 +44,23 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A WhatsApp "Export chat" file (.txt or .zip) into memory (idempotent; never acted on).
+    Whatsapp {
+        /// The exported .txt, or the .zip with media (only its text is read).
+        file: PathBuf,
+        /// The chat's name (default: from the file name, "WhatsApp Chat with NAME").
+        #[arg(long)]
+        chat: Option<String>,
+        /// The name your own lines carry in the export (default: owner.name in steward.yaml).
+        #[arg(long)]
+        me: Option<String>,
+        /// Day/month order of the dates, when the file cannot tell: dmy (31/12) or mdy (12/31).
+        #[arg(long, value_name = "dmy|mdy")]
+        date_order: Option<crate::bridges::whatsapp::export::DateOrder>,
+        /// Print the counts as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Mail from an mbox file into memory (idempotent by Message-ID; never acted on).
     Mbox {
         /// The mbox file (Apple Mail, Thunderbird and Google Takeout export it).
@@ -57,6 +75,22 @@ pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
     let (db, contacts, json) = match cmd {
         Command::Imessage { db, contacts, json } => (db, contacts, json),
         Command::Mbox { file, json } => return mbox(home, &file, json),
+        Command::Whatsapp {
+            file,
+            chat,
+            me,
+            date_order,
+            json,
+        } => {
+            return whatsapp(
+                home,
+                &file,
+                chat.as_deref(),
+                me.as_deref(),
+                date_order,
+                json,
+            );
+        }
         Command::Email {
             account,
             since,
@@ -164,6 +198,85 @@ fn mbox(home: &Home, file: &std::path::Path, json: bool) -> anyhow::Result<ExitC
         bar.finish_and_clear();
     }
     report_mail(&counts, &file.display().to_string(), started, json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn whatsapp(
+    home: &Home,
+    file: &std::path::Path,
+    chat: Option<&str>,
+    me: Option<&str>,
+    order: Option<crate::bridges::whatsapp::export::DateOrder>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use crate::bridges::whatsapp::import::{self, WhatsappImport};
+    let started = Instant::now();
+    // Parsed whole before the home or the store is touched: a bad file changes nothing.
+    // Errors the right flag fixes are usage errors (exit 2).
+    let usage = |e: import::ImportError| -> anyhow::Error {
+        if e.wants_flag() {
+            super::UsageError(e.to_string()).into()
+        } else {
+            e.into()
+        }
+    };
+    let export = import::read(file, chat, order).map_err(usage)?;
+    let mut config = if home.is_initialised() {
+        Config::load(&home.config_path())?
+    } else {
+        Config::default()
+    };
+    let owner_sender =
+        import::owner_sender(&export.parsed.lines, me, &config.owner.name).map_err(usage)?;
+    if !home.is_initialised() {
+        home.init()?;
+        config = Config::load(&home.config_path())?;
+    }
+    let mut conn = store::open_writer(&home.db_path())?;
+    let mut ingest = {
+        let tx = conn.transaction()?;
+        let name = Some(config.owner.name.as_str()).filter(|n| !n.is_empty());
+        let canon = Canonicalizer::new(config.owner.region.as_str());
+        let ingest = WhatsappImport::new(
+            &tx,
+            canon,
+            name,
+            &config.owner.handles,
+            owner_sender.clone(),
+        )?;
+        tx.commit()?;
+        ingest
+    };
+    let bar = progress_bar(json, "{bar:40} {pos}/{len} messages  {per_sec}  eta {eta}");
+    let zone = config.owner.timezone.zone();
+    let counts = import::import(&mut conn, &mut ingest, &export, &zone, |done, total| {
+        show(bar.as_ref(), done, total)
+    })?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    if json {
+        let mut v = serde_json::to_value(&counts)?;
+        v["seconds"] = json!((seconds * 1000.0).round() / 1000.0);
+        v["chat"] = json!(export.chat);
+        v["me"] = json!(owner_sender);
+        super::print_json(&v)?;
+    } else {
+        println!(
+            "Imported {} messages from the WhatsApp chat {:?} in {seconds:.1}s: {} new people, {} new chats, {} skipped ({} system lines), {} already known; your lines are {}.",
+            counts.messages,
+            export.chat,
+            counts.people,
+            counts.chats,
+            counts.skipped,
+            counts.system,
+            counts.already_known,
+            owner_sender.map_or("none (you wrote nothing here)".to_string(), |s| format!(
+                "{s:?}"
+            )),
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -221,6 +221,44 @@ pub struct Price {
 pub struct BridgesConfig {
     pub imessage: ImessageConfig,
     pub email: EmailConfig,
+    /// WhatsApp through the Cloud API; off unless configured.
+    pub whatsapp: Option<WhatsappConfig>,
+}
+
+/// `bridges.whatsapp`: a business number on WhatsApp's Cloud API. Meta's
+/// webhook reaches `/v1/whatsapp/webhook` on Steward's listener; sends go to
+/// `{apiUrl}/{apiVersion}/{phoneNumberId}/messages`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct WhatsappConfig {
+    /// `cloud` (the linked-device mode is not built yet).
+    pub mode: WhatsappMode,
+    /// The business phone number's id in the Meta app (not the number itself).
+    pub phone_number_id: String,
+    /// A system-user access token with `whatsapp_business_messaging`.
+    pub token: SecretRef,
+    /// The Meta app's secret: every webhook POST is signed with it.
+    pub app_secret: SecretRef,
+    /// What Meta echoes when the webhook is registered (you choose it).
+    pub verify_token: SecretRef,
+    #[serde(default = "default_graph_url")]
+    pub api_url: String,
+    #[serde(default = "default_graph_version")]
+    pub api_version: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WhatsappMode {
+    Cloud,
+}
+
+fn default_graph_url() -> String {
+    "https://graph.facebook.com".to_string()
+}
+
+fn default_graph_version() -> String {
+    "v21.0".to_string()
 }
 
 /// `bridges.email`: one or more mail accounts, read over IMAP.
@@ -517,6 +555,11 @@ impl Config {
         }
         if let Some(r) = self.runtime.as_ref().and_then(|rt| rt.token.as_ref()) {
             refs.push(("runtime.token".to_string(), r));
+        }
+        if let Some(w) = &self.bridges.whatsapp {
+            refs.push(("bridges.whatsapp.token".to_string(), &w.token));
+            refs.push(("bridges.whatsapp.appSecret".to_string(), &w.app_secret));
+            refs.push(("bridges.whatsapp.verifyToken".to_string(), &w.verify_token));
         }
         refs
     }

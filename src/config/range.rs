@@ -135,6 +135,14 @@ pub const OWNER_CHANNELS: &[&str] = &["imessage", "whatsapp", "telegram", "email
 pub fn owner_channels<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     let v = Vec::<String>::deserialize(d)?;
     for (i, c) in v.iter().enumerate() {
+        if c == "whatsapp" {
+            // The Cloud API sends from a business number: it may write to the
+            // owner's own number only within 24 hours of the owner writing to it,
+            // so a nudge or an approval could not be relied on to arrive.
+            return Err(D::Error::custom(
+                "owner.channels: whatsapp cannot reach you yet: the Cloud API (bridges.whatsapp.mode: cloud) may message your own number only within 24 hours of your last message to the business number, and the linked-device mode that can is not built; list imessage or console",
+            ));
+        }
         if !OWNER_CHANNELS.contains(&c.as_str()) {
             return Err(D::Error::custom(format!(
                 "owner.channels: unknown channel {c:?}; use any of {}",

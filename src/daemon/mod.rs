@@ -104,6 +104,24 @@ fn owner_handles_in_memory(db: &std::path::Path) -> Vec<String> {
     read.unwrap_or_default()
 }
 
+/// Meta's webhook for `bridges.whatsapp`, publishing on the bridges' bus. A
+/// secret that does not resolve leaves it out, with the fix in the log.
+fn whatsapp_webhook(
+    home: &Home,
+    config: &Config,
+    store: &Store,
+    side: &OwnerSide,
+) -> Option<crate::bridges::whatsapp::cloud::Webhook> {
+    use crate::bridges::whatsapp::cloud::Webhook;
+    match Webhook::new(config, home.root(), store.clone(), side.bus.clone()) {
+        Ok(hook) => hook,
+        Err(e) => {
+            tracing::warn!(error = %e, "the WhatsApp webhook is off");
+            None
+        }
+    }
+}
+
 /// A future that resolves on SIGTERM (launchd, systemd) or SIGINT (Ctrl-C).
 /// The handlers are installed now, not on first poll, so a signal that arrives
 /// right after the daemon says it is up still stops it cleanly.
@@ -143,7 +161,9 @@ where
     let (owner, scheduler, owner_side) =
         start_owner_side(&home, &config, &pipeline, &up.store, &resumed).await;
     let on_stop = pipeline.clone();
-    let state = AppState::new(home.clone(), pipeline, owner, scheduler, up.bound, up.token);
+    let whatsapp = whatsapp_webhook(&home, &config, &up.store, &owner_side);
+    let state = AppState::new(home.clone(), pipeline, owner, scheduler, up.bound, up.token)
+        .with_whatsapp(whatsapp);
     let listeners = (up.listener, up.signals_listener);
     let phones = serve(&home, state, up.bound, listeners, stop, ready).await?;
     stop_in_order(pipeline_tasks, phones, owner_side, on_stop).await;

@@ -9,6 +9,7 @@ mod errors;
 mod owner;
 pub mod probe;
 mod signals;
+mod whatsapp;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub started: Instant,
     token: Arc<String>,
     signal_rate: signals::RateLimiter,
+    /// Meta's webhook when `bridges.whatsapp` is configured.
+    pub whatsapp: Option<Arc<crate::bridges::whatsapp::cloud::Webhook>>,
 }
 
 impl AppState {
@@ -64,7 +67,14 @@ impl AppState {
             started: Instant::now(),
             token: Arc::new(token),
             signal_rate: signals::RateLimiter::default(),
+            whatsapp: None,
         }
+    }
+
+    /// Serve Meta's WhatsApp webhook with `hook`.
+    pub fn with_whatsapp(mut self, hook: Option<crate::bridges::whatsapp::cloud::Webhook>) -> Self {
+        self.whatsapp = hook.map(Arc::new);
+        self
     }
 }
 
@@ -92,10 +102,12 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Phones authenticate per device, not with the api-token; 8 KB at most.
+/// Meta's WhatsApp webhook is signed with the app secret instead.
 fn phone_routes() -> Router<AppState> {
     Router::new()
         .route("/v1/signals", axum::routing::post(signals::post))
         .layer(DefaultBodyLimit::max(crate::signals::signal::MAX_BODY))
+        .merge(whatsapp::routes())
 }
 
 /// The phones-only listener (`http.signalsListen`): `POST /v1/signals` and

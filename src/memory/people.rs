@@ -359,6 +359,35 @@ fn ids(conn: &Connection, sql: &str, arg: &str) -> rusqlite::Result<Vec<String>>
     stmt.query_map([arg], |r| r.get(0))?.collect()
 }
 
+/// The one person (not the owner) whose name is `name`, ignoring case; `None`
+/// when nobody or several people are called that.
+pub fn only_named(conn: &Connection, name: &str) -> rusqlite::Result<Option<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM people WHERE is_owner = 0 AND name = ?1 COLLATE NOCASE LIMIT 2",
+    )?;
+    let ids: Vec<String> = stmt
+        .query_map([name.trim()], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(match ids.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    })
+}
+
+/// Give an unowned handle to a known person (a name-only channel handle that
+/// matched them). A handle that already has a person keeps it.
+pub fn add_handle(
+    conn: &Connection,
+    handle: &Handle,
+    person: &str,
+    source: &str,
+) -> rusqlite::Result<()> {
+    if person_for_handle(conn, handle)?.is_none() {
+        insert_handle(conn, handle, person, source)?;
+    }
+    Ok(())
+}
+
 pub fn handles_of(conn: &Connection, id: &str) -> rusqlite::Result<Vec<String>> {
     let mut stmt =
         conn.prepare_cached("SELECT handle FROM handles WHERE person_id = ?1 ORDER BY handle")?;

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 pub mod dovecot;
+pub mod graph;
 pub mod lantern;
 pub mod osascript;
 pub mod smtp;

@@ -14,6 +14,7 @@ pub mod email;
 pub mod factory;
 pub mod imessage;
 pub mod ledger;
+pub mod telegram;
 
 use std::future::Future;
 
@@ -99,6 +100,7 @@ pub enum Bridge {
     Console(console::ConsoleBridge),
     Imessage(imessage::outbound::ImessageOutbound),
     Email(email::outbound::EmailOutbound),
+    Telegram(telegram::outbound::TelegramOutbound),
 }
 
 macro_rules! each {
@@ -107,6 +109,7 @@ macro_rules! each {
             Bridge::Console($b) => $e,
             Bridge::Imessage($b) => $e,
             Bridge::Email($b) => $e,
+            Bridge::Telegram($b) => $e,
         }
     };
 }

@@ -9,6 +9,7 @@ mod errors;
 mod owner;
 pub mod probe;
 mod signals;
+mod telegram;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub started: Instant,
     token: Arc<String>,
     signal_rate: signals::RateLimiter,
+    /// Webhook mode's intake and secret (`POST /v1/telegram/webhook`).
+    telegram: Option<crate::bridges::telegram::Webhook>,
 }
 
 impl AppState {
@@ -64,7 +67,14 @@ impl AppState {
             started: Instant::now(),
             token: Arc::new(token),
             signal_rate: signals::RateLimiter::default(),
+            telegram: None,
         }
+    }
+
+    /// Serve Telegram's webhook posts into this intake.
+    pub fn with_telegram(mut self, hook: Option<crate::bridges::telegram::Webhook>) -> Self {
+        self.telegram = hook;
+        self
     }
 }
 
@@ -83,6 +93,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(phone_routes())
+        .merge(telegram::routes())
         .route("/.well-known/steward-receipts", get(api::receipt_key))
         .merge(api)
         .fallback(not_found)

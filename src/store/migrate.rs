@@ -63,6 +63,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "email_reply",
         sql: include_str!("migrations/0009_email_reply.sql"),
     },
+    Migration {
+        version: 10,
+        name: "telegram",
+        sql: include_str!("migrations/0010_telegram.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

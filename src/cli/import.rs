@@ -1,7 +1,8 @@
 //! `steward import imessage [--db PATH] [--contacts PATH]... [--json]`: backfill
 //! memory from the Messages and Contacts databases; `steward import mbox FILE
 //! [--json]`: mail from an mbox file; `steward import email --account NAME
-//! [--since 90d] [--json]`: an account's mail over IMAP. Idempotent; history only fills memory and
+//! [--since 90d] [--json]`: an account's mail over IMAP; `steward import
+//! telegram result.json [--json]`: Telegram Desktop's export. Idempotent; history only fills memory and
 //! is never acted on.
 
 use std::io::IsTerminal;
@@ -42,6 +43,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Telegram Desktop's JSON export (result.json) into memory (idempotent; never acted on).
+    Telegram {
+        /// The export's result.json (Settings → Advanced → Export Telegram data, JSON).
+        file: PathBuf,
+        /// Print the counts as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Mail from an mbox file into memory (idempotent by Message-ID; never acted on).
     Mbox {
         /// The mbox file (Apple Mail, Thunderbird and Google Takeout export it).
@@ -56,6 +65,7 @@ pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
     let (db, contacts, json) = match cmd {
         Command::Imessage { db, contacts, json } => (db, contacts, json),
         Command::Mbox { file, json } => return mbox(home, &file, json),
+        Command::Telegram { file, json } => return telegram(home, &file, json),
         Command::Email {
             account,
             since,
@@ -169,6 +179,43 @@ fn mbox(home: &Home, file: &std::path::Path, json: bool) -> anyhow::Result<ExitC
         bar.finish_and_clear();
     }
     report_mail(&counts, &file.display().to_string(), started, json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn telegram(home: &Home, file: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
+    use crate::bridges::telegram::export;
+    if !home.is_initialised() {
+        home.init()?;
+    }
+    let config = Config::load(&home.config_path())?;
+    let started = Instant::now();
+    let mut conn = store::open_writer(&home.db_path())?;
+    let canon = Canonicalizer::new(config.owner.region.as_str());
+    let name = Some(config.owner.name.as_str()).filter(|n| !n.is_empty());
+    let owner_user = config.bridges.telegram.as_ref().map(|t| t.owner_user_id);
+    let bar = progress_bar(json, "{bar:40} {pos}/{len} messages  {per_sec}  eta {eta}");
+    let counts = export::import(&mut conn, &canon, name, owner_user, file, |done, total| {
+        show(bar.as_ref(), done, total)
+    })?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    if json {
+        let mut v = serde_json::to_value(&counts)?;
+        v["seconds"] = json!((seconds * 1000.0).round() / 1000.0);
+        super::print_json(&v)?;
+    } else {
+        println!(
+            "Imported {} Telegram messages from {} in {seconds:.1}s: {} new people, {} new chats, {} skipped (service lines and the like), {} already known.",
+            counts.messages,
+            file.display(),
+            counts.people,
+            counts.chats,
+            counts.skipped,
+            counts.already_known
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

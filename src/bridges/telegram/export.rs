@@ -288,8 +288,9 @@ impl Run<'_> {
             if let Some(p) = &counterpart {
                 messages::add_member(&tx, chat_row, p)?;
             }
+            let with = counterpart.as_deref().zip(other);
             for m in batch {
-                self.message(&tx, m, chat_row, &external, counterpart.as_deref())?;
+                self.message(&tx, m, chat_row, &external, with)?;
             }
             messages::index_new(&tx)?;
             tx.commit()?;
@@ -305,7 +306,7 @@ impl Run<'_> {
         m: &ExMessage,
         chat_row: i64,
         chat_external: &str,
-        counterpart: Option<&str>,
+        counterpart: Option<(&str, i64)>,
     ) -> Result<(), ExportError> {
         let user = m.from_id.as_deref().and_then(sender_id);
         let at_ms = m
@@ -327,11 +328,13 @@ impl Run<'_> {
         if !from_me {
             messages::add_member(tx, chat_row, &sender)?;
         }
-        let person = match (from_me, counterpart) {
-            (true, Some(p)) => p.to_string(),
-            _ => sender.clone(),
+        // The owner's line in a 1:1 chat counts for the other person, through their handle.
+        let (person, contact) = match (from_me, counterpart) {
+            (true, Some((p, id))) => (p.to_string(), Some(id)),
+            (true, None) => (sender.clone(), None),
+            (false, _) => (sender.clone(), Some(user)),
         };
-        let handle = (!from_me).then(|| super::ingest::handle(self.canon, user));
+        let handle = contact.map(|id| super::ingest::handle(self.canon, id));
         let text = shown(m);
         let external = format!("{chat_external}:{}", m.id);
         let stored = messages::insert_message(

@@ -172,6 +172,26 @@ impl BotApi {
     }
 }
 
+/// The fields of a multipart/form-data body, as a JSON object of strings.
+fn form_fields(body: &[u8]) -> Value {
+    let text = String::from_utf8_lossy(body);
+    let mut out = serde_json::Map::new();
+    for part in text
+        .split("Content-Disposition: form-data; name=\"")
+        .skip(1)
+    {
+        let Some((name, rest)) = part.split_once('"') else {
+            continue;
+        };
+        let Some((_, value)) = rest.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let value = value.split("\r\n--").next().unwrap_or_default();
+        out.insert(name.to_string(), json!(value));
+    }
+    Value::Object(out)
+}
+
 fn ok(result: Value) -> Response {
     Json(json!({ "ok": true, "result": result })).into_response()
 }
@@ -210,7 +230,8 @@ async fn call(
         return error(StatusCode::NOT_FOUND, "Not Found: method not found", None);
     };
     let method = method.to_string();
-    let body: Value = serde_json::from_slice(&body).unwrap_or(json!({}));
+    // JSON, or multipart for the methods that may carry a file (setWebhook).
+    let body: Value = serde_json::from_slice(&body).unwrap_or_else(|_| form_fields(&body));
     shared
         .inner
         .lock()
@@ -231,6 +252,10 @@ async fn call(
             }
             let id = g.next_message;
             g.next_message += 1;
+            // Tests find the message a press or a reply refers to by this.
+            if let Some(last) = g.calls.last_mut() {
+                last.1["_messageId"] = json!(id);
+            }
             let chat = body["chat_id"].as_i64().unwrap_or(0);
             let mut m = json!({
                 "message_id": id,

@@ -171,6 +171,47 @@ fn a_contact_message_becomes_one_send_after_the_owners_button() {
         "exactly one sendMessage to Ann"
     );
 
+    assert!(
+        sent_to(&api, OWNER)
+            .iter()
+            .any(|b| b["text"]
+                == "👋 Ann Lee (@annlee) wrote to your Telegram bot for the first time."),
+        "the owner hears of a new contact"
+    );
+
+    // Edit: the bot asks for the new text; the owner's reply to it is the edit.
+    let ann = user(ANN, "Ann", Some("Lee"), Some("annlee"));
+    api.text(&ann, 2, "and saturday?");
+    let questions = || {
+        sent_to(&api, OWNER)
+            .into_iter()
+            .filter(has_buttons)
+            .collect::<Vec<_>>()
+    };
+    wait("the second question", &d, || questions().len() == 2);
+    let second = questions()[1].clone();
+    let edit = second["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(edit.starts_with("c:e:"), "{edit}");
+    api.press(&me, OWNER, second["_messageId"].as_i64().unwrap(), &edit);
+    let asks_text = |b: &Value| b["reply_markup"]["force_reply"] == true;
+    wait("the new-text question", &d, || {
+        sent_to(&api, OWNER).iter().any(asks_text)
+    });
+    let ask = sent_to(&api, OWNER).into_iter().find(asks_text).unwrap();
+    api.reply(
+        &me,
+        3,
+        ask["_messageId"].as_i64().unwrap(),
+        "saturday works too",
+    );
+    wait("the edited reply to Ann", &d, || {
+        sent_to(&api, ANN).len() == 2
+    });
+    assert_eq!(sent_to(&api, ANN)[1]["text"], "saturday works too");
+
     let verify = home.run(&["receipts", "verify", "--json"]);
     assert!(verify.status.success(), "{}", common::stdout(&verify));
 

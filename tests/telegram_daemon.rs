@@ -303,3 +303,32 @@ fn webhook_mode_takes_posts_with_the_secret_only() {
     assert_eq!(stored(), 1);
     assert!(api.offsets().is_empty(), "webhook mode never polls");
 }
+
+#[test]
+fn doctor_asks_telegram_who_the_bot_is() {
+    let api = BotApi::start();
+    let home = home(&api, "");
+    let report = common::json(&home.run(&["doctor", "--json"]));
+    let checks = report["checks"].as_array().expect("checks");
+    let c = checks
+        .iter()
+        .find(|c| c["name"] == "telegram")
+        .expect("a telegram check");
+    assert_eq!(c["status"], "ok", "{c}");
+    assert!(
+        c["detail"].as_str().unwrap().contains("@steward_test_bot"),
+        "{c}"
+    );
+    assert_eq!(api.bodies("getMe").len(), 1, "a real round trip");
+    std::fs::write(home.user_home.join("bot-token"), "wrong:token").unwrap();
+    let report = common::json(&home.run(&["doctor", "--json"]));
+    let c = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "telegram")
+        .unwrap()
+        .clone();
+    assert_eq!(c["status"], "fail", "{c}");
+    assert!(c["fix"].as_str().unwrap().contains("BotFather"), "{c}");
+}

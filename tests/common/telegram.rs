@@ -281,6 +281,7 @@ async fn call(
         "getMe" => ok(json!({
             "id": BOT_ID, "is_bot": true, "first_name": "Steward", "username": "steward_test_bot",
             "can_join_groups": true, "can_read_all_group_messages": false, "supports_inline_queries": false,
+            "can_connect_to_business": false, "has_main_web_app": false,
         })),
         "answerCallbackQuery" | "sendChatAction" | "setWebhook" | "deleteWebhook" => {
             ok(json!(true))

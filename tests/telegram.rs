@@ -37,6 +37,7 @@ struct Reader {
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     bus: broadcast::Receiver<Inbound>,
+    console: mpsc::UnboundedReceiver<steward::bridges::telegram::ConsoleEvent>,
 }
 
 /// A reader over `store`, as the daemon starts it (a second call is a restart).
@@ -53,8 +54,8 @@ async fn reader(api: &BotApi, store: &Store) -> Reader {
         .await
         .unwrap();
     let (bus, rx) = broadcast::channel(64);
-    let (console, _) = mpsc::unbounded_channel();
-    let intake = Intake::new(store.clone(), ingest, bus, console, false);
+    let (events, console) = mpsc::unbounded_channel();
+    let intake = Intake::new(store.clone(), ingest, bus, events, false);
     let client = Api::new(TOKEN, &api.url, 1).unwrap();
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(live::poll(client, intake, stopped));
@@ -62,6 +63,7 @@ async fn reader(api: &BotApi, store: &Store) -> Reader {
         stop,
         task,
         bus: rx,
+        console,
     }
 }
 
@@ -196,6 +198,69 @@ async fn a_user_whose_id_is_the_owners_phone_digits_is_a_stranger() {
         })
         .unwrap();
     assert_eq!(owner_handle, "false");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_from_someone_with_a_known_name_offers_a_merge_and_sends_nothing() {
+    use steward::bridges::telegram::ConsoleEvent;
+    let api = BotApi::start();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("steward.db")).unwrap();
+    let known: String = store
+        .write_blocking(|c| {
+            let h = steward::memory::Canonicalizer::new("US").canonicalize("+15125550101");
+            let (id, _) = steward::memory::people::resolve(c, &h, "imessage")?;
+            c.execute("UPDATE people SET name = 'Ann Lee' WHERE id = ?1", [&id])?;
+            Ok(id)
+        })
+        .unwrap();
+    api.text(&user(222, "Ann", Some("Lee"), Some("annlee")), 1, "/start");
+    let mut r = reader(&api, &store).await;
+    let mut told = Vec::new();
+    while told.len() < 2 {
+        let e = tokio::time::timeout(Duration::from_secs(10), r.console.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if let ConsoleEvent::Tell(t) = e {
+            told.push(t);
+        }
+    }
+    stop(r).await;
+    assert_eq!(
+        told,
+        [
+            "🔗 Ann Lee (@annlee) on Telegram has the same name as Ann Lee in your memory. merge Ann Lee? yes/no",
+            "👋 Ann Lee (@annlee) started a chat with your Telegram bot. Their messages will reach you as drafts to confirm.",
+        ]
+    );
+    assert!(
+        api.bodies("sendMessage").is_empty(),
+        "/start gets no answer: nothing about the owner leaks"
+    );
+    let n = count(
+        &store,
+        "SELECT COUNT(*) FROM messages WHERE channel = 'telegram'",
+    );
+    assert_eq!(n, 0, "/start is not a message");
+    let now = jiff::Timestamp::now().as_millisecond();
+    let merged = store
+        .write_blocking(move |c| Ok(steward::commands::teach::answer(c, true, now)?))
+        .unwrap();
+    assert_eq!(merged, "🔗 merged into Ann Lee.");
+    let owner_of_handle: String = store
+        .write_blocking(|c| {
+            Ok(c.query_row(
+                "SELECT person_id FROM handles WHERE handle = 'telegram:222'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(
+        owner_of_handle, known,
+        "the Telegram handle joined the known Ann"
+    );
 }
 
 /// A pipeline whose only bridge is Telegram on the double.

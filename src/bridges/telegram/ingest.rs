@@ -353,7 +353,7 @@ impl TelegramIngest {
                 known_name,
                 &id,
                 from,
-                "has the same name",
+                "has the same name as",
                 batch,
             )?;
         }

@@ -179,43 +179,52 @@ fn a_contact_message_becomes_one_send_after_the_owners_button() {
         "the owner hears of a new contact"
     );
 
-    // Edit: the bot asks for the new text; the owner's reply to it is the edit.
+    edit_by_reply(&api, &d, &me);
+
+    let verify = home.run(&["receipts", "verify", "--json"]);
+    assert!(verify.status.success(), "{}", common::stdout(&verify));
+
+    run_the_day(&api, &d, &home, &me);
+}
+
+/// Edit: the bot asks for the new text; the owner's reply to it is the edit.
+fn edit_by_reply(api: &BotApi, d: &Daemon, me: &Value) {
+    let has_buttons = |b: &Value| b["reply_markup"]["inline_keyboard"].is_array();
     let ann = user(ANN, "Ann", Some("Lee"), Some("annlee"));
     api.text(&ann, 2, "and saturday?");
     let questions = || {
-        sent_to(&api, OWNER)
+        sent_to(api, OWNER)
             .into_iter()
             .filter(has_buttons)
             .collect::<Vec<_>>()
     };
-    wait("the second question", &d, || questions().len() == 2);
+    wait("the second question", d, || questions().len() == 2);
     let second = questions()[1].clone();
     let edit = second["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
         .as_str()
         .unwrap()
         .to_string();
     assert!(edit.starts_with("c:e:"), "{edit}");
-    api.press(&me, OWNER, second["_messageId"].as_i64().unwrap(), &edit);
+    api.press(me, OWNER, second["_messageId"].as_i64().unwrap(), &edit);
     let asks_text = |b: &Value| b["reply_markup"]["force_reply"] == true;
-    wait("the new-text question", &d, || {
-        sent_to(&api, OWNER).iter().any(asks_text)
+    wait("the new-text question", d, || {
+        sent_to(api, OWNER).iter().any(asks_text)
     });
-    let ask = sent_to(&api, OWNER).into_iter().find(asks_text).unwrap();
+    let ask = sent_to(api, OWNER).into_iter().find(asks_text).unwrap();
     api.reply(
-        &me,
+        me,
         3,
         ask["_messageId"].as_i64().unwrap(),
         "saturday works too",
     );
-    wait("the edited reply to Ann", &d, || {
-        sent_to(&api, ANN).len() == 2
+    wait("the edited reply to Ann", d, || {
+        sent_to(api, ANN).len() == 2
     });
-    assert_eq!(sent_to(&api, ANN)[1]["text"], "saturday works too");
+    assert_eq!(sent_to(api, ANN)[1]["text"], "saturday works too");
+}
 
-    let verify = home.run(&["receipts", "verify", "--json"]);
-    assert!(verify.status.success(), "{}", common::stdout(&verify));
-
-    // A day run from Telegram: each command gets its reply in the owner's chat.
+/// A day run from Telegram: each command gets its reply in the owner's chat.
+fn run_the_day(api: &BotApi, d: &Daemon, home: &TestHome, me: &Value) {
     let mut n = 10;
     for (line, want) in [
         ("/status", ""),
@@ -225,24 +234,25 @@ fn a_contact_message_becomes_one_send_after_the_owners_button() {
         ("kill switch off", "kill switch"),
         ("brief", ""),
     ] {
-        let before = sent_to(&api, OWNER).len();
+        let before = sent_to(api, OWNER).len();
         n += 1;
-        api.text(&me, n, line);
-        wait(line, &d, || sent_to(&api, OWNER).len() > before);
-        let reply = sent_to(&api, OWNER)[before]["text"]
+        api.text(me, n, line);
+        wait(line, d, || sent_to(api, OWNER).len() > before);
+        let reply = sent_to(api, OWNER)[before]["text"]
             .as_str()
             .unwrap()
             .to_lowercase();
         assert!(reply.contains(want), "{line}: {reply}");
+        if line.contains("kill") {
+            let on = steward::owner_state::kill_switch(&db(home)).unwrap();
+            assert_eq!(on, line.ends_with("on"), "{line}: the switch follows");
+        }
+        if line == "pause for 2h" {
+            let now = jiff::Timestamp::now().as_millisecond();
+            let paused = steward::owner_state::global_pause(&db(home), now).unwrap();
+            assert!(paused.is_some(), "paused from Telegram");
+        }
     }
-    let kill: i64 = db(&home)
-        .query_row(
-            "SELECT COUNT(*) FROM owner_state WHERE key = 'killSwitch' AND value = 'true'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(kill, 0, "kill switch is off again");
 }
 
 #[test]

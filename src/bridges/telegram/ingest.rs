@@ -56,6 +56,17 @@ pub struct Batch {
     pub offset: i64,
 }
 
+/// One message as memory stores it.
+struct Line<'a> {
+    sender: &'a str,
+    handle: Option<&'a str>,
+    kind: ChatKind,
+    /// Written by the owner.
+    out: bool,
+    text: &'a str,
+    edited: bool,
+}
+
 pub struct TelegramIngest {
     canon: Canonicalizer,
     owner_user: i64,
@@ -165,44 +176,20 @@ impl TelegramIngest {
             self.shared_card(conn, &sender, from, card, batch)?;
         }
         let group = !m.chat.is_private();
-        let (chat, chat_created) = messages::upsert_chat(
-            conn,
-            CHANNEL,
-            &m.chat.id.0.to_string(),
-            if group {
+        let h = (!from_me).then(|| handle(&self.canon, from.id.0 as i64));
+        let line = Line {
+            sender: &sender,
+            handle: h.as_ref().map(Handle::as_str),
+            kind: if group {
                 ChatKind::Group
             } else {
                 ChatKind::Direct
             },
-            m.chat.title(),
-        )?;
-        if chat_created {
-            self.counts.chats += 1;
-        }
-        messages::add_member(conn, chat, &sender)?;
-        let h = (!from_me).then(|| handle(&self.canon, from.id.0 as i64));
-        let external = format!("{}:{}", m.chat.id.0, m.id.0);
-        let stored = messages::insert_message(
-            conn,
-            &NewMessage {
-                channel: CHANNEL,
-                external_id: &external,
-                chat_id: Some(chat),
-                sender_id: &sender,
-                person_id: &sender,
-                handle: h.as_ref().map(Handle::as_str),
-                direction: if from_me {
-                    Direction::Out
-                } else {
-                    Direction::In
-                },
-                text: &text,
-                at_ms: m.date.timestamp_millis(),
-                reply_to: None,
-                edited,
-                is_command: false,
-            },
-        )?;
+            out: from_me,
+            text: &text,
+            edited,
+        };
+        let (external, stored) = self.store(conn, m, &line)?;
         if stored != Stored::New {
             self.counts.already_known += u64::from(stored == Stored::Known);
             return Ok(());
@@ -241,33 +228,16 @@ impl TelegramIngest {
         batch: &mut Batch,
     ) -> rusqlite::Result<()> {
         let chat_id = m.chat.id.0;
-        let (chat, created) = messages::upsert_chat(
-            conn,
-            CHANNEL,
-            &chat_id.to_string(),
-            ChatKind::SelfChat,
-            None,
-        )?;
-        self.counts.chats += u64::from(created);
-        messages::add_member(conn, chat, &self.owner)?;
-        let external = format!("{chat_id}:{}", m.id.0);
-        let stored = messages::insert_message(
-            conn,
-            &NewMessage {
-                channel: CHANNEL,
-                external_id: &external,
-                chat_id: Some(chat),
-                sender_id: &self.owner,
-                person_id: &self.owner,
-                handle: None,
-                direction: Direction::Out,
-                text,
-                at_ms: m.date.timestamp_millis(),
-                reply_to: None,
-                edited,
-                is_command: true,
-            },
-        )?;
+        let owner = self.owner.clone();
+        let line = Line {
+            sender: &owner,
+            handle: None,
+            kind: ChatKind::SelfChat,
+            out: true,
+            text,
+            edited,
+        };
+        let (external, stored) = self.store(conn, m, &line)?;
         // An edit of a command already acted on is not a second command.
         if stored != Stored::New {
             self.counts.already_known += 1;
@@ -306,6 +276,45 @@ impl TelegramIngest {
             at_ms: m.date.timestamp_millis(),
         });
         Ok(())
+    }
+
+    /// The message's chat (created once, the sender a member) and its row.
+    fn store(
+        &mut self,
+        conn: &Connection,
+        m: &Message,
+        line: &Line<'_>,
+    ) -> rusqlite::Result<(String, Stored)> {
+        let name = (line.kind == ChatKind::Group)
+            .then(|| m.chat.title())
+            .flatten();
+        let (chat, created) =
+            messages::upsert_chat(conn, CHANNEL, &m.chat.id.0.to_string(), line.kind, name)?;
+        self.counts.chats += u64::from(created);
+        messages::add_member(conn, chat, line.sender)?;
+        let external = format!("{}:{}", m.chat.id.0, m.id.0);
+        let stored = messages::insert_message(
+            conn,
+            &NewMessage {
+                channel: CHANNEL,
+                external_id: &external,
+                chat_id: Some(chat),
+                sender_id: line.sender,
+                person_id: line.sender,
+                handle: line.handle,
+                direction: if line.out {
+                    Direction::Out
+                } else {
+                    Direction::In
+                },
+                text: line.text,
+                at_ms: m.date.timestamp_millis(),
+                reply_to: None,
+                edited: line.edited,
+                is_command: line.kind == ChatKind::SelfChat,
+            },
+        )?;
+        Ok((external, stored))
     }
 
     /// The person behind a Telegram user; a new one is named from their

@@ -429,6 +429,7 @@ mod tests {
             "concierge",
             "imessage-assistant",
             "whatsapp-assistant",
+            "telegram-assistant",
             "chief-of-staff",
         ] {
             assert!(roster.specs.contains_key(name), "{name} missing");

@@ -23,6 +23,20 @@ pub struct Inbound {
     pub at_ms: i64,
 }
 
+/// (The pipeline's `Effect::NotifyOwner` carries it; bridges read it, so it lives below both.)
+/// What an owner message is about, for a channel that can show controls with
+/// it (Telegram's inline buttons); every other channel shows the text alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind", content = "confirmation")]
+pub enum Regarding {
+    /// Asks about a pending confirmation: Send / Edit / Drop buttons.
+    Asks(String),
+    /// Asks for a new text for the confirmation's draft (answered by a reply).
+    EditText(String),
+    /// The outcome of a decision made with those buttons: it replaces the question.
+    Settles(String),
+}
+
 /// The idempotency key of one side effect: `(run_id, step, attempt)`. The
 /// pipeline journals it and a bridge's outbound ledger records it, so it lives
 /// below both; it is a plain value (what may be sent is `pipeline::ConfirmedSend`).

@@ -1,6 +1,6 @@
 //! The contract every channel's send side keeps, run against each bridge
 //! (console, iMessage through a stand-in osascript, email through real
-//! dovecot + aiosmtpd, WhatsApp through a Graph API double): a confirmed reply is delivered once per key however
+//! dovecot + aiosmtpd, WhatsApp through a Graph API double, Telegram through a local Bot API double): a confirmed reply is delivered once per key however
 //! often the yes is repeated; a new instance of the bridge (a restarted
 //! process) finds the delivery in its ledger; the reader's copy of our own
 //! send is recognised as an echo, once; health names the channel and is up.
@@ -287,4 +287,42 @@ async fn whatsapp_cloud_keeps_the_contract() {
     };
     contract(dir.path(), store, case).await;
     drop(sent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telegram_keeps_the_contract() {
+    let api = common::telegram::BotApi::start();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("steward.db")).unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, common::telegram::TOKEN).unwrap();
+    let config: Config = serde_saphyr::from_str(&format!(
+        "bridges:\n  telegram:\n    token: \"file:{}\"\n    ownerUserId: 111\n    apiUrl: \"{}\"\n    pacing: false\n",
+        token.display(),
+        api.url
+    ))
+    .unwrap();
+    let (root, s) = (dir.path().to_path_buf(), store.clone());
+    let seen = api.clone();
+    let case = Case {
+        make: Box::new(move || {
+            Bridge::Telegram(steward::bridges::telegram::outbound::TelegramOutbound::new(
+                config.bridges.telegram.as_ref().unwrap(),
+                &root,
+                s.clone(),
+            ))
+        }),
+        to: "222".into(),
+        agent: "telegram-assistant",
+        delivered: Box::new(move || {
+            seen.bodies("sendMessage")
+                .iter()
+                .filter(|b| b["chat_id"] == 222)
+                .count()
+        }),
+        // A bot never gets its own messages back; the pipeline's echo ledger
+        // still holds the send for the owner-typed-it-themself check.
+        echo: Box::new(str::to_string),
+    };
+    contract(dir.path(), store, case).await;
 }

@@ -178,6 +178,7 @@ async fn each_gate_refuses_with_a_valid_receipt_and_sends_nothing() {
     let notify = Effect::NotifyOwner {
         channel: "console".into(),
         text: "hi".into(),
+        regarding: None,
     };
     let cases = [
         // identity: a contact cannot start a manual run
@@ -277,6 +278,7 @@ async fn owner_notices_are_delivered_once_through_the_bridge() {
     let plan = vec![Effect::NotifyOwner {
         channel: "console".into(),
         text: "📌 call the bank".into(),
+        regarding: None,
     }];
     let req = RunRequest {
         dedup_key: Some("concierge:2026-11-22T10:00".into()),

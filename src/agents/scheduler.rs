@@ -230,7 +230,11 @@ impl Scheduler {
                     actor: Actor::Scheduler,
                     input: String::new(),
                     dedup_key: None,
-                    plan: vec![Effect::NotifyOwner { channel, text }],
+                    plan: vec![Effect::NotifyOwner {
+                        channel,
+                        text,
+                        regarding: None,
+                    }],
                     forecast_usd: crate::spec::Usd(0),
                 })
                 .await?,
@@ -481,6 +485,7 @@ impl Scheduler {
             plan.push(Effect::NotifyOwner {
                 channel: channel.to_string(),
                 text,
+                regarding: None,
             });
         }
         Ok(plan)

@@ -50,6 +50,7 @@ impl Scheduler {
                 plan.push(Effect::NotifyOwner {
                     channel: channel.to_string(),
                     text: line,
+                    regarding: None,
                 });
             }
             let row = mail.row;
@@ -68,6 +69,7 @@ impl Scheduler {
                     counts.fyi,
                     counts.noise
                 ),
+                regarding: None,
             });
         }
         Ok((plan, counts))

@@ -415,7 +415,9 @@ impl Assistant {
             prompt.push_str(&format!(" (not auto-sent: {why})"));
         }
         if !job.by_owner {
-            self.tell_owner(&job.msg.channel, &prompt).await?;
+            let about = crate::pipeline::Regarding::Asks(confirmation.clone());
+            self.ask_owner_about(&job.msg.channel, &prompt, Some(about))
+                .await?;
         }
         Ok(Outcome::Drafted {
             confirmation,

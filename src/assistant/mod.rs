@@ -153,12 +153,22 @@ impl Assistant {
     }
 
     async fn tell_owner(&self, channel: &str, text: &str) -> Result<(), AssistantError> {
+        self.ask_owner_about(channel, text, None).await
+    }
+
+    /// `tell_owner`, about a confirmation (a channel with buttons shows them).
+    async fn ask_owner_about(
+        &self,
+        channel: &str,
+        text: &str,
+        regarding: Option<crate::pipeline::Regarding>,
+    ) -> Result<(), AssistantError> {
         let msg = OwnerMessage {
             channel: self.owner_channel(channel),
             actor: Actor::Console,
             text: String::new(),
         };
-        self.owner.tell(&msg, text).await?;
+        self.owner.tell_regarding(&msg, text, regarding).await?;
         Ok(())
     }
 

@@ -11,8 +11,9 @@ use tokio::sync::{broadcast, watch};
 use super::console::ConsoleBridge;
 use super::email::outbound::EmailOutbound;
 use super::imessage::outbound::ImessageOutbound;
+use super::telegram::outbound::TelegramOutbound;
 use super::whatsapp::cloud::outbound::WhatsappCloud;
-use super::{Bridge, Bridges};
+use super::{Bridge, Bridges, Channel};
 use crate::config::Config;
 use crate::store::Store;
 use crate::types::Inbound;
@@ -45,7 +46,14 @@ pub fn build(home: &Path, config: &Config, store: Store) -> Built {
         list.push(Bridge::Email(b));
     }
     if let Some(w) = &config.bridges.whatsapp {
-        list.push(Bridge::Whatsapp(WhatsappCloud::new(w, home, store)));
+        list.push(Bridge::Whatsapp(WhatsappCloud::new(w, home, store.clone())));
+    }
+    if let Some(t) = &config.bridges.telegram {
+        let b = TelegramOutbound::new(t, home, store);
+        if !b.health().up {
+            tracing::warn!(detail = %b.health().detail, "Telegram sending is unavailable");
+        }
+        list.push(Bridge::Telegram(b));
     }
     let owner_channel = owner_channel(&list, &config.owner.channels);
     Built {
@@ -69,8 +77,10 @@ pub fn owner_channel(list: &[Bridge], preferred: &[String]) -> String {
 /// The running readers, stopped together.
 pub struct Readers {
     imessage: Option<super::imessage::live::LiveHandle>,
+    /// The mail readers and the Telegram poll, stopped by `stop`.
     mail: Vec<tokio::task::JoinHandle<()>>,
     mail_stop: watch::Sender<bool>,
+    telegram: Option<super::telegram::Reader>,
 }
 
 /// Start the reader of every enabled channel.
@@ -80,14 +90,24 @@ pub async fn start_readers(
     bus: broadcast::Sender<Inbound>,
 ) -> Readers {
     let (mail_stop, stop) = watch::channel(false);
+    let mut telegram =
+        super::telegram::start(config, store.clone(), bus.clone(), stop.clone()).await;
+    let mut tasks = super::email::start(config, store.clone(), bus.clone(), stop).await;
+    tasks.extend(telegram.as_mut().and_then(|t| t.task.take()));
     Readers {
-        imessage: start_imessage(config, store.clone(), bus.clone()),
-        mail: super::email::start(config, store, bus, stop).await,
+        imessage: start_imessage(config, store, bus),
+        mail: tasks,
         mail_stop,
+        telegram,
     }
 }
 
 impl Readers {
+    /// The Telegram owner console's events and the webhook's intake, once.
+    pub fn take_telegram(&mut self) -> Option<super::telegram::Reader> {
+        self.telegram.take()
+    }
+
     /// Stop every reader; each finishes the batch in hand.
     pub async fn stop(self) {
         let _ = self.mail_stop.send(true);
@@ -98,7 +118,7 @@ impl Readers {
                 .is_err()
             {
                 task.abort();
-                tracing::warn!("a mail reader did not stop in time");
+                tracing::warn!("a reader did not stop in time");
             }
         }
         if let Some(live) = self.imessage {

@@ -14,6 +14,7 @@ pub mod email;
 pub mod factory;
 pub mod imessage;
 pub mod ledger;
+pub mod telegram;
 pub mod whatsapp;
 
 use std::future::Future;
@@ -101,6 +102,7 @@ pub enum Bridge {
     Imessage(imessage::outbound::ImessageOutbound),
     Email(email::outbound::EmailOutbound),
     Whatsapp(whatsapp::cloud::outbound::WhatsappCloud),
+    Telegram(telegram::outbound::TelegramOutbound),
 }
 
 macro_rules! each {
@@ -110,6 +112,7 @@ macro_rules! each {
             Bridge::Imessage($b) => $e,
             Bridge::Email($b) => $e,
             Bridge::Whatsapp($b) => $e,
+            Bridge::Telegram($b) => $e,
         }
     };
 }

@@ -119,6 +119,7 @@ pub fn checks(home: &Home) -> Vec<Check> {
         check_imessage(config.as_ref().ok()),
         check_email(config.as_ref().ok()),
         check_whatsapp(config.as_ref().ok()),
+        check_telegram(config.as_ref().ok()),
         check_models(config.as_ref().ok()),
         check_runtime(config.as_ref().ok()),
         check_profile(home),
@@ -503,6 +504,50 @@ fn check_whatsapp(config: Option<&Config>) -> Check {
             Level::Fail,
             e.to_string(),
             "check bridges.whatsapp.phoneNumberId and that the token has whatsapp_business_messaging (Meta's developer console)",
+        ),
+    }
+}
+
+/// The bot: the token resolves and Telegram (or `apiUrl`) knows it (getMe).
+fn check_telegram(config: Option<&Config>) -> Check {
+    const NAME: &str = "telegram";
+    let Some(cfg) = config.and_then(|c| c.bridges.telegram.as_ref()) else {
+        return Check::ok(NAME, "no bot (bridges.telegram)");
+    };
+    let fix = "create the bot with @BotFather and point bridges.telegram.token at its token (README: Telegram)";
+    let api = cfg
+        .token
+        .resolve()
+        .map_err(|e| e.to_string())
+        .and_then(|t| {
+            crate::bridges::telegram::api::Api::new(t.expose(), &cfg.api_url, cfg.poll_seconds)
+                .map_err(|e| e.to_string())
+        });
+    let api = match api {
+        Ok(a) => a,
+        Err(e) => return Check::bad(NAME, Level::Fail, e, fix),
+    };
+    let rt = match probe_runtime(NAME, "Telegram") {
+        Ok(rt) => rt,
+        Err(check) => return check,
+    };
+    let me = rt.block_on(async {
+        tokio::time::timeout(std::time::Duration::from_secs(10), api.me()).await
+    });
+    match me {
+        Ok(Ok((id, username))) => Check::ok(
+            NAME,
+            format!(
+                "bot @{username} ({id}); the owner is user {}",
+                cfg.owner_user_id
+            ),
+        ),
+        Ok(Err(e)) => Check::bad(NAME, Level::Fail, format!("getMe failed: {e}"), fix),
+        Err(_) => Check::bad(
+            NAME,
+            Level::Fail,
+            format!("no answer from {} in 10 s", cfg.api_url),
+            "check the network, or bridges.telegram.apiUrl",
         ),
     }
 }

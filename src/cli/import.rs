@@ -2,8 +2,9 @@
 //! memory from the Messages and Contacts databases; `steward import mbox FILE
 //! [--json]`: mail from an mbox file; `steward import email --account NAME
 //! [--since 90d] [--json]`: an account's mail over IMAP; `steward import whatsapp FILE [--chat NAME]
-//! [--me NAME] [--date-order dmy|mdy] [--json]`: a WhatsApp chat export. Idempotent; history only
-//! fills memory and is never acted on.
+//! [--me NAME] [--date-order dmy|mdy] [--json]`: a WhatsApp chat export; `steward import
+//! telegram result.json [--json]`: Telegram Desktop's export. Idempotent; history only fills memory
+//! and is never acted on.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -61,6 +62,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Telegram Desktop's JSON export (result.json) into memory (idempotent; never acted on).
+    Telegram {
+        /// The export's result.json (Settings → Advanced → Export Telegram data, JSON).
+        file: PathBuf,
+        /// Print the counts as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Mail from an mbox file into memory (idempotent by Message-ID; never acted on).
     Mbox {
         /// The mbox file (Apple Mail, Thunderbird and Google Takeout export it).
@@ -75,6 +84,7 @@ pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
     let (db, contacts, json) = match cmd {
         Command::Imessage { db, contacts, json } => (db, contacts, json),
         Command::Mbox { file, json } => return mbox(home, &file, json),
+        Command::Telegram { file, json } => return telegram(home, &file, json),
         Command::Whatsapp {
             file,
             chat,
@@ -263,7 +273,7 @@ fn whatsapp(
         v["me"] = json!(owner_sender);
         super::print_json(&v)?;
     } else {
-        println!(
+        outln!(
             "Imported {} messages from the WhatsApp chat {:?} in {seconds:.1}s: {} new people, {} new chats, {} skipped ({} system lines), {} already known; your lines are {}.",
             counts.messages,
             export.chat,
@@ -275,6 +285,43 @@ fn whatsapp(
             owner_sender.map_or("none (you wrote nothing here)".to_string(), |s| format!(
                 "{s:?}"
             )),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn telegram(home: &Home, file: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
+    use crate::bridges::telegram::export;
+    if !home.is_initialised() {
+        home.init()?;
+    }
+    let config = Config::load(&home.config_path())?;
+    let started = Instant::now();
+    let mut conn = store::open_writer(&home.db_path())?;
+    let canon = Canonicalizer::new(config.owner.region.as_str());
+    let name = Some(config.owner.name.as_str()).filter(|n| !n.is_empty());
+    let owner_user = config.bridges.telegram.as_ref().map(|t| t.owner_user_id);
+    let bar = progress_bar(json, "{bar:40} {pos}/{len} messages  {per_sec}  eta {eta}");
+    let counts = export::import(&mut conn, &canon, name, owner_user, file, |done, total| {
+        show(bar.as_ref(), done, total)
+    })?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    if json {
+        let mut v = serde_json::to_value(&counts)?;
+        v["seconds"] = json!((seconds * 1000.0).round() / 1000.0);
+        super::print_json(&v)?;
+    } else {
+        outln!(
+            "Imported {} Telegram messages from {} in {seconds:.1}s: {} new people, {} new chats, {} skipped (service lines and the like), {} already known.",
+            counts.messages,
+            file.display(),
+            counts.people,
+            counts.chats,
+            counts.skipped,
+            counts.already_known
         );
     }
     Ok(ExitCode::SUCCESS)

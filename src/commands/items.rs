@@ -52,6 +52,33 @@ impl Owner {
         }
     }
 
+    /// A draft answered by its id (a Telegram button, or a reply to its
+    /// "new text?" question): the same decision as "N send", "N edit …" or "N no".
+    pub async fn answer_draft(
+        &self,
+        id: &str,
+        action: ItemAction,
+        msg: &OwnerMessage,
+    ) -> Result<String, CommandError> {
+        if !self.pipeline().is_owner(&msg.actor) {
+            return Err(CommandError::NotOwner(msg.actor.to_string()));
+        }
+        let wanted = ListItem::Confirmation(id.to_string());
+        // Its number, for a reply that names it ("reply 2 send …").
+        let n = self
+            .pipeline()
+            .store()
+            .read(move |c| {
+                let items: Option<Vec<ListItem>> = owner_state::get(c, Key::List)?
+                    .and_then(|(v, _)| serde_json::from_value(v).ok());
+                Ok(items
+                    .and_then(|items| items.iter().position(|i| *i == wanted))
+                    .map_or(1, |i| i + 1))
+            })
+            .await?;
+        self.confirmation(n, id, action, msg).await
+    }
+
     async fn confirmation(
         &self,
         n: usize,

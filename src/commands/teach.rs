@@ -162,6 +162,9 @@ pub fn answer(conn: &Connection, yes: bool, now_ms: i64) -> rusqlite::Result<Str
         return Ok("🤷 there's no question waiting for a yes or no.".into());
     };
     let name = q["name"].as_str().unwrap_or("them");
+    if q["kind"] == "merge" {
+        return merge_answer(conn, &q, name, yes);
+    }
     let (key, value) = (
         q["key"].as_str().unwrap_or_default(),
         q["value"].as_str().unwrap_or_default(),
@@ -175,6 +178,28 @@ pub fn answer(conn: &Connection, yes: bool, now_ms: i64) -> rusqlite::Result<Str
         format!("📝 noted — {name}'s {key}: {value}")
     } else {
         format!("already known — {name}'s {key}: {value}")
+    })
+}
+
+/// The owner's yes to "merge Ann Lee?" (a new Telegram contact that looks
+/// like someone in memory): the new person joins the known one.
+fn merge_answer(
+    conn: &Connection,
+    q: &serde_json::Value,
+    name: &str,
+    yes: bool,
+) -> rusqlite::Result<String> {
+    if !yes {
+        return Ok(format!("👍 kept apart from {name}."));
+    }
+    let (into, from) = (
+        q["personId"].as_str().unwrap_or_default(),
+        q["fromId"].as_str().unwrap_or_default(),
+    );
+    Ok(match crate::memory::people::merge(conn, into, from) {
+        Ok(_) => format!("🔗 merged into {name}."),
+        Err(crate::memory::people::MemoryError::Sqlite(e)) => return Err(e),
+        Err(e) => format!("⚠️ not merged: {e}"),
     })
 }
 

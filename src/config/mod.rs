@@ -223,6 +223,8 @@ pub struct BridgesConfig {
     pub email: EmailConfig,
     /// WhatsApp through the Cloud API; off unless configured.
     pub whatsapp: Option<WhatsappConfig>,
+    /// A Telegram bot: the owner's console away from the Mac, and contacts who write to it.
+    pub telegram: Option<TelegramConfig>,
 }
 
 /// `bridges.whatsapp`: a business number on WhatsApp's Cloud API. Meta's
@@ -259,6 +261,99 @@ fn default_graph_url() -> String {
 
 fn default_graph_version() -> String {
     "v21.0".to_string()
+}
+
+/// `bridges.telegram`: a bot made with BotFather. Webhook mode needs the
+/// secret (checked while parsing, so the error is located).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "RawTelegramConfig")]
+pub struct TelegramConfig(RawTelegramConfig);
+
+impl std::ops::Deref for TelegramConfig {
+    type Target = RawTelegramConfig;
+    fn deref(&self) -> &RawTelegramConfig {
+        &self.0
+    }
+}
+
+impl TryFrom<RawTelegramConfig> for TelegramConfig {
+    type Error = String;
+    fn try_from(raw: RawTelegramConfig) -> Result<Self, String> {
+        if raw.mode == TelegramMode::Webhook && raw.webhook_secret.is_none() {
+            return Err("bridges.telegram: mode webhook needs webhookSecret (a reference, e.g. env:TELEGRAM_WEBHOOK_SECRET): without it anyone who finds the URL could post updates".into());
+        }
+        if let Some(url) = &raw.webhook_url
+            && !url.starts_with("https://")
+        {
+            return Err(format!(
+                "bridges.telegram.webhookUrl {url:?}: Telegram posts only to https:// URLs"
+            ));
+        }
+        if !(raw.api_url.starts_with("https://") || raw.api_url.starts_with("http://")) {
+            return Err(format!(
+                "bridges.telegram.apiUrl {:?} is not an http(s) URL",
+                raw.api_url
+            ));
+        }
+        Ok(TelegramConfig(raw))
+    }
+}
+
+/// The keys of `bridges.telegram`, before the checks across them.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawTelegramConfig {
+    /// The bot's token from BotFather, by reference (`env:TELEGRAM_BOT_TOKEN`).
+    pub token: SecretRef,
+    /// The owner's own Telegram user id (a number; @userinfobot tells it).
+    /// Messages and button presses from this id, and no other, are the owner's.
+    #[serde(deserialize_with = "range::telegram_user_id")]
+    pub owner_user_id: i64,
+    /// `polling` (getUpdates, the default) or `webhook` (Telegram posts to
+    /// `/v1/telegram/webhook` on this daemon's listener, through a proxy of yours).
+    #[serde(default)]
+    pub mode: TelegramMode,
+    /// The Bot API server: Telegram's own unless a self-hosted one (or a test double).
+    #[serde(default = "default_telegram_api")]
+    pub api_url: String,
+    /// Webhook mode: the public HTTPS URL Telegram posts updates to.
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    /// Webhook mode: the secret Telegram sends back in `X-Telegram-Bot-Api-Secret-Token`.
+    #[serde(default)]
+    pub webhook_secret: Option<SecretRef>,
+    /// Wait a human typing time (1-10 s by length) before each send to a contact.
+    #[serde(default = "default_true")]
+    pub pacing: bool,
+    /// How long one getUpdates call waits for news (long polling).
+    #[serde(
+        default = "default_telegram_poll",
+        deserialize_with = "range::telegram_poll_seconds"
+    )]
+    pub poll_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TelegramMode {
+    #[default]
+    Polling,
+    Webhook,
+}
+
+/// Telegram's own Bot API server.
+pub const TELEGRAM_API_URL: &str = "https://api.telegram.org";
+
+fn default_telegram_api() -> String {
+    TELEGRAM_API_URL.to_string()
+}
+
+fn default_telegram_poll() -> u64 {
+    25
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// `bridges.email`: one or more mail accounts, read over IMAP.
@@ -560,6 +655,12 @@ impl Config {
             refs.push(("bridges.whatsapp.token".to_string(), &w.token));
             refs.push(("bridges.whatsapp.appSecret".to_string(), &w.app_secret));
             refs.push(("bridges.whatsapp.verifyToken".to_string(), &w.verify_token));
+        }
+        if let Some(t) = &self.bridges.telegram {
+            refs.push(("bridges.telegram.token".to_string(), &t.token));
+            if let Some(r) = &t.webhook_secret {
+                refs.push(("bridges.telegram.webhookSecret".to_string(), r));
+            }
         }
         refs
     }

@@ -158,6 +158,21 @@ pub fn owner_channels<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
     Ok(v)
 }
 
+/// `bridges.telegram.ownerUserId`: a Telegram user id (positive, at most 2^52).
+pub fn telegram_user_id<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    int_in(
+        d,
+        "ownerUserId",
+        (1, 1 << 52),
+        "(your numeric Telegram user id)",
+    )
+}
+
+/// `bridges.telegram.pollSeconds`: Telegram holds a getUpdates call up to 50 s.
+pub fn telegram_poll_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    int_in(d, "pollSeconds", (1, 50), "seconds")
+}
+
 /// `bridges.email.accounts[].pollSeconds`: 1 s to an hour.
 pub fn mail_poll_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     int_in(d, "pollSeconds", (1, 3600), "seconds")

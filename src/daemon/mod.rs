@@ -10,6 +10,7 @@
 
 mod owner;
 pub mod pidfile;
+mod telegram;
 
 use std::future::Future;
 use std::io;
@@ -80,6 +81,10 @@ pub fn build_pipeline(home: &Home, config: &Config, store: Store) -> Result<Pipe
     let learned = owner_handles_in_memory(&home.db_path());
     let mut owners = config.owner.handles.clone();
     owners.extend(learned);
+    // On Telegram the owner is `ownerUserId`, as a `telegram:` handle (never a phone).
+    if let Some(t) = &config.bridges.telegram {
+        owners.push(format!("telegram:{}", t.owner_user_id));
+    }
     settings.owners = pipeline::gates::OwnerIdentities::new(&owners, config.owner.region.as_str());
     let models = crate::llm::Router::from_config(&config.models).unwrap_or_default();
     let runtime = config
@@ -163,7 +168,8 @@ where
     let on_stop = pipeline.clone();
     let whatsapp = whatsapp_webhook(&home, &config, &up.store, &owner_side);
     let state = AppState::new(home.clone(), pipeline, owner, scheduler, up.bound, up.token)
-        .with_whatsapp(whatsapp);
+        .with_whatsapp(whatsapp)
+        .with_telegram(owner_side.webhook.clone());
     let listeners = (up.listener, up.signals_listener);
     let phones = serve(&home, state, up.bound, listeners, stop, ready).await?;
     stop_in_order(pipeline_tasks, phones, owner_side, on_stop).await;
@@ -318,6 +324,10 @@ struct OwnerSide {
     schedule: JoinHandle<()>,
     profile_watch: Option<notify::RecommendedWatcher>,
     readers: crate::bridges::factory::Readers,
+    /// Button presses and Edit answers on the owner's Telegram console.
+    telegram: Option<JoinHandle<()>>,
+    /// What `POST /v1/telegram/webhook` feeds (webhook mode).
+    webhook: Option<crate::bridges::telegram::Webhook>,
     /// The bus every bridge publishes new messages on.
     bus: broadcast::Sender<Inbound>,
 }
@@ -341,7 +351,20 @@ async fn start_owner_side(
     let router = owner::route(owner.clone(), bus.subscribe());
     let assistant = crate::assistant::Assistant::new(owner.clone(), config.quiet_hours);
     let contacts = owner::contacts(assistant, owner.clone(), bus.subscribe());
-    let readers = crate::bridges::factory::start_readers(config, store.clone(), bus.clone()).await;
+    let mut readers =
+        crate::bridges::factory::start_readers(config, store.clone(), bus.clone()).await;
+    let (telegram, webhook) = match (readers.take_telegram(), &config.bridges.telegram) {
+        (Some(reader), Some(cfg)) => (
+            Some(telegram::console(
+                owner.clone(),
+                reader.api,
+                cfg.owner_user_id,
+                reader.console,
+            )),
+            reader.webhook,
+        ),
+        _ => (None, None),
+    };
     let scheduler = Scheduler::new(owner.clone(), config.quiet_hours);
     let triage = tokio::spawn(crate::agents::triage::on_mail(
         scheduler.clone(),
@@ -360,6 +383,8 @@ async fn start_owner_side(
         schedule,
         profile_watch,
         readers,
+        telegram,
+        webhook,
         bus,
     };
     (owner, scheduler, side)
@@ -430,6 +455,9 @@ async fn stop_in_order(
     stop_task(side.router).await;
     stop_task(side.contacts).await;
     stop_task(side.triage).await;
+    if let Some(t) = side.telegram {
+        stop_task(t).await;
+    }
     let _ = side.sched_stop.send(true);
     stop_task(side.schedule).await;
     drop(side.profile_watch);

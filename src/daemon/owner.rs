@@ -79,7 +79,11 @@ async fn report(pipeline: &Pipeline, problem: Option<ProfileError>) {
             actor: Actor::Console,
             input: String::new(),
             dedup_key: None,
-            plan: vec![Effect::NotifyOwner { channel, text: msg }],
+            plan: vec![Effect::NotifyOwner {
+                channel,
+                text: msg,
+                regarding: None,
+            }],
             forecast_usd: crate::spec::Usd(0),
         })
         .await;
@@ -115,10 +119,12 @@ pub fn route(owner: Owner, mut bus: broadcast::Receiver<Inbound>) -> tokio::task
                 owner.pipeline().settings().owner_channel.clone()
             };
             let (ch, text) = (channel.clone(), msg.text.clone());
+            // A bot never receives its own messages: on Telegram nothing is an echo.
+            let echoes = msg.channel != crate::bridges::telegram::CHANNEL;
             let echo = owner
                 .pipeline()
                 .store()
-                .write(move |c| Ok(owner_state::take_echo(c, &ch, &text)?))
+                .write(move |c| Ok(echoes && owner_state::take_echo(c, &ch, &text)?))
                 .await;
             match echo {
                 Ok(true) => {

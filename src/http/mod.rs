@@ -9,6 +9,7 @@ mod errors;
 mod owner;
 pub mod probe;
 mod signals;
+mod telegram;
 mod whatsapp;
 
 use std::net::SocketAddr;
@@ -47,6 +48,8 @@ pub struct AppState {
     signal_rate: signals::RateLimiter,
     /// Meta's webhook when `bridges.whatsapp` is configured.
     pub whatsapp: Option<Arc<crate::bridges::whatsapp::cloud::Webhook>>,
+    /// Webhook mode's intake and secret (`POST /v1/telegram/webhook`).
+    telegram: Option<crate::bridges::telegram::Webhook>,
 }
 
 impl AppState {
@@ -68,12 +71,18 @@ impl AppState {
             token: Arc::new(token),
             signal_rate: signals::RateLimiter::default(),
             whatsapp: None,
+            telegram: None,
         }
     }
 
     /// Serve Meta's WhatsApp webhook with `hook`.
     pub fn with_whatsapp(mut self, hook: Option<crate::bridges::whatsapp::cloud::Webhook>) -> Self {
         self.whatsapp = hook.map(Arc::new);
+        self
+    }
+    /// Serve Telegram's webhook posts into this intake.
+    pub fn with_telegram(mut self, hook: Option<crate::bridges::telegram::Webhook>) -> Self {
+        self.telegram = hook;
         self
     }
 }
@@ -93,6 +102,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(phone_routes())
+        .merge(telegram::routes())
         .route("/.well-known/steward-receipts", get(api::receipt_key))
         .merge(api)
         .fallback(not_found)

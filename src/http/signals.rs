@@ -108,6 +108,7 @@ async fn fire_nano_agents(
         plan: vec![Effect::NotifyOwner {
             channel: channel.clone(),
             text,
+            regarding: None,
         }],
         forecast_usd: Usd(0),
     };

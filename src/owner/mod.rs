@@ -11,7 +11,9 @@ pub mod views;
 use std::time::Instant;
 
 use crate::memory::handle::Canonicalizer;
-use crate::pipeline::{Actor, Effect, Pipeline, PipelineError, RunRequest, RunStatus, Trigger};
+use crate::pipeline::{
+    Actor, Effect, Pipeline, PipelineError, Regarding, RunRequest, RunStatus, Trigger,
+};
 use crate::profile::watch::SharedProfile;
 use crate::spec::SELF_CHAT_AGENT;
 
@@ -94,6 +96,16 @@ impl Owner {
         msg: &OwnerMessage,
         text: &str,
     ) -> Result<Option<String>, PipelineError> {
+        self.tell_regarding(msg, text, None).await
+    }
+
+    /// `tell`, saying what the message is about (a draft's buttons, their outcome).
+    pub async fn tell_regarding(
+        &self,
+        msg: &OwnerMessage,
+        text: &str,
+        regarding: Option<Regarding>,
+    ) -> Result<Option<String>, PipelineError> {
         let out = self
             .pipeline
             .run(RunRequest {
@@ -105,6 +117,7 @@ impl Owner {
                 plan: vec![Effect::NotifyOwner {
                     channel: msg.channel.clone(),
                     text: text.to_string(),
+                    regarding,
                 }],
                 forecast_usd: crate::spec::Usd(0),
             })

@@ -224,7 +224,11 @@ fn prepare(
     }
     let delivery = match effect {
         Effect::Noop => return Ok(Next::Done),
-        Effect::NotifyOwner { channel, text } => Delivery::Owner(OwnerSend::new(channel, text)),
+        Effect::NotifyOwner {
+            channel,
+            text,
+            regarding,
+        } => Delivery::Owner(OwnerSend::new(channel, text, regarding.clone())),
         Effect::Ask { prompt, json } => Delivery::Model {
             prompt: prompt.clone(),
             json: *json,
@@ -237,7 +241,7 @@ fn prepare(
                 // Readable in the owner's chat; the rest waits for `more`.
                 let trimmed = super::trim::for_channel(channel, &text);
                 crate::owner_state::set_more(&tx, trimmed.rest.as_deref())?;
-                Delivery::Owner(OwnerSend::new(channel, &trimmed.shown))
+                Delivery::Owner(OwnerSend::new(channel, &trimmed.shown, None))
             }
             None => {
                 skip(

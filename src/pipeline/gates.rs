@@ -145,7 +145,9 @@ pub fn check_policy(
                 needs_confirmation.push(i);
                 (Tool::Reply, channel, text.as_str())
             }
-            Effect::NotifyOwner { channel, text } => (Tool::NotifyOwner, channel, text.as_str()),
+            Effect::NotifyOwner { channel, text, .. } => {
+                (Tool::NotifyOwner, channel, text.as_str())
+            }
             // The text is the model's, checked when it is known.
             Effect::Relay { channel } => (Tool::NotifyOwner, channel, "…"),
         };
@@ -319,6 +321,7 @@ mod tests {
         let notify = Effect::NotifyOwner {
             channel: "console".into(),
             text: "hi".into(),
+            regarding: None,
         };
 
         let assistant = &r.specs["imessage-assistant"];
@@ -372,6 +375,7 @@ mod tests {
         let elsewhere = Effect::NotifyOwner {
             channel: "telegram".into(),
             text: "x".into(),
+            regarding: None,
         };
         assert!(
             check_policy(
@@ -384,6 +388,7 @@ mod tests {
         let empty = Effect::NotifyOwner {
             channel: "console".into(),
             text: String::new(),
+            regarding: None,
         };
         assert!(
             check_policy(

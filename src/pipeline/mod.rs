@@ -38,7 +38,7 @@ use ed25519_dalek::SigningKey;
 use serde_json::json;
 
 pub use confirm::{ConfirmedSend, Decision};
-pub use request::{Actor, Effect, RunOutcome, RunRequest, RunStatus, Trigger};
+pub use request::{Actor, Effect, Regarding, RunOutcome, RunRequest, RunStatus, Trigger};
 
 use crate::bridges::Bridges;
 use crate::canonical;
@@ -53,14 +53,20 @@ use gates::{Identity, OwnerIdentities};
 pub struct OwnerSend {
     channel: String,
     text: String,
+    regarding: Option<Regarding>,
 }
 
 impl OwnerSend {
-    fn new(channel: &str, text: &str) -> Self {
+    fn new(channel: &str, text: &str, regarding: Option<Regarding>) -> Self {
         OwnerSend {
             channel: channel.to_string(),
             text: text.to_string(),
+            regarding,
         }
+    }
+    /// What the message is about (a draft's buttons, their outcome).
+    pub fn regarding(&self) -> Option<&Regarding> {
+        self.regarding.as_ref()
     }
     pub fn channel(&self) -> &str {
         &self.channel
@@ -608,6 +614,7 @@ fn budget_notices(
         plan.extend(notices.iter().map(|n| Effect::NotifyOwner {
             channel: channel.clone(),
             text: format!("💸 {n}"),
+            regarding: None,
         }));
         tx.execute(
             "UPDATE runs SET plan = ?2 WHERE id = ?1",

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::spec::Usd;
+pub use crate::types::Regarding;
 
 /// Longest text a single send may carry.
 pub const MAX_TEXT_CHARS: usize = 4000;
@@ -67,7 +68,13 @@ pub enum Effect {
     },
     /// A message to the owner's own chat on `channel`.
     #[serde(rename_all = "camelCase")]
-    NotifyOwner { channel: String, text: String },
+    NotifyOwner {
+        channel: String,
+        text: String,
+        /// What it is about, for a channel that can attach controls to it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        regarding: Option<Regarding>,
+    },
     /// Ask the agent's capability model; the reply is journaled, and its usage
     /// and cost are recorded on the run and settled against the budget.
     #[serde(rename_all = "camelCase")]

@@ -68,6 +68,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "trackers",
         sql: include_str!("migrations/0010_trackers.sql"),
     },
+    Migration {
+        version: 11,
+        name: "telegram",
+        sql: include_str!("migrations/0011_telegram.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -7,6 +7,7 @@ pub mod graph;
 pub mod lantern;
 pub mod osascript;
 pub mod smtp;
+pub mod telegram;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

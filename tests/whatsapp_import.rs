@@ -200,6 +200,7 @@ fn an_ios_zip_lands_on_the_people_imessage_knows() {
 #[test]
 fn a_file_whose_dates_fit_both_orders_asks_for_date_order_and_changes_nothing() {
     let home = TestHome::new();
+    assert!(home.run(&["init"]).status.success());
     let text = "01/02/2022, 10:00 - Ann: a\n03/04/2022, 10:00 - Ann: b\n";
     let file = write(&home.user_home, "WhatsApp Chat with Ann.txt", text);
     let out = home.run(&["import", "whatsapp", file.to_str().unwrap()]);
@@ -209,9 +210,11 @@ fn a_file_whose_dates_fit_both_orders_asks_for_date_order_and_changes_nothing() 
         "{}",
         stderr(&out)
     );
-    assert!(
-        !home.path.exists(),
-        "the home was created for a refused import"
+    let people = common::json(&home.run(&["people", "--json"]));
+    assert_eq!(
+        people,
+        serde_json::json!([]),
+        "a refused import stores nothing"
     );
 
     let got = import(&home, &file, &["--date-order", "mdy"]);

@@ -85,7 +85,7 @@ fn reader(account: EmailAccount) -> Reader {
 
 /// How long a reconnect may take: the reader backs off 1, 2, 4, 8… s while
 /// the server is down, and a loaded machine restarts dovecot slowly.
-const RECONNECT_WAIT: Duration = Duration::from_secs(60);
+const RECONNECT_WAIT: Duration = Duration::from_secs(120);
 
 async fn next(rx: &mut tokio::sync::broadcast::Receiver<Inbound>, limit: Duration) -> Inbound {
     tokio::time::timeout(limit, rx.recv())

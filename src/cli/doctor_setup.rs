@@ -78,7 +78,10 @@ pub fn agents_waiting(home: &Home) -> Vec<String> {
 /// `models:`, `http:` and the bridges are read once, at start.
 pub fn check_config_age(home: &Home) -> Option<Check> {
     let info = pidfile::inspect(&home.pid_path())?;
-    let started: jiff::Timestamp = info.started_at.parse().ok()?;
+    // The pid file's mtime, not its `startedAt`: both sides of the comparison
+    // are then the file system's clock (a process clock may differ from it,
+    // as under faketime in CI).
+    let started = modified(&home.pid_path())?;
     let changed = modified(&home.config_path())?;
     (changed > started).then(|| {
         Check::bad(

@@ -22,6 +22,7 @@ macro_rules! outln {
 pub mod agents;
 pub mod audit;
 pub mod budget;
+pub mod completions;
 pub mod confirm;
 pub mod devices;
 pub mod doctor;
@@ -123,6 +124,10 @@ pub enum Command {
     /// iPhone Shortcuts that send signed signals.
     #[command(subcommand)]
     Shortcuts(shortcuts::Command),
+    /// A shell completion script on stdout (`steward completions zsh > _steward`).
+    Completions(completions::Args),
+    /// The manual page (roff) on stdout (`steward man | man -l -`).
+    Man,
 }
 
 impl Cli {
@@ -170,6 +175,8 @@ impl Cli {
             Command::Devices(args) => devices::run(&home, args),
             Command::Signals(args) => devices::signals(&home, args),
             Command::Shortcuts(cmd) => shortcuts::run(&home, cmd),
+            Command::Completions(args) => completions::completions(args),
+            Command::Man => completions::man(),
         }
     }
 }
@@ -183,7 +190,7 @@ impl Command {
         match self {
             Command::Setup(_) | Command::Init(_) | Command::Doctor(_) => false,
             Command::Install(args) => !args.dry_run,
-            Command::Uninstall(_) => false,
+            Command::Uninstall(_) | Command::Completions(_) | Command::Man => false,
             _ => true,
         }
     }

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use super::doctor_setup;
+use super::{doctor_bridges, doctor_setup};
 use crate::config::{Config, DEFAULT_LISTEN};
 use crate::daemon::pidfile;
 use crate::home::{self, DIR_MODE, Home, SECRET_MODE};
@@ -116,10 +116,10 @@ pub fn checks(home: &Home) -> Vec<Check> {
         check_api_token(home, config.as_ref().ok()),
         check_secrets(config.as_ref().ok()),
         check_audit(home),
-        check_imessage(config.as_ref().ok()),
-        check_email(config.as_ref().ok()),
-        check_whatsapp(config.as_ref().ok()),
-        check_telegram(config.as_ref().ok()),
+        doctor_bridges::check_imessage(config.as_ref().ok()),
+        doctor_bridges::check_email(config.as_ref().ok()),
+        doctor_bridges::check_whatsapp(config.as_ref().ok()),
+        doctor_bridges::check_telegram(config.as_ref().ok()),
         check_models(config.as_ref().ok()),
         check_runtime(config.as_ref().ok()),
         check_profile(home),
@@ -383,44 +383,11 @@ fn check_audit(home: &Home) -> Check {
     }
 }
 
-fn check_imessage(config: Option<&Config>) -> Check {
-    use crate::bridges::imessage::{
-        Paths,
-        chatdb::{ChatDb, ChatDbError},
-    };
-    const NAME: &str = "imessage";
-    let Some(cfg) = config.map(|c| &c.bridges.imessage) else {
-        return Check::ok(NAME, "skipped (config invalid)");
-    };
-    if !cfg.enabled {
-        return Check::ok(NAME, "bridge disabled (bridges.imessage.enabled)");
-    }
-    let Ok(user_home) = home::user_home() else {
-        return Check::bad(NAME, Level::Fail, "HOME is not set", "set HOME");
-    };
-    let paths = Paths::resolve(cfg, &user_home);
-    match ChatDb::open(&paths.chat_db).and_then(|db| db.max_rowid()) {
-        Ok(n) => Check::ok(
-            NAME,
-            format!("{} readable (newest row {n})", paths.chat_db.display()),
-        ),
-        Err(e @ ChatDbError::NoFullDiskAccess(_)) => Check::bad(
-            NAME,
-            Level::Fail,
-            e.to_string(),
-            "System Settings → Privacy & Security → Full Disk Access → add the steward binary, then `launchctl kickstart -k gui/$(id -u)/dev.steward.daemon`",
-        ),
-        Err(e) => Check::bad(
-            NAME,
-            Level::Fail,
-            e.to_string(),
-            "point bridges.imessage.chatDb at the Messages database, or set bridges.imessage.enabled: false",
-        ),
-    }
-}
-
 /// A small runtime for a check that probes over the network.
-fn probe_runtime(name: &'static str, what: &str) -> Result<tokio::runtime::Runtime, Check> {
+pub(super) fn probe_runtime(
+    name: &'static str,
+    what: &str,
+) -> Result<tokio::runtime::Runtime, Check> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -432,124 +399,6 @@ fn probe_runtime(name: &'static str, what: &str) -> Result<tokio::runtime::Runti
                 "retry",
             )
         })
-}
-
-/// Each mail account: connect, log in, IDLE offered.
-fn check_email(config: Option<&Config>) -> Check {
-    const NAME: &str = "email";
-    let Some(accounts) = config.map(|c| &c.bridges.email.accounts) else {
-        return Check::ok(NAME, "skipped (config invalid)");
-    };
-    if accounts.is_empty() {
-        return Check::ok(NAME, "no mail accounts (bridges.email.accounts)");
-    }
-    let rt = match probe_runtime(NAME, "mail") {
-        Ok(rt) => rt,
-        Err(check) => return check,
-    };
-    let mut lines = Vec::new();
-    let mut failed = Vec::new();
-    for a in accounts {
-        match rt.block_on(crate::bridges::email::imap::probe(a)) {
-            Ok(true) => lines.push(format!("{}: login ok, IDLE", a.name)),
-            Ok(false) => lines.push(format!(
-                "{}: login ok, no IDLE (polled every minute)",
-                a.name
-            )),
-            Err(e) => failed.push(e.to_string()),
-        }
-    }
-    if failed.is_empty() {
-        Check::ok(NAME, lines.join("; "))
-    } else {
-        Check::bad(
-            NAME,
-            Level::Fail,
-            failed.join("; "),
-            "fix the account in bridges.email.accounts (host, port, user, password reference)",
-        )
-    }
-}
-
-/// The Cloud API number answers with the token (the secrets' presence is `secrets`).
-fn check_whatsapp(config: Option<&Config>) -> Check {
-    const NAME: &str = "whatsapp";
-    let Some(w) = config.and_then(|c| c.bridges.whatsapp.as_ref()) else {
-        return Check::ok(NAME, "not configured (bridges.whatsapp)");
-    };
-    let token = match w.token.resolve() {
-        Ok(t) => t,
-        Err(e) => {
-            return Check::bad(
-                NAME,
-                Level::Fail,
-                e.to_string(),
-                w.token.fix("bridges.whatsapp.token"),
-            );
-        }
-    };
-    let rt = match probe_runtime(NAME, "the Graph API") {
-        Ok(rt) => rt,
-        Err(check) => return check,
-    };
-    let graph = crate::bridges::whatsapp::cloud::graph::Graph::new(
-        &w.api_url,
-        &w.api_version,
-        &w.phone_number_id,
-    );
-    match rt.block_on(graph.probe(token.expose())) {
-        Ok(number) => Check::ok(NAME, format!("Cloud API number {number}")),
-        Err(e) => Check::bad(
-            NAME,
-            Level::Fail,
-            e.to_string(),
-            "check bridges.whatsapp.phoneNumberId and that the token has whatsapp_business_messaging (Meta's developer console)",
-        ),
-    }
-}
-
-/// The bot: the token resolves and Telegram (or `apiUrl`) knows it (getMe).
-fn check_telegram(config: Option<&Config>) -> Check {
-    const NAME: &str = "telegram";
-    let Some(cfg) = config.and_then(|c| c.bridges.telegram.as_ref()) else {
-        return Check::ok(NAME, "no bot (bridges.telegram)");
-    };
-    let fix = "create the bot with @BotFather and point bridges.telegram.token at its token (README: Telegram)";
-    let api = cfg
-        .token
-        .resolve()
-        .map_err(|e| e.to_string())
-        .and_then(|t| {
-            crate::bridges::telegram::api::Api::new(t.expose(), &cfg.api_url, cfg.poll_seconds)
-                .map_err(|e| e.to_string())
-        });
-    let api = match api {
-        Ok(a) => a,
-        Err(e) => return Check::bad(NAME, Level::Fail, e, fix),
-    };
-    let rt = match probe_runtime(NAME, "Telegram") {
-        Ok(rt) => rt,
-        Err(check) => return check,
-    };
-    let me = rt.block_on(async {
-        tokio::time::timeout(std::time::Duration::from_secs(10), api.me()).await
-    });
-    match me {
-        Ok(Ok((id, username))) => Check::ok(
-            NAME,
-            format!(
-                "bot @{username} ({id}); the owner is user {}",
-                cfg.owner_user_id
-            ),
-        ),
-        Ok(Err(e)) => Check::bad(NAME, Level::Fail, format!("getMe failed: {e}"), fix),
-        Err(_) => Check::bad(
-            NAME,
-            Level::Fail,
-            format!("no answer from {} in 10 s", cfg.api_url),
-            "check the network, or bridges.telegram.apiUrl",
-        ),
-    }
 }
 
 /// Each capability's first model answers a one-token request; reports latency.

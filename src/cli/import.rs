@@ -231,17 +231,10 @@ fn whatsapp(
         }
     };
     let export = import::read(file, chat, order).map_err(usage)?;
-    let mut config = if home.is_initialised() {
-        Config::load(&home.config_path())?
-    } else {
-        Config::default()
-    };
+    // The CLI refused a missing home before this point.
+    let config = Config::load(&home.config_path())?;
     let owner_sender =
         import::owner_sender(&export.parsed.lines, me, &config.owner.name).map_err(usage)?;
-    if !home.is_initialised() {
-        home.init()?;
-        config = Config::load(&home.config_path())?;
-    }
     let mut conn = store::open_writer(&home.db_path())?;
     let mut ingest = {
         let tx = conn.transaction()?;
@@ -292,9 +285,6 @@ fn whatsapp(
 
 fn telegram(home: &Home, file: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
     use crate::bridges::telegram::export;
-    if !home.is_initialised() {
-        home.init()?;
-    }
     let config = Config::load(&home.config_path())?;
     let started = Instant::now();
     let mut conn = store::open_writer(&home.db_path())?;

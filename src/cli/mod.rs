@@ -26,6 +26,7 @@ pub mod completions;
 pub mod confirm;
 pub mod devices;
 pub mod doctor;
+pub mod doctor_bridges;
 pub mod doctor_setup;
 pub mod follow;
 pub mod import;

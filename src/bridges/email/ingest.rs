@@ -129,6 +129,25 @@ impl EmailIngest {
         Ok(id)
     }
 
+    /// Everyone on the mail but the owner, as person ids, once each.
+    fn others(
+        &mut self,
+        conn: &Connection,
+        mail: &Mail,
+        from: &Person,
+    ) -> rusqlite::Result<Vec<String>> {
+        let mut others = Vec::new();
+        for p in mail.to.iter().chain(&mail.cc).chain(std::iter::once(from)) {
+            if !self.is_owner(p) {
+                let id = self.person(conn, p)?;
+                if !others.contains(&id) {
+                    others.push(id);
+                }
+            }
+        }
+        Ok(others)
+    }
+
     /// Store one mail. Returns the message if it was new to memory.
     pub fn mail(
         &mut self,
@@ -148,15 +167,7 @@ impl EmailIngest {
         };
         let is_command = note == Note::Answer;
         let sender = self.person(conn, from)?;
-        let mut others = Vec::new();
-        for p in mail.to.iter().chain(&mail.cc).chain(std::iter::once(from)) {
-            if !self.is_owner(p) {
-                let id = self.person(conn, p)?;
-                if !others.contains(&id) {
-                    others.push(id);
-                }
-            }
-        }
+        let others = self.others(conn, mail, from)?;
         let chat = self.chat(conn, mail, &others)?;
         // Whom it counts for: the sender, or for the owner's own mail the first recipient.
         let (person, contact) = if from_me {

@@ -223,7 +223,7 @@ fn step(
     let first_max = max;
     // First start: begin at the newest row; history is never acted on.
     let cursor = store.write_blocking(move |c| Ok(ensure_cursor(c, first_max)?))?;
-    let mut cursor = if max < cursor {
+    let cursor = if max < cursor {
         // chat.db was replaced by a smaller one: do not re-read it as new.
         tracing::warn!(
             cursor,
@@ -259,6 +259,18 @@ fn step(
         })?;
         s.ingest = Some(ingest);
     }
+    read_new(store, bus, s, cursor, max)
+}
+
+/// Read the rows past `cursor` up to `max` into memory, batch by batch,
+/// and publish the new ones.
+fn read_new(
+    store: &Store,
+    bus: &broadcast::Sender<Inbound>,
+    s: &mut Session,
+    mut cursor: i64,
+    max: i64,
+) -> Result<(), LiveError> {
     while cursor < max {
         let (mut rows, mut bad, mut last) = s.db.messages_after(cursor, BATCH)?;
         let holding = hold_chatless(&mut s.held, &rows, Instant::now());
@@ -267,7 +279,7 @@ fn step(
             (bad, last) = (0, upto);
             rows.truncate(keep);
         }
-        let mut ingest = s.ingest.take().expect("set above");
+        let mut ingest = s.ingest.take().expect("step sets the ingest first");
         if rows
             .iter()
             .any(|r| r.chat_rowid.is_some_and(|c| !ingest.knows_chat(c)))

@@ -35,6 +35,9 @@ pub enum Regarding {
     EditText(String),
     /// The outcome of a decision made with those buttons: it replaces the question.
     Settles(String),
+    /// The approvals list: numbered Send / Edit / Drop buttons for each
+    /// pending confirmation, in the list's order.
+    Approvals(Vec<String>),
 }
 
 /// The idempotency key of one side effect: `(run_id, step, attempt)`. The

@@ -22,9 +22,15 @@ const ANN: i64 = 222;
 const TWIN: i64 = 15_125_551_234;
 
 async fn chat(Json(body): Json<Value>) -> Json<Value> {
+    // A different answer for Sunday: the same text twice is held as a repeat.
+    let content = if body.to_string().contains("sunday") {
+        "sunday is fine"
+    } else {
+        "yes! 7pm works"
+    };
     Json(json!({
         "id": "c", "model": body["model"],
-        "choices": [{ "index": 0, "message": { "role": "assistant", "content": "yes! 7pm works" } }],
+        "choices": [{ "index": 0, "message": { "role": "assistant", "content": content } }],
         "usage": { "prompt_tokens": 80, "completion_tokens": 4 },
     }))
 }
@@ -179,7 +185,8 @@ fn a_contact_message_becomes_one_send_after_the_owners_button() {
         "the owner hears of a new contact"
     );
 
-    edit_by_reply(&api, &d, &me);
+    edit_by_reply(&api, &d, &home, &me);
+    approve_from_the_list(&api, &d, &me);
 
     let verify = home.run(&["receipts", "verify", "--json"]);
     assert!(verify.status.success(), "{}", common::stdout(&verify));
@@ -188,7 +195,7 @@ fn a_contact_message_becomes_one_send_after_the_owners_button() {
 }
 
 /// Edit: the bot asks for the new text; the owner's reply to it is the edit.
-fn edit_by_reply(api: &BotApi, d: &Daemon, me: &Value) {
+fn edit_by_reply(api: &BotApi, d: &Daemon, home: &TestHome, me: &Value) {
     let has_buttons = |b: &Value| b["reply_markup"]["inline_keyboard"].is_array();
     let ann = user(ANN, "Ann", Some("Lee"), Some("annlee"));
     api.text(&ann, 2, "and saturday?");
@@ -211,6 +218,17 @@ fn edit_by_reply(api: &BotApi, d: &Daemon, me: &Value) {
         sent_to(api, OWNER).iter().any(asks_text)
     });
     let ask = sent_to(api, OWNER).into_iter().find(asks_text).unwrap();
+    // A person answers in seconds; the test waits until the question is remembered.
+    wait("the question remembered", d, || {
+        db(home)
+            .query_row(
+                "SELECT COUNT(*) FROM telegram_prompts WHERE kind = 'edit'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap()
+            == 1
+    });
     api.reply(
         me,
         3,
@@ -221,6 +239,50 @@ fn edit_by_reply(api: &BotApi, d: &Daemon, me: &Value) {
         sent_to(api, ANN).len() == 2
     });
     assert_eq!(sent_to(api, ANN)[1]["text"], "saturday works too");
+}
+
+/// `approvals` on Telegram: the list carries numbered buttons per draft, and
+/// a press on one is the same one decision as the draft's own Send.
+fn approve_from_the_list(api: &BotApi, d: &Daemon, me: &Value) {
+    let has_buttons = |b: &Value| b["reply_markup"]["inline_keyboard"].is_array();
+    let ann = user(ANN, "Ann", Some("Lee"), Some("annlee"));
+    api.text(&ann, 4, "and sunday?");
+    wait("the third question", d, || {
+        sent_to(api, OWNER)
+            .iter()
+            .filter(|b| has_buttons(b))
+            .count()
+            == 3
+    });
+    let before = sent_to(api, OWNER).len();
+    api.text(me, 5, "approvals");
+    wait("the approvals list", d, || {
+        sent_to(api, OWNER).len() > before
+    });
+    let list = sent_to(api, OWNER)[before].clone();
+    assert!(
+        list["text"].as_str().unwrap().contains("✍️ 1 · Ann Lee"),
+        "{list}"
+    );
+    let rows = list["reply_markup"]["inline_keyboard"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "one row per pending draft: {list}");
+    let labels: Vec<&str> = rows[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["1 Send", "1 Edit", "1 Drop"]);
+    let send = rows[0][0]["callback_data"].as_str().unwrap().to_string();
+    let id = list["_messageId"].as_i64().unwrap();
+    api.press(me, OWNER, id, &send);
+    wait("the reply to Ann from the list", d, || {
+        sent_to(api, ANN).len() == 3
+    });
+    assert_eq!(sent_to(api, ANN)[2]["text"], "sunday is fine");
+    api.press(me, OWNER, id, &send);
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(sent_to(api, ANN).len(), 3, "a second press sends nothing");
 }
 
 /// A day run from Telegram: each command gets its reply in the owner's chat.

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 /// The owner's handle and what the owner reads live below the assistant, which
 /// reaches the owner through them too; `commands` adds the command handling.
 pub use crate::owner::{Owner, OwnerMessage, views};
-use crate::pipeline::PipelineError;
+use crate::pipeline::{PipelineError, Regarding};
 use crate::store::StoreError;
 
 use duration::Span;
@@ -81,8 +81,13 @@ impl Owner {
         }
         match grammar::parse(&msg.text) {
             Parsed::Command(cmd) => {
+                let lists_approvals = cmd == Command::Approvals;
                 let text = self.execute(cmd, &msg).await?;
-                let run_id = self.tell(&msg, &text).await?;
+                let about = match lists_approvals {
+                    true => self.approvals_list().await?,
+                    false => None,
+                };
+                let run_id = self.tell_regarding(&msg, &text, about).await?;
                 Ok(Reply {
                     reply: text,
                     run_id,
@@ -174,6 +179,25 @@ impl Owner {
                     .await
             }
         }
+    }
+
+    /// The list `approvals` just numbered, for a channel that shows buttons with it.
+    async fn approvals_list(&self) -> Result<Option<Regarding>, CommandError> {
+        let now = self.now().as_millisecond();
+        let items = self
+            .pipeline()
+            .store()
+            .read(move |c| Ok(crate::owner_state::list(c, now)?))
+            .await?
+            .unwrap_or_default();
+        let ids: Vec<String> = items
+            .into_iter()
+            .filter_map(|i| match i {
+                crate::owner_state::ListItem::Confirmation(id) => Some(id),
+                _ => None,
+            })
+            .collect();
+        Ok((!ids.is_empty()).then_some(Regarding::Approvals(ids)))
     }
 
     /// The reply `f` reads from the store.

@@ -180,6 +180,32 @@ pub fn draft_buttons(confirmation: &str) -> ReplyMarkup {
     ]]))
 }
 
+/// The most rows of buttons under one approvals list (Telegram allows 100 buttons).
+pub const LIST_ROWS: usize = 20;
+
+/// A row of numbered Send / Edit / Drop buttons per pending confirmation.
+pub fn approvals_buttons(confirmations: &[String]) -> ReplyMarkup {
+    let rows = confirmations
+        .iter()
+        .take(LIST_ROWS)
+        .enumerate()
+        .map(|(i, c)| {
+            let n = i + 1;
+            ["Send", "Edit", "Drop"]
+                .iter()
+                .zip(["s", "e", "d"])
+                .map(|(label, action)| {
+                    InlineKeyboardButton::callback(
+                        format!("{n} {label}"),
+                        format!("c:{action}:{c}"),
+                    )
+                })
+                .collect()
+        })
+        .collect::<Vec<Vec<_>>>();
+    ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new(rows))
+}
+
 /// Asks the owner's app to answer the message (the new text of a draft).
 pub fn reply_wanted() -> ReplyMarkup {
     ReplyMarkup::ForceReply(ForceReply::new().input_field_placeholder("the new text".to_string()))

@@ -273,6 +273,9 @@ impl Run<'_> {
         let external = format!("account:{chat_no}");
         // The other person of a 1:1 chat: whom the owner's lines count for.
         let other = (kind == ChatKind::Direct).then_some(chat.id);
+        // Whether a message may already be in memory (the chat had some before).
+        // Ids are unique within one chat of an export, so a first import skips the probe.
+        let mut check = None;
         for batch in chat.messages.chunks(BATCH) {
             let tx = conn.transaction()?;
             let name = (kind == ChatKind::Group)
@@ -280,6 +283,10 @@ impl Run<'_> {
                 .flatten();
             let (chat_row, created) = messages::upsert_chat(&tx, CHANNEL, &external, kind, name)?;
             self.counts.chats += u64::from(created);
+            let check = match check {
+                Some(c) => c,
+                None => *check.insert(!created && chat_has_messages(&tx, chat_row)?),
+            };
             messages::add_member(&tx, chat_row, &self.owner)?;
             let counterpart = match other {
                 Some(id) => Some(self.person(&tx, id, chat.name.as_deref())?),
@@ -290,7 +297,7 @@ impl Run<'_> {
             }
             let with = counterpart.as_deref().zip(other);
             for m in batch {
-                self.message(&tx, m, chat_row, &external, with)?;
+                self.message(&tx, m, (chat_row, check), &external, with)?;
             }
             messages::index_new(&tx)?;
             tx.commit()?;
@@ -304,7 +311,7 @@ impl Run<'_> {
         &mut self,
         tx: &Connection,
         m: &ExMessage,
-        chat_row: i64,
+        (chat_row, check): (i64, bool),
         chat_external: &str,
         counterpart: Option<(&str, i64)>,
     ) -> Result<(), ExportError> {
@@ -337,7 +344,7 @@ impl Run<'_> {
         let handle = contact.map(|id| super::ingest::handle(self.canon, id));
         let text = shown(m);
         let external = format!("{chat_external}:{}", m.id);
-        let stored = messages::insert_message(
+        let stored = messages::insert_message_checked(
             tx,
             &NewMessage {
                 channel: CHANNEL,
@@ -357,6 +364,7 @@ impl Run<'_> {
                 edited: m.edited_unixtime.is_some(),
                 is_command: false,
             },
+            check,
         )?;
         match stored {
             Stored::New => self.counts.messages += 1,
@@ -391,6 +399,14 @@ impl Run<'_> {
         self.people.insert(user, id.clone());
         Ok(id)
     }
+}
+
+fn chat_has_messages(tx: &Connection, chat_row: i64) -> rusqlite::Result<bool> {
+    tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM messages WHERE chat_id = ?1)",
+        [chat_row],
+        |r| r.get(0),
+    )
 }
 
 /// `user123` → 123; `channel456` (a channel or an anonymous admin) → the Bot

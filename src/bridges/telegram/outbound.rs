@@ -278,6 +278,15 @@ impl Channel for TelegramOutbound {
                 Ok(id)
             }
             Some(Regarding::Settles(c)) => self.settle(key, c, send.text()).await,
+            // A press on the list finds its draft by the button's data; its
+            // outcome edits the draft's own question, or comes as a message.
+            Some(Regarding::Approvals(list)) => {
+                let markup = (!list.is_empty()).then(|| api::approvals_buttons(list));
+                Ok(self
+                    .deliver(key, "owner", chat, send.text(), markup)
+                    .await?
+                    .0)
+            }
         }
     }
 

@@ -404,3 +404,69 @@ fn doctor_asks_telegram_who_the_bot_is() {
     assert_eq!(c["status"], "fail", "{c}");
     assert!(c["fix"].as_str().unwrap().contains("BotFather"), "{c}");
 }
+
+/// Killed after the reply to Ann went out but before its delivery line: the
+/// restart finds every piece on the ledger, so the run is delivered, Ann has
+/// one message, and nothing is sent again or reported uncertain.
+#[test]
+fn killed_after_the_reply_went_out_it_is_delivered_once() {
+    let api = BotApi::start();
+    let home = home(&api, "");
+    let mut cmd = home.cmd(&["up", "--listen", "127.0.0.1:0"]);
+    cmd.env("STEWARD_FAULT", "crash-after:telegram.sent.contact");
+    let mut d = common::start(cmd);
+    wait("the first poll", &d, || !api.offsets().is_empty());
+    api.text(&user(ANN, "Ann", Some("Lee"), None), 1, "friday?");
+    let has_buttons = |b: &Value| b["reply_markup"]["inline_keyboard"].is_array();
+    wait("the draft's question", &d, || {
+        sent_to(&api, OWNER).iter().any(has_buttons)
+    });
+    let question = sent_to(&api, OWNER).into_iter().find(has_buttons).unwrap();
+    let send = question["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let prompt = question["_messageId"].as_i64().unwrap();
+    let me = user(OWNER, "Priya", None, None);
+    api.press(&me, OWNER, prompt, &send);
+    assert!(
+        d.wait_for_exit(Duration::from_secs(20)).is_some(),
+        "the daemon crashed after the send: {}",
+        d.log.lock().unwrap()
+    );
+    assert_eq!(
+        sent_to(&api, ANN).len(),
+        1,
+        "the reply went out before the crash"
+    );
+
+    let d = home.up();
+    let settled = || {
+        db(&home)
+            .query_row(
+                "SELECT COUNT(*) FROM runs WHERE agent = 'telegram-assistant' AND status = 'succeeded' AND id IN
+                 (SELECT run_id FROM confirmations WHERE status = 'approved')",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap_or(0)
+            == 1
+    };
+    wait("the interrupted run settled as delivered", &d, settled);
+    api.press(&me, OWNER, prompt, &send);
+    wait("the second press answered", &d, || {
+        api.bodies("answerCallbackQuery").len() >= 2
+    });
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(sent_to(&api, ANN).len(), 1, "never sent twice");
+    let owner_lines: Vec<String> = sent_to(&api, OWNER)
+        .iter()
+        .map(|b| b["text"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        owner_lines.iter().all(|t| !t.contains("may or may not")),
+        "every piece is on the ledger: nothing uncertain to report: {owner_lines:?}"
+    );
+    let verify = home.run(&["receipts", "verify", "--json"]);
+    assert!(verify.status.success(), "{}", common::stdout(&verify));
+}

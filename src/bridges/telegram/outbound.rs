@@ -133,12 +133,33 @@ impl TelegramOutbound {
             piece.id = Some(last.to_string());
             self.write(&piece).await?;
         }
-        self.fault.point("telegram.sent");
+        // `telegram.sent.contact` / `telegram.sent.owner`: every piece is out, the delivery line is not.
+        self.fault.point(&format!("telegram.sent.{audience}"));
         let id = ids.join(",");
         line.state = State::Delivered;
         line.id = Some(id.clone());
         self.write(&line).await?;
         Ok((id, last))
+    }
+
+    /// The message ids of an intent whose every piece is on the ledger (the
+    /// crash came after the last piece went out, before the delivery line).
+    async fn every_piece(&self, intent: &Delivery) -> Result<Option<String>, BridgeError> {
+        let (ledger, intent) = (self.ledger.clone(), intent.clone());
+        tokio::task::spawn_blocking(move || {
+            let pieces = split(&intent.text, LIMIT).len();
+            let mut ids = Vec::with_capacity(pieces);
+            for i in 0..pieces {
+                match ledger.lookup(&format!("{}#{i}", intent.key))? {
+                    Some(Delivery { id: Some(id), .. }) => ids.push(id),
+                    _ => return Ok::<_, std::io::Error>(None),
+                }
+            }
+            Ok(Some(ids.join(",")))
+        })
+        .await
+        .map_err(failed)?
+        .map_err(failed)
     }
 
     /// Remember the bot's question about `confirmation` (its buttons, or the
@@ -300,6 +321,7 @@ impl Channel for TelegramOutbound {
         match found {
             None => Ok(None),
             Some(line) if line.state == State::Delivered => Ok(Some(line.id.unwrap_or(line.key))),
+            Some(line) if let Some(ids) = self.every_piece(&line).await? => Ok(Some(ids)),
             Some(line) => Err(uncertain(format!(
                 "the message to {} was being sent when Steward stopped; Telegram cannot be asked whether it arrived, so it was not sent again",
                 if line.audience == "owner" {

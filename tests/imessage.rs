@@ -194,6 +194,69 @@ fn merge_split_and_forget() {
     assert_eq!(hits, 0);
 }
 
+/// Issue 18: a forgotten person stays forgotten. The next import (and her
+/// Contacts card) does not bring her back; only a hash of each handle is kept;
+/// `person unforget` lets a handle back.
+#[test]
+fn a_forgotten_person_stays_forgotten_until_unforget() {
+    let home = TestHome::new();
+    home.init_if_missing();
+    let s = fixtures::standard(&home.user_home);
+    import(&home, &s);
+    let gone = json(&home.run(&["person", "forget", "Ann Lee", "--yes", "--json"]));
+    assert_eq!(gone["handles"], 2, "{gone}");
+    let again = import(&home, &s);
+    assert_eq!(again["people"], 0, "nobody new: {again}");
+    assert!(again["skipped"].as_u64().unwrap() > SKIPPED, "{again}");
+    let conn = rusqlite::Connection::open(home.file("steward.db")).unwrap();
+    let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(
+        count(
+            "SELECT COUNT(*) FROM messages WHERE handle IN ('phone:+15125551234', 'email:ann@example.com')"
+        ),
+        0
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM people WHERE name = 'Ann Lee'"),
+        0
+    );
+    assert_eq!(
+        home.run(&["person", "show", "+15125551234"]).status.code(),
+        Some(1)
+    );
+    // Only hashes are kept: no trace of the number or the address.
+    let kept: Vec<String> = conn
+        .prepare("SELECT hash FROM forgotten_handles")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(kept.len(), 2);
+    for h in &kept {
+        assert!(
+            h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit()),
+            "{h}"
+        );
+        assert!(!h.contains("5551234"));
+    }
+
+    let back = json(&home.run(&["person", "unforget", "(512) 555-1234", "--json"]));
+    assert_eq!(back["wasForgotten"], true, "{back}");
+    assert_eq!(back["handle"], "phone:+15125551234");
+    let twice = json(&home.run(&["person", "unforget", "+15125551234", "--json"]));
+    assert_eq!(twice["wasForgotten"], false);
+    let third = import(&home, &s);
+    assert_eq!(third["people"], 1, "{third}");
+    let ann = json(&home.run(&["person", "show", "+15125551234", "--json"]));
+    assert_eq!(ann["name"], "Ann Lee", "her card names her again");
+    assert_eq!(
+        ann["handles"],
+        serde_json::json!(["phone:+15125551234"]),
+        "the address is still forgotten"
+    );
+}
+
 #[test]
 fn self_chat_lines_are_marked_once_and_reactions_sit_on_their_target() {
     let home = TestHome::new();

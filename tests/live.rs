@@ -198,3 +198,31 @@ fn a_backfill_after_live_ingestion_never_duplicates() {
     assert_eq!(counts["alreadyKnown"], 1, "{counts}");
     assert_eq!(count_for(&home, "Ann Lee"), 6);
 }
+
+/// Issue 18: "HANDLE is NAME" in the self-chat applies to the very next live
+/// message from that handle, without a restart (the reader's handle → person
+/// cache starts over when people change).
+#[test]
+fn an_identity_correction_applies_to_the_next_live_message() {
+    let home = TestHome::new();
+    let mut s = fixtures::standard(&home.user_home);
+    assert!(home.run(&["init"]).status.success());
+    std::fs::write(home.file("steward.yaml"), config(&s)).unwrap();
+    let _daemon = home.up();
+    assert!(wait_until(|| count_for(&home, "Ann Lee") == 0));
+    let said = home.run(&["say", "+15125551234 is Manasa", "--json"]);
+    assert!(said.status.success(), "{}", common::stderr(&said));
+    s.fixture.message(Msg {
+        text: Some("it's manasa on this number now"),
+        handle: 1,
+        unix: 1_760_000_000,
+        chat: Some(s.ann_chat),
+        ..Msg::default()
+    });
+    assert!(
+        wait_until(|| count_for(&home, "Manasa") == 1),
+        "the next message is Manasa's: {}",
+        json(&said)["reply"]
+    );
+    assert_eq!(count_for(&home, "Ann Lee"), 0, "and not Ann's");
+}

@@ -209,7 +209,9 @@ async fn start_from_someone_with_a_known_name_offers_a_merge_and_sends_nothing()
     let known: String = store
         .write_blocking(|c| {
             let h = steward::memory::Canonicalizer::new("US").canonicalize("+15125550101");
-            let (id, _) = steward::memory::people::resolve(c, &h, "imessage")?;
+            let id = steward::memory::people::resolve(c, &h, "imessage")?
+                .person()
+                .expect("not forgotten");
             c.execute("UPDATE people SET name = 'Ann Lee' WHERE id = ?1", [&id])?;
             Ok(id)
         })

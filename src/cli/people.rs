@@ -61,6 +61,14 @@ pub enum PersonCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Let a forgotten handle back: its next message or import is kept again.
+    Unforget {
+        /// The handle, in any form (a phone number, an email address, telegram:ID).
+        handle: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn canon(home: &Home) -> Canonicalizer {
@@ -162,44 +170,66 @@ pub fn person(home: &Home, cmd: PersonCommand) -> anyhow::Result<ExitCode> {
                 outln!("{h} is now person {new}.");
             }
         }
-        PersonCommand::Forget { who, yes, json } => {
-            let mut conn = store::open_writer(&home.db_path())?;
-            let tx = conn.transaction()?;
-            let id = people::find(&tx, &who, &canon)?;
-            if !yes {
-                let detail = query::show(&tx, &id, 0)?;
-                let what = format!(
-                    "Forget {} ({}): {} messages and every fact, for good?",
-                    detail.name.as_deref().unwrap_or(&id),
-                    detail.handles.join(", "),
-                    detail.message_count
-                );
-                use std::io::IsTerminal;
-                if !std::io::stdin().is_terminal() {
-                    return Err(super::UsageError(format!(
-                        "{what} Nothing was deleted: pass --yes to forget without asking"
-                    ))
-                    .into());
-                }
-                if !super::confirm(&what) {
-                    outln!("Nothing was deleted.");
-                    return Ok(ExitCode::SUCCESS);
-                }
-            }
-            let out = people::forget(&tx, &id)?;
-            tx.commit()?;
+        PersonCommand::Forget { who, yes, json } => return forget(home, &canon, &who, yes, json),
+        PersonCommand::Unforget { handle, json } => {
+            let h = canon.canonicalize(&handle);
+            let conn = store::open_writer(&home.db_path())?;
+            let was = people::unforget(&conn, &h)?;
             if json {
-                super::print_json(&out)?;
+                super::print_json(&json!({ "handle": h.as_str(), "wasForgotten": was }))?;
+            } else if was {
+                outln!("{h} is no longer forgotten: its next message is kept again.");
             } else {
-                outln!(
-                    "Forgot {}: {} handles, {} messages, {} facts deleted.",
-                    out.id,
-                    out.handles,
-                    out.messages,
-                    out.facts
-                );
+                outln!("{h} was not forgotten; nothing changed.");
             }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `person forget WHO`: asks first (or `--yes`); the handles stay forgotten.
+fn forget(
+    home: &Home,
+    canon: &Canonicalizer,
+    who: &str,
+    yes: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut conn = store::open_writer(&home.db_path())?;
+    let tx = conn.transaction()?;
+    let id = people::find(&tx, who, canon)?;
+    if !yes {
+        let detail = query::show(&tx, &id, 0)?;
+        let what = format!(
+            "Forget {} ({}): {} messages and every fact, for good? Later imports and messages from these handles are dropped too.",
+            detail.name.as_deref().unwrap_or(&id),
+            detail.handles.join(", "),
+            detail.message_count
+        );
+        use std::io::IsTerminal;
+        if !std::io::stdin().is_terminal() {
+            return Err(super::UsageError(format!(
+                "{what} Nothing was deleted: pass --yes to forget without asking"
+            ))
+            .into());
+        }
+        if !super::confirm(&what) {
+            outln!("Nothing was deleted.");
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let out = people::forget(&tx, &id)?;
+    tx.commit()?;
+    if json {
+        super::print_json(&out)?;
+    } else {
+        outln!(
+            "Forgot {}: {} handles, {} messages, {} facts deleted. Their handles stay forgotten (`steward person unforget HANDLE` lets one back).",
+            out.id,
+            out.handles,
+            out.messages,
+            out.facts
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -69,17 +69,87 @@ fn insert_handle(
 
 /// The person a handle belongs to; a handle seen first creates a person.
 /// Returns `(person_id, created)`.
-pub fn resolve(
-    conn: &Connection,
-    handle: &Handle,
-    source: &str,
-) -> rusqlite::Result<(String, bool)> {
+pub fn resolve(conn: &Connection, handle: &Handle, source: &str) -> rusqlite::Result<Resolved> {
     if let Some(id) = person_for_handle(conn, handle)? {
-        return Ok((id, false));
+        return Ok(Resolved::Known(id));
+    }
+    // Only a handle nobody holds can be a forgotten one: the check costs a
+    // query per new handle, never one per message.
+    if is_forgotten(conn, handle)? {
+        return Ok(Resolved::Forgotten);
     }
     let id = create_person(conn, None, None, false)?;
     insert_handle(conn, handle, &id, source)?;
-    Ok((id, true))
+    Ok(Resolved::Created(id))
+}
+
+/// Bumped by every change that moves a handle to another person or deletes
+/// one (merge, split, forget, an identity correction), so a long-lived reader's
+/// handle → person cache starts over instead of filing a message under the
+/// wrong (or a deleted) person.
+const GENERATION: &str = "people.generation";
+
+pub fn generation(conn: &Connection) -> rusqlite::Result<i64> {
+    Ok(super::messages::get_cursor(conn, GENERATION)?.unwrap_or(0))
+}
+
+fn bump_generation(conn: &Connection) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO source_cursors (source, value, updated_at) VALUES (?1, 1, ?2)
+         ON CONFLICT (source) DO UPDATE SET value = value + 1, updated_at = excluded.updated_at",
+    )?
+    .execute(params![GENERATION, now()])?;
+    Ok(())
+}
+
+/// Whom a handle belongs to, as ingest sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    Known(String),
+    /// A new person, made for this handle.
+    Created(String),
+    /// The owner told Steward to forget this handle: store nothing from it.
+    Forgotten,
+}
+
+impl Resolved {
+    /// The person, unless the handle is forgotten.
+    pub fn person(self) -> Option<String> {
+        match self {
+            Resolved::Known(id) | Resolved::Created(id) => Some(id),
+            Resolved::Forgotten => None,
+        }
+    }
+
+    pub fn created(&self) -> bool {
+        matches!(self, Resolved::Created(_))
+    }
+}
+
+/// The salted hash a forgotten handle is kept as.
+fn forget_hash(conn: &Connection, handle: &str) -> rusqlite::Result<String> {
+    use sha2::{Digest, Sha256};
+    let salt: Vec<u8> = conn
+        .prepare_cached("SELECT salt FROM forget_salt LIMIT 1")?
+        .query_row([], |r| r.get(0))?;
+    let mut h = Sha256::new();
+    h.update(&salt);
+    h.update(handle.as_bytes());
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Whether the owner told Steward to forget `handle`.
+pub fn is_forgotten(conn: &Connection, handle: &Handle) -> rusqlite::Result<bool> {
+    let hash = forget_hash(conn, handle.as_str())?;
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM forgotten_handles WHERE hash = ?1)")?
+        .query_row([hash], |r| r.get(0))
+}
+
+/// `person unforget HANDLE`: the handle may come back with its next message.
+/// Whether it had been forgotten.
+pub fn unforget(conn: &Connection, handle: &Handle) -> rusqlite::Result<bool> {
+    let hash = forget_hash(conn, handle.as_str())?;
+    Ok(conn.execute("DELETE FROM forgotten_handles WHERE hash = ?1", [hash])? > 0)
 }
 
 pub fn owner_id(conn: &Connection) -> rusqlite::Result<Option<String>> {
@@ -161,6 +231,7 @@ pub fn attach_card(conn: &Connection, name: &str, handles: &[Handle]) -> rusqlit
 
 /// Move everything of `from` into `into` and delete `from` (no checks; see `merge`).
 fn merge_into(conn: &Connection, into: &str, from: &str) -> rusqlite::Result<()> {
+    bump_generation(conn)?;
     // Rows are about to move in the full-text index; unindexed ones must be indexed first.
     super::messages::index_new(conn)?;
     conn.execute(
@@ -287,6 +358,7 @@ pub fn split(conn: &Connection, handle: &Handle) -> Result<String, MemoryError> 
         "UPDATE messages SET sender_id = ?1 WHERE sender_id = ?2 AND handle = ?3",
         params![new, person, handle.as_str()],
     )?;
+    bump_generation(conn)?;
     Ok(new)
 }
 
@@ -311,6 +383,18 @@ pub fn forget(conn: &Connection, id: &str) -> Result<Forgotten, MemoryError> {
         messages: count("SELECT COUNT(*) FROM messages WHERE person_id = ?1 OR sender_id = ?1")?,
         facts: count("SELECT COUNT(*) FROM facts WHERE person_id = ?1")?,
     };
+    // Each handle is remembered as forgotten (as a hash), so it stays gone.
+    let handles: Vec<String> = conn
+        .prepare("SELECT handle FROM handles WHERE person_id = ?1")?
+        .query_map([id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for h in handles {
+        let hash = forget_hash(conn, &h)?;
+        conn.execute(
+            "INSERT OR IGNORE INTO forgotten_handles (hash, at) VALUES (?1, ?2)",
+            params![hash, now()],
+        )?;
+    }
     // Cascades remove handles, messages (and their FTS rows), reactions, facts, memberships.
     super::messages::index_new(conn)?;
     conn.execute("DELETE FROM people WHERE id = ?1", [id])?;
@@ -318,6 +402,7 @@ pub fn forget(conn: &Connection, id: &str) -> Result<Forgotten, MemoryError> {
         "DELETE FROM merges WHERE into_id = ?1 OR from_id = ?1",
         [id],
     )?;
+    bump_generation(conn)?;
     Ok(out)
 }
 
@@ -382,7 +467,7 @@ pub fn add_handle(
     person: &str,
     source: &str,
 ) -> rusqlite::Result<()> {
-    if person_for_handle(conn, handle)?.is_none() {
+    if person_for_handle(conn, handle)?.is_none() && !is_forgotten(conn, handle)? {
         insert_handle(conn, handle, person, source)?;
     }
     Ok(())
@@ -449,5 +534,6 @@ pub fn correct_identity(
         "UPDATE people SET name = ?2, name_source = 'manual' WHERE id = ?1",
         params![id, name],
     )?;
+    bump_generation(conn)?;
     Ok(id)
 }

@@ -73,6 +73,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "telegram",
         sql: include_str!("migrations/0011_telegram.sql"),
     },
+    Migration {
+        version: 12,
+        name: "forgotten",
+        sql: include_str!("migrations/0012_forgotten.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -349,6 +349,7 @@ pub async fn sync_folder(
             .write(move |c| {
                 let tx = c.transaction()?;
                 let mut ing = ing.lock().unwrap_or_else(|p| p.into_inner());
+                ing.people_changed(&tx)?;
                 let src = Source { account: &name, folder: &f };
                 let mut out = Vec::new();
                 for (_, raw) in &mails {

@@ -39,6 +39,8 @@ pub struct EmailIngest {
     owner: String,
     owner_handles: HashSet<Handle>,
     people: HashMap<Handle, String>,
+    /// `people::generation` when `people` was last known good.
+    people_generation: i64,
     chats: HashMap<String, i64>,
     pub counts: Counts,
 }
@@ -61,6 +63,7 @@ impl EmailIngest {
             owner,
             owner_handles: owner_handles.into_iter().collect(),
             people: HashMap::new(),
+            people_generation: people::generation(conn)?,
             chats: HashMap::new(),
             counts: Counts::default(),
         })
@@ -70,16 +73,33 @@ impl EmailIngest {
         self.canon.canonicalize(&format!("email:{}", p.address))
     }
 
-    /// The person for an address; a new one is named from the mail's display name.
-    fn person(&mut self, conn: &Connection, p: &Person) -> rusqlite::Result<String> {
+    /// Call at the start of each live batch: a merge, split, forget or identity
+    /// correction since the last one (from the self-chat or the CLI) empties
+    /// the handle → person cache, so the next message goes to the right person.
+    pub fn people_changed(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        let now = people::generation(conn)?;
+        if now != self.people_generation {
+            self.people.clear();
+            self.people_generation = now;
+        }
+        Ok(())
+    }
+
+    /// The person for an address; a new one is named from the mail's display
+    /// name. `None`: the owner told Steward to forget this address.
+    fn person(&mut self, conn: &Connection, p: &Person) -> rusqlite::Result<Option<String>> {
         let h = self.handle(p);
         if self.owner_handles.contains(&h) {
-            return Ok(self.owner.clone());
+            return Ok(Some(self.owner.clone()));
         }
         if let Some(id) = self.people.get(&h) {
-            return Ok(id.clone());
+            return Ok(Some(id.clone()));
         }
-        let (id, created) = people::resolve(conn, &h, CHANNEL)?;
+        let resolved = people::resolve(conn, &h, CHANNEL)?;
+        let created = resolved.created();
+        let Some(id) = resolved.person() else {
+            return Ok(None);
+        };
         if created {
             self.counts.people += 1;
             if let Some(name) = &p.name {
@@ -90,7 +110,7 @@ impl EmailIngest {
             }
         }
         self.people.insert(h, id.clone());
-        Ok(id)
+        Ok(Some(id))
     }
 
     fn is_owner(&self, p: &Person) -> bool {
@@ -139,7 +159,9 @@ impl EmailIngest {
         let mut others = Vec::new();
         for p in mail.to.iter().chain(&mail.cc).chain(std::iter::once(from)) {
             if !self.is_owner(p) {
-                let id = self.person(conn, p)?;
+                let Some(id) = self.person(conn, p)? else {
+                    continue;
+                };
                 if !others.contains(&id) {
                     others.push(id);
                 }
@@ -166,18 +188,28 @@ impl EmailIngest {
             Note::None
         };
         let is_command = note == Note::Answer;
-        let sender = self.person(conn, from)?;
-        let others = self.others(conn, mail, from)?;
-        let chat = self.chat(conn, mail, &others)?;
-        // Whom it counts for: the sender, or for the owner's own mail the first recipient.
+        // Whom it counts for: the sender, or for the owner's own mail the first
+        // recipient. Mail from or to a forgotten address is not stored.
+        let Some(sender) = self.person(conn, from)? else {
+            self.counts.skipped += 1;
+            return Ok(None);
+        };
         let (person, contact) = if from_me {
             match mail.to.iter().chain(&mail.cc).find(|p| !self.is_owner(p)) {
-                Some(p) => (self.person(conn, p)?, Some(self.handle(p))),
+                Some(p) => match self.person(conn, p)? {
+                    Some(id) => (id, Some(self.handle(p))),
+                    None => {
+                        self.counts.skipped += 1;
+                        return Ok(None);
+                    }
+                },
                 None => (self.owner.clone(), None),
             }
         } else {
             (sender.clone(), Some(self.handle(from)))
         };
+        let others = self.others(conn, mail, from)?;
+        let chat = self.chat(conn, mail, &others)?;
         let handle = contact.as_ref().map(Handle::as_str);
         let stored = messages::insert_message(
             conn,

@@ -47,6 +47,8 @@ pub struct Ingest {
     chat_guids: HashMap<i64, String>,
     chat_members: HashMap<i64, Vec<Handle>>,
     people: HashMap<Handle, String>,
+    /// `people::generation` when `people` was last known good.
+    people_generation: i64,
     // libphonenumber parsing costs microseconds; chat.db repeats the same few hundred handles.
     canonical: HashMap<String, Handle>,
     self_recent: HashMap<i64, VecDeque<(String, i64, bool)>>,
@@ -92,6 +94,7 @@ impl Ingest {
             chat_guids: HashMap::new(),
             chat_members: HashMap::new(),
             people: HashMap::new(),
+            people_generation: people::generation(conn)?,
             canonical: HashMap::new(),
             self_recent: HashMap::new(),
             warned: HashSet::new(),
@@ -104,11 +107,17 @@ impl Ingest {
             counts: Counts::default(),
         };
         for card in cards {
-            let handles: Vec<Handle> = card
-                .addresses
-                .iter()
-                .map(|a| ingest.canon.canonicalize(a))
-                .collect();
+            let mut handles: Vec<Handle> = Vec::with_capacity(card.addresses.len());
+            for a in &card.addresses {
+                let h = ingest.canon.canonicalize(a);
+                // A forgotten handle stays forgotten, even on a Contacts card.
+                if !people::is_forgotten(conn, &h)? {
+                    handles.push(h);
+                }
+            }
+            if handles.is_empty() && !card.addresses.is_empty() {
+                continue;
+            }
             let before: i64 = conn.query_row("SELECT COUNT(*) FROM people", [], |r| r.get(0))?;
             people::attach_card(conn, &card.name, &handles)?;
             let after: i64 = conn.query_row("SELECT COUNT(*) FROM people", [], |r| r.get(0))?;
@@ -138,19 +147,33 @@ impl Ingest {
         h
     }
 
-    fn person(&mut self, conn: &Connection, handle: &Handle) -> rusqlite::Result<String> {
+    /// Call at the start of each live batch: a merge, split, forget or identity
+    /// correction since the last one (from the self-chat or the CLI) empties
+    /// the handle → person cache, so the next message goes to the right person.
+    pub fn people_changed(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        let now = people::generation(conn)?;
+        if now != self.people_generation {
+            self.people.clear();
+            self.people_generation = now;
+        }
+        Ok(())
+    }
+
+    /// `None`: the owner told Steward to forget this handle.
+    fn person(&mut self, conn: &Connection, handle: &Handle) -> rusqlite::Result<Option<String>> {
         if self.owner_handles.contains(handle) {
-            return Ok(self.owner.clone());
+            return Ok(Some(self.owner.clone()));
         }
         if let Some(p) = self.people.get(handle) {
-            return Ok(p.clone());
+            return Ok(Some(p.clone()));
         }
-        let (id, created) = people::resolve(conn, handle, CHANNEL)?;
-        if created {
-            self.counts.people += 1;
-        }
+        let resolved = people::resolve(conn, handle, CHANNEL)?;
+        self.counts.people += u64::from(resolved.created());
+        let Some(id) = resolved.person() else {
+            return Ok(None);
+        };
         self.people.insert(handle.clone(), id.clone());
-        Ok(id)
+        Ok(Some(id))
     }
 
     /// Record the chats (kind, name, members). Safe to call again when new chats appear.
@@ -159,6 +182,7 @@ impl Ingest {
         conn: &Connection,
         chats: &HashMap<i64, RawChat>,
     ) -> rusqlite::Result<()> {
+        self.people_changed(conn)?;
         for chat in chats.values() {
             if self.chats.contains_key(&chat.rowid) {
                 continue;
@@ -186,8 +210,9 @@ impl Ingest {
                 self.counts.chats += 1;
             }
             for m in &members {
-                let person = self.person(conn, m)?;
-                messages::add_member(conn, id, &person)?;
+                if let Some(person) = self.person(conn, m)? {
+                    messages::add_member(conn, id, &person)?;
+                }
             }
             self.chats.insert(chat.rowid, ChatInfo { id, kind });
             self.chat_guids.insert(chat.rowid, chat.guid.clone());
@@ -244,7 +269,13 @@ impl Ingest {
         let chat = m.chat_rowid.and_then(|c| self.chats.get(&c).copied());
         let sender = match (&handle, m.is_from_me) {
             (_, true) => self.owner.clone(),
-            (Some(h), false) => self.person(conn, h)?,
+            (Some(h), false) => match self.person(conn, h)? {
+                Some(p) => p,
+                None => {
+                    self.skip("forgotten", &m.guid);
+                    return Ok(None);
+                }
+            },
             (None, false) => match chat {
                 Some(ChatInfo {
                     kind: ChatKind::SelfChat,
@@ -314,7 +345,7 @@ impl Ingest {
 
         // Whom the message counts for, and the contact handle involved.
         let (person, contact_handle) = if sender != self.owner {
-            (sender.clone(), handle.clone())
+            (Some(sender.clone()), handle.clone())
         } else {
             match chat.map(|c| c.kind) {
                 Some(ChatKind::Direct) => {
@@ -325,16 +356,21 @@ impl Ingest {
                         .or_else(|| handle.clone().filter(|h| !self.owner_handles.contains(h)));
                     match other {
                         Some(h) => (self.person(conn, &h)?, Some(h)),
-                        None => (self.owner.clone(), None),
+                        None => (Some(self.owner.clone()), None),
                     }
                 }
-                Some(ChatKind::Group | ChatKind::SelfChat) => (self.owner.clone(), None),
+                Some(ChatKind::Group | ChatKind::SelfChat) => (Some(self.owner.clone()), None),
                 // An orphan the owner sent: it was to the row's handle, if any.
                 None => match handle.clone().filter(|h| !self.owner_handles.contains(h)) {
                     Some(h) => (self.person(conn, &h)?, Some(h)),
-                    None => (self.owner.clone(), None),
+                    None => (Some(self.owner.clone()), None),
                 },
             }
+        };
+        // The owner's line to a forgotten person is not kept either.
+        let Some(person) = person else {
+            self.skip("forgotten", &m.guid);
+            return Ok(None);
         };
 
         let stored = messages::insert_message_checked(

@@ -292,6 +292,7 @@ fn read_new(
         }
         let (ingest, fresh) = store.write_blocking(move |c| {
             let tx = c.transaction()?;
+            ingest.people_changed(&tx)?;
             ingest.counts.skipped += bad;
             let mut fresh = Vec::new();
             for row in &rows {

@@ -278,6 +278,19 @@ impl Run<'_> {
         let mut check = None;
         for batch in chat.messages.chunks(BATCH) {
             let tx = conn.transaction()?;
+            let counterpart = match other {
+                Some(id) => match self.person(&tx, id, chat.name.as_deref())? {
+                    Some(p) => Some(p),
+                    // A chat with someone the owner told Steward to forget.
+                    None => {
+                        self.counts.skipped += chat.messages.len() as u64;
+                        self.done += chat.messages.len() as u64;
+                        progress(self.done, total);
+                        return Ok(());
+                    }
+                },
+                None => None,
+            };
             let name = (kind == ChatKind::Group)
                 .then_some(chat.name.as_deref())
                 .flatten();
@@ -288,10 +301,6 @@ impl Run<'_> {
                 None => *check.insert(!created && chat_has_messages(&tx, chat_row)?),
             };
             messages::add_member(&tx, chat_row, &self.owner)?;
-            let counterpart = match other {
-                Some(id) => Some(self.person(&tx, id, chat.name.as_deref())?),
-                None => None,
-            };
             if let Some(p) = &counterpart {
                 messages::add_member(&tx, chat_row, p)?;
             }
@@ -330,7 +339,13 @@ impl Run<'_> {
         let sender = if from_me {
             self.owner.clone()
         } else {
-            self.person(tx, user, m.from.as_deref())?
+            match self.person(tx, user, m.from.as_deref())? {
+                Some(p) => p,
+                None => {
+                    self.counts.skipped += 1;
+                    return Ok(());
+                }
+            }
         };
         if !from_me {
             messages::add_member(tx, chat_row, &sender)?;
@@ -379,14 +394,18 @@ impl Run<'_> {
         tx: &Connection,
         user: i64,
         name: Option<&str>,
-    ) -> rusqlite::Result<String> {
+    ) -> rusqlite::Result<Option<String>> {
         if user == self.me {
-            return Ok(self.owner.clone());
+            return Ok(Some(self.owner.clone()));
         }
         if let Some(id) = self.people.get(&user) {
-            return Ok(id.clone());
+            return Ok(Some(id.clone()));
         }
-        let (id, created) = people::resolve(tx, &super::ingest::handle(self.canon, user), CHANNEL)?;
+        let resolved = people::resolve(tx, &super::ingest::handle(self.canon, user), CHANNEL)?;
+        let created = resolved.created();
+        let Some(id) = resolved.person() else {
+            return Ok(None);
+        };
         if created {
             self.counts.people += 1;
             if let Some(n) = name.filter(|n| !n.is_empty()) {
@@ -397,7 +416,7 @@ impl Run<'_> {
             }
         }
         self.people.insert(user, id.clone());
-        Ok(id)
+        Ok(Some(id))
     }
 }
 

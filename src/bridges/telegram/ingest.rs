@@ -159,7 +159,14 @@ impl TelegramIngest {
         let (sender, created) = if from_me {
             (self.owner.clone(), false)
         } else {
-            self.person(conn, from, batch)?
+            match self.person(conn, from, batch)? {
+                Some(p) => p,
+                // The owner told Steward to forget them: nothing is kept.
+                None => {
+                    self.counts.skipped += 1;
+                    return Ok(());
+                }
+            }
         };
         if m.chat.is_private() && text.starts_with('/') {
             // /start and other bot commands are the app talking, not the person.
@@ -325,12 +332,13 @@ impl TelegramIngest {
         conn: &Connection,
         from: &User,
         batch: &mut Batch,
-    ) -> rusqlite::Result<(String, bool)> {
+    ) -> rusqlite::Result<Option<(String, bool)>> {
         let h = handle(&self.canon, from.id.0 as i64);
-        let (id, created) = people::resolve(conn, &h, CHANNEL)?;
-        if !created {
-            return Ok((id, false));
-        }
+        let id = match people::resolve(conn, &h, CHANNEL)? {
+            people::Resolved::Known(id) => return Ok(Some((id, false))),
+            people::Resolved::Forgotten => return Ok(None),
+            people::Resolved::Created(id) => id,
+        };
         self.counts.people += 1;
         let name = full_name(from);
         conn.execute(
@@ -366,7 +374,7 @@ impl TelegramIngest {
                 batch,
             )?;
         }
-        Ok((id, true))
+        Ok(Some((id, true)))
     }
 
     /// A contact card the sender shared of themself: a phone someone in

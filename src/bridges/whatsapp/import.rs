@@ -302,13 +302,19 @@ impl WhatsappImport {
     }
 
     /// The person behind a sender (not the owner), created or joined on first sight.
-    fn person(&mut self, conn: &Connection, sender: &str) -> rusqlite::Result<(String, Handle)> {
+    /// `None`: the owner told Steward to forget this sender.
+    fn person(
+        &mut self,
+        conn: &Connection,
+        sender: &str,
+    ) -> rusqlite::Result<Option<(String, Handle)>> {
         if let Some(p) = self.people.get(sender) {
-            return Ok(p.clone());
+            return Ok(Some(p.clone()));
         }
         let h = self.handle(sender);
         let id = match people::person_for_handle(conn, &h)? {
             Some(id) => id,
+            None if people::is_forgotten(conn, &h)? => return Ok(None),
             None => {
                 let named = match h.kind() {
                     Kind::Phone => None,
@@ -320,7 +326,9 @@ impl WhatsappImport {
                         id
                     }
                     None => {
-                        let (id, _) = people::resolve(conn, &h, CHANNEL)?;
+                        let Some(id) = people::resolve(conn, &h, CHANNEL)?.person() else {
+                            return Ok(None);
+                        };
                         self.counts.people += 1;
                         if h.kind() != Kind::Phone {
                             conn.execute(
@@ -335,7 +343,7 @@ impl WhatsappImport {
         };
         self.people
             .insert(sender.to_string(), (id.clone(), h.clone()));
-        Ok((id, h))
+        Ok(Some((id, h)))
     }
 
     fn is_owner(&self, sender: &str) -> bool {
@@ -347,7 +355,7 @@ impl WhatsappImport {
         &mut self,
         conn: &Connection,
         export: &Export,
-    ) -> rusqlite::Result<(i64, ChatKind)> {
+    ) -> rusqlite::Result<Option<(i64, ChatKind)>> {
         let mut others: Vec<&str> = Vec::new();
         for l in &export.parsed.lines {
             if let (Some(s), false) = (&l.sender, matches!(l.body, Body::System(_)))
@@ -362,6 +370,12 @@ impl WhatsappImport {
         } else {
             ChatKind::Group
         };
+        // A chat with someone the owner told Steward to forget is not kept.
+        if let [other] = others.as_slice()
+            && people::is_forgotten(conn, &self.handle(other))?
+        {
+            return Ok(None);
+        }
         let (id, created) = messages::upsert_chat(
             conn,
             CHANNEL,
@@ -373,10 +387,11 @@ impl WhatsappImport {
             self.counts.chats += 1;
         }
         for s in others {
-            let (p, _) = self.person(conn, s)?;
-            messages::add_member(conn, id, &p)?;
+            if let Some((p, _)) = self.person(conn, s)? {
+                messages::add_member(conn, id, &p)?;
+            }
         }
-        Ok((id, kind))
+        Ok(Some((id, kind)))
     }
 
     /// Store one line (a message, or a counted skip). `check` is false only
@@ -411,7 +426,10 @@ impl WhatsappImport {
                 _ => (self.owner.clone(), self.owner.clone(), None),
             }
         } else {
-            let (p, h) = self.person(conn, sender)?;
+            let Some((p, h)) = self.person(conn, sender)? else {
+                self.counts.skipped += 1;
+                return Ok(());
+            };
             (p.clone(), p, Some(h))
         };
         let external_id = ids.next(at_ms, sender, &text);
@@ -493,7 +511,10 @@ pub fn import(
     ingest.counts.skipped += export.parsed.orphans as u64;
     crate::store::bulk(conn, |conn| {
         let tx = conn.transaction()?;
-        let (chat, kind) = ingest.chat(&tx, export)?;
+        let Some((chat, kind)) = ingest.chat(&tx, export)? else {
+            ingest.counts.skipped += total;
+            return Ok(());
+        };
         let kind_direct = kind == ChatKind::Direct;
         let other = match lines
             .iter()
@@ -504,7 +525,7 @@ pub fn import(
             })
             .find(|s| !ingest.is_owner(s))
         {
-            Some(s) if kind_direct => Some(ingest.person(&tx, s)?),
+            Some(s) if kind_direct => ingest.person(&tx, s)?,
             _ => None,
         };
         let check = tx.query_row(

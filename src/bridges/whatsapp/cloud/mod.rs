@@ -188,7 +188,12 @@ fn store_messages(
     let mut new = Vec::new();
     for (m, name) in batch {
         let handle = canon.canonicalize(&format!("{}@s.whatsapp.net", m.from));
-        let (person, created) = people::resolve(conn, &handle, CHANNEL)?;
+        let resolved = people::resolve(conn, &handle, CHANNEL)?;
+        let created = resolved.created();
+        // A forgotten number's messages are not kept.
+        let Some(person) = resolved.person() else {
+            continue;
+        };
         if person == owner {
             // The owner writing to the business number is not a contact; owner
             // commands do not come this way (see `owner.channels`).

@@ -92,6 +92,17 @@ impl Rig {
 
     /// A person with a 1:1 chat and messages at `(unix seconds, from_me, text)`.
     fn person(&self, name: &str, phone: &str, lines: &[(i64, bool, &str)]) -> String {
+        self.person_on("imessage", name, phone, lines)
+    }
+
+    /// A person whose 1:1 chat is on `channel`.
+    fn person_on(
+        &self,
+        channel: &'static str,
+        name: &str,
+        phone: &str,
+        lines: &[(i64, bool, &str)],
+    ) -> String {
         let (name, phone) = (name.to_string(), phone.to_string());
         let lines: Vec<(i64, bool, String)> = lines
             .iter()
@@ -104,8 +115,8 @@ impl Rig {
                 let owner = steward::memory::people::ensure_owner(c, Some("Priya"), &[], "test")?;
                 let (chat, _) = messages::upsert_chat(
                     c,
-                    "imessage",
-                    &format!("iMessage;-;{phone}"),
+                    channel,
+                    &format!("{channel};-;{phone}"),
                     ChatKind::Direct,
                     None,
                 )?;
@@ -115,7 +126,7 @@ impl Rig {
                     messages::insert_message(
                         c,
                         &NewMessage {
-                            channel: "imessage",
+                            channel,
                             external_id: &ext,
                             chat_id: Some(chat),
                             sender_id: if *mine { &owner } else { &id },
@@ -363,6 +374,16 @@ async fn relationship_keeper_nudges_the_quiet_once_a_week() {
             (now - 30 * day, true, "hi!"),
         ],
     );
+    // Dev's chat is on a channel this daemon has (the console): a draft is offered.
+    r.person_on(
+        "console",
+        "Dev Patel",
+        "+15125550114",
+        &[
+            (now - 26 * day, false, "see you"),
+            (now - 25 * day, true, "bye!"),
+        ],
+    );
     r.person(
         "Recent Rob",
         "+15125550112",
@@ -385,11 +406,13 @@ async fn relationship_keeper_nudges_the_quiet_once_a_week() {
     assert_eq!(
         out,
         vec![
-            "1 · 💬 Reach out to Maya Chen — 30 days since you last talked (reply \"1 draft\" for a check-in)"
+            // Issue 18: no draft is offered where no bridge here can send it.
+            "1 · 💬 Reach out to Maya Chen — 30 days since you last talked (no channel here can reach Maya Chen on imessage: write to them yourself, then reply \"1 done\")",
+            "2 · 💬 Reach out to Dev Patel — 25 days since you last talked (reply \"2 draft\" for a check-in)",
         ]
     );
     s.fire(&spec, None, Timestamp::now()).await.unwrap();
-    assert_eq!(r.owner_outbox().len(), 1, "not again this ISO week");
+    assert_eq!(r.owner_outbox().len(), 2, "not again this ISO week");
 }
 
 #[derive(Clone, Default)]

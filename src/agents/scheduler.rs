@@ -121,7 +121,7 @@ impl Scheduler {
     /// release held nudges. Returns the runs started.
     pub async fn tick(&self, now: Timestamp) -> Result<Vec<RunOutcome>, ScheduleError> {
         let tz = self.owner.tz();
-        let tick = Tick::at(now, &tz);
+        let tick = Tick::at(now, &tz).reaching(self.owner.pipeline().channels());
         let store = self.owner.pipeline().store();
         store.write(|c| Ok(roster::scan_life_events(c)?)).await?;
         let mut out = Vec::new();
@@ -198,7 +198,8 @@ impl Scheduler {
 
     /// Release held nudges now if nothing holds them (focus just ended).
     pub async fn release_now(&self) -> Result<Option<RunOutcome>, ScheduleError> {
-        let tick = Tick::at(self.owner.now(), &self.owner.tz());
+        let tick =
+            Tick::at(self.owner.now(), &self.owner.tz()).reaching(self.owner.pipeline().channels());
         self.release(&tick).await
     }
 
@@ -248,7 +249,7 @@ impl Scheduler {
         slot: Option<Timestamp>,
         now: Timestamp,
     ) -> Result<RunOutcome, ScheduleError> {
-        let tick = Tick::at(now, &self.owner.tz());
+        let tick = Tick::at(now, &self.owner.tz()).reaching(self.owner.pipeline().channels());
         let store = self.owner.pipeline().store();
         let dedup = slot.map(|s| format!("{}:{}", spec.name, s));
         if let Some(key) = dedup.clone()
@@ -478,7 +479,9 @@ impl Scheduler {
                     Some(rest) => format!("📌 {n} · {rest}"),
                     None => format!("{n} · {}", s.text),
                 };
-                numbered.replace("\"N draft\"", &format!("\"{n} draft\""))
+                numbered
+                    .replace("\"N draft\"", &format!("\"{n} draft\""))
+                    .replace("\"N done\"", &format!("\"{n} done\""))
             } else {
                 s.text
             };

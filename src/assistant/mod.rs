@@ -134,14 +134,8 @@ impl Assistant {
 
     /// The bridge a reply on `channel` goes out through (SMS lines through iMessage).
     fn send_channel(&self, channel: &str) -> Option<String> {
-        let channels = self.owner.pipeline().channels();
-        if channels.contains(&channel) {
-            Some(channel.to_string())
-        } else if matches!(channel, "sms" | "rcs") && channels.contains(&"imessage") {
-            Some("imessage".into())
-        } else {
-            None
-        }
+        crate::bridges::sending_channel(&self.owner.pipeline().channels(), channel)
+            .map(str::to_string)
     }
 
     /// The owner's chat for prompts about `channel`'s contacts.

@@ -198,3 +198,15 @@ impl Bridges {
         self.list.iter().map(Bridge::health).collect()
     }
 }
+
+/// The bridge that sends to a contact whose chat is on `channel`, among the
+/// `available` ones: the channel itself, or iMessage for an SMS or RCS chat
+/// (Messages sends those too). `None`: nothing here can reach that chat.
+pub fn sending_channel(available: &[&'static str], channel: &str) -> Option<&'static str> {
+    let on = |c: &str| available.iter().copied().find(|a| *a == c);
+    on(channel).or_else(|| {
+        matches!(channel, "sms" | "rcs")
+            .then(|| on("imessage"))
+            .flatten()
+    })
+}

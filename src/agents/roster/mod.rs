@@ -25,6 +25,8 @@ pub struct Tick {
     pub tz: TimeZone,
     /// The owner's local midnight today.
     pub day_start_ms: i64,
+    /// The bridges this daemon has (what a nudge may offer to send on).
+    pub channels: Vec<&'static str>,
 }
 
 impl Tick {
@@ -39,7 +41,14 @@ impl Tick {
             now_ms: now.as_millisecond(),
             tz: tz.clone(),
             day_start_ms: midnight,
+            channels: Vec::new(),
         }
+    }
+
+    /// With the bridges that can carry what a nudge offers.
+    pub fn reaching(mut self, channels: Vec<&'static str>) -> Tick {
+        self.channels = channels;
+        self
     }
 
     pub fn zoned(&self) -> jiff::Zoned {

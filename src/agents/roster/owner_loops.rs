@@ -183,16 +183,40 @@ pub fn relationship_keeper(conn: &Connection, tick: &Tick) -> rusqlite::Result<V
         if made == 0 {
             continue; // one per person per ISO week
         }
+        // Offer a draft only where a bridge here can send it.
+        let offer = match last_direct_channel(conn, &id)? {
+            Some(ch) if crate::bridges::sending_channel(&tick.channels, &ch).is_some() => {
+                "reply \"N draft\" for a check-in".to_string()
+            }
+            Some(ch) => format!(
+                "no channel here can reach {name} on {ch}: write to them yourself, then reply \"N done\""
+            ),
+            None => format!(
+                "there is no 1:1 chat with {name} to write in; reply \"N done\" when you have"
+            ),
+        };
         out.push(Nudge {
             key,
-            text: format!(
-                "💬 {title} — {days} days since you last talked (reply \"N draft\" for a check-in)"
-            ),
+            text: format!("💬 {title} — {days} days since you last talked ({offer})"),
             urgent: false,
             item: Some(ListItem::Commitment(conn.last_insert_rowid())),
         });
     }
     Ok(out)
+}
+
+/// The channel of the person's most recent 1:1 chat (what "N draft" writes in).
+fn last_direct_channel(conn: &Connection, person: &str) -> rusqlite::Result<Option<String>> {
+    use rusqlite::OptionalExtension;
+    conn.query_row(
+        "SELECT c.channel FROM chats c JOIN chat_members m ON m.chat_id = c.id
+         LEFT JOIN messages msg ON msg.chat_id = c.id
+         WHERE m.person_id = ?1 AND c.kind = 'direct'
+         GROUP BY c.id ORDER BY MAX(msg.at_ms) DESC LIMIT 1",
+        [person],
+        |r| r.get(0),
+    )
+    .optional()
 }
 
 fn dollars(cents: i64) -> String {

@@ -46,6 +46,7 @@ pub mod owner;
 pub mod owner_state;
 pub mod pipeline;
 pub mod profile;
+pub mod prompts;
 pub mod receipt;
 pub mod runtime;
 pub mod service;

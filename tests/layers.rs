@@ -16,6 +16,7 @@ const LAYERS: &[&str] = &[
     "clock",
     "fault",
     "assets",
+    "prompts",
     "config",
     "canonical",
     "types",

@@ -263,7 +263,15 @@ impl Assistant {
     ) -> Result<String, Stop> {
         let (msg, name, quoted) = (job.msg, &job.name, &job.quoted);
         let (trigger, actor) = job.trigger_and_actor();
-        let prompt = compose::prompt(&job.ctx, msg, &job.profile, self.owner.name(), rejected);
+        let prompt = compose::prompt(
+            self.owner.prompts(),
+            &job.ctx,
+            msg,
+            &job.profile,
+            self.owner.name(),
+            rejected,
+        )
+        .map_err(|e| Stop::Done(Outcome::NoDraft { why: e.to_string() }))?;
         let out = self
             .owner
             .pipeline()

@@ -172,13 +172,15 @@ fn run_one(home: &Home, name: &str, input: &str, json: bool) -> anyhow::Result<E
             let (name, input) = (name.to_string(), input.to_string());
             let profile =
                 crate::profile::watch::read(&home.owner_profile_path()).unwrap_or_default();
+            let root = home.root().to_path_buf();
             reach::locally(home, move |pipeline, config| async move {
                 let owner = Owner::new(
                     pipeline,
                     crate::profile::watch::SharedProfile::new(profile),
                     config.owner.region.as_str(),
                 )
-                .with_name(&config.owner.name);
+                .with_name(&config.owner.name)
+                .with_prompts(&root);
                 let s = Scheduler::new(owner, config.quiet_hours);
                 Ok(s.run_now(&name, &input).await?)
             })?

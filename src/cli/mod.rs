@@ -33,6 +33,7 @@ pub mod import;
 pub mod init;
 pub mod install;
 pub mod people;
+pub mod prompts;
 pub mod reach;
 pub mod receipts;
 pub mod runs;
@@ -125,6 +126,8 @@ pub enum Command {
     /// iPhone Shortcuts that send signed signals.
     #[command(subcommand)]
     Shortcuts(shortcuts::Command),
+    /// The model prompt templates: shipped or overridden under <home>/prompts/.
+    Prompts(prompts::Args),
     /// A shell completion script on stdout (`steward completions zsh > _steward`).
     Completions(completions::Args),
     /// The manual page (roff) on stdout (`steward man | man -l -`).
@@ -176,6 +179,7 @@ impl Cli {
             Command::Devices(args) => devices::run(&home, args),
             Command::Signals(args) => devices::signals(&home, args),
             Command::Shortcuts(cmd) => shortcuts::run(&home, cmd),
+            Command::Prompts(args) => prompts::run(&home, args),
             Command::Completions(args) => completions::completions(args),
             Command::Man => completions::man(),
         }

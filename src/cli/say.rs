@@ -36,6 +36,7 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
         }
         Reach::Local => {
             let profile_path = home.owner_profile_path();
+            let root = home.root().to_path_buf();
             reach::locally(home, move |pipeline, config| async move {
                 let profile = match crate::profile::watch::read(&profile_path) {
                     Ok(p) => p,
@@ -46,7 +47,8 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
                 };
                 let shared = crate::profile::watch::SharedProfile::new(profile);
                 let owner = Owner::new(pipeline, shared, config.owner.region.as_str())
-                    .with_name(&config.owner.name);
+                    .with_name(&config.owner.name)
+                    .with_prompts(&root);
                 Ok(owner
                     .handle(OwnerMessage {
                         channel: crate::bridges::console::CHANNEL.to_string(),

@@ -33,6 +33,8 @@ pub enum CommandError {
     Pipeline(#[from] PipelineError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Prompt(#[from] crate::prompts::PromptError),
     #[error("only the owner can command Steward; {0} is not one of the owner's identities")]
     NotOwner(String),
     #[error("an owner message must be 1-4000 characters")]

@@ -345,7 +345,8 @@ async fn start_owner_side(
     let (profile, profile_watch) = owner::profile(home.owner_profile_path(), pipeline);
     let owner =
         crate::commands::Owner::new(pipeline.clone(), profile, config.owner.region.as_str())
-            .with_name(&config.owner.name);
+            .with_name(&config.owner.name)
+            .with_prompts(home.root());
     let channel = pipeline.settings().owner_channel.clone();
     owner::report_resumed(&owner, &channel, resumed).await;
     let router = owner::route(owner.clone(), bus.subscribe());

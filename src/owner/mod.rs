@@ -36,6 +36,8 @@ pub struct Owner {
     started: Instant,
     /// The owner's name as contacts know it (for drafts in their voice).
     name: String,
+    /// The prompt templates (with the home's overrides).
+    prompts: crate::prompts::Prompts,
 }
 
 impl Owner {
@@ -46,7 +48,18 @@ impl Owner {
             canon: Canonicalizer::new(region),
             started: Instant::now(),
             name: String::new(),
+            prompts: crate::prompts::Prompts::default(),
         }
+    }
+
+    /// Read prompt templates with `home`'s overrides (`<home>/prompts/`).
+    pub fn with_prompts(mut self, home: &std::path::Path) -> Self {
+        self.prompts = crate::prompts::Prompts::new(home);
+        self
+    }
+
+    pub fn prompts(&self) -> &crate::prompts::Prompts {
+        &self.prompts
     }
 
     /// Now, by the pipeline's clock (the one place "today" comes from).

@@ -154,7 +154,9 @@ pub fn rig_on(
         (pipeline.with_models(router), store)
     };
     let profile = SharedProfile::new(steward::profile::parse(PROFILE).unwrap());
-    let owner = Owner::new(pipeline.clone(), profile, "US").with_name("Priya Rao");
+    let owner = Owner::new(pipeline.clone(), profile, "US")
+        .with_name("Priya Rao")
+        .with_prompts(&path);
     let assistant = Assistant::new(owner.clone(), quiet);
     let (ann, chat) = store
         .write_blocking(|c| {

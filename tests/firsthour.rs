@@ -706,3 +706,46 @@ fn issue18_empty_searches_and_local_times() {
     let plain = stdout(&home.run(&["runs"]));
     assert!(plain.contains(&local), "{local} in {plain}");
 }
+
+/// Conventions: the commands that act and print also take `--json`.
+#[test]
+fn issue18_acting_commands_print_json_too() {
+    let home = TestHome::new();
+    home.init_if_missing();
+    let off = json(&home.run(&["agents", "disable", "relationship-keeper", "--json"]));
+    assert_eq!(off["name"], "relationship-keeper");
+    assert_eq!(off["enabled"], false);
+    let on = json(&home.run(&["agents", "enable", "ai-radar", "--json"]));
+    assert_eq!(on["enabled"], true);
+    assert!(on["needs"].as_str().unwrap().contains("feeds"), "{on}");
+
+    let device = json(&home.run(&["devices", "add", "iPhone", "--json"]));
+    assert_eq!(device["name"], "iPhone", "{device}");
+    let out = home.user_home.join("sc");
+    let built = json(&home.run(&[
+        "shortcuts",
+        "build",
+        "--device",
+        "iPhone",
+        "--url",
+        "https://mac.example.ts.net:7788",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]));
+    let shortcuts = built["shortcuts"].as_array().unwrap();
+    assert!(!shortcuts.is_empty(), "{built}");
+    for s in shortcuts {
+        assert!(std::path::Path::new(s["path"].as_str().unwrap()).is_file());
+    }
+    let revoked = json(&home.run(&["devices", "revoke", "iPhone", "--json"]));
+    assert_eq!(revoked["revoked"], true);
+
+    let dry = json(&home.run(&["install", "--dry-run", "--platform", "systemd", "--json"]));
+    assert_eq!(dry["platform"], "systemd");
+    assert_eq!(dry["installed"], false);
+    assert!(
+        dry["text"].as_str().unwrap().contains("ExecStart="),
+        "{dry}"
+    );
+}

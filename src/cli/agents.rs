@@ -45,11 +45,17 @@ pub enum Command {
     Enable {
         /// The agent's name, as `steward agents` lists it.
         name: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Stop an agent's scheduled runs (it can still be run by hand).
     Disable {
         /// The agent's name, as `steward agents` lists it.
         name: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Describe a loop agent; the model writes its spec into <home>/agents/.
     Create {
@@ -82,8 +88,8 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
     match args.cmd {
         None => list(home, args.json),
         Some(Command::Run { name, input, json }) => run_one(home, &name, &input, json),
-        Some(Command::Enable { name }) => toggle(home, &name, true),
-        Some(Command::Disable { name }) => toggle(home, &name, false),
+        Some(Command::Enable { name, json }) => toggle(home, &name, true, json || args.json),
+        Some(Command::Disable { name, json }) => toggle(home, &name, false, json || args.json),
         Some(Command::Create { prompt, json }) => create(home, &prompt, json),
     }
 }
@@ -225,11 +231,19 @@ fn run_one(home: &Home, name: &str, input: &str, json: bool) -> anyhow::Result<E
     )
 }
 
-fn toggle(home: &Home, name: &str, on: bool) -> anyhow::Result<ExitCode> {
+fn toggle(home: &Home, name: &str, on: bool, json: bool) -> anyhow::Result<ExitCode> {
     let roster = crate::spec::Roster::load(home.root());
     let spec = roster.get(name).map_err(anyhow::Error::msg)?;
     let conn = store::open_writer(&home.db_path())?;
     scheduler::set_enabled(&conn, &spec.name, on)?;
+    if json {
+        super::print_json(&json!({
+            "name": spec.name,
+            "enabled": on,
+            "needs": roster::needs(spec),
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     match (on, roster::needs(spec)) {
         (true, Some(why)) => outln!("{name} is enabled, but cannot run yet: {why}"),
         (true, None) => outln!("{name} runs on its schedule."),

@@ -35,6 +35,9 @@ pub enum Command {
     Revoke {
         /// The device's name, as `steward devices` lists it.
         name: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -72,10 +75,14 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
                 );
             }
         }
-        Some(Command::Revoke { name }) => {
+        Some(Command::Revoke { name, json }) => {
             let conn = store::open_writer(&home.db_path())?;
             devices::revoke(&conn, &name)?;
-            outln!("Revoked {name}: its signals are refused from now on.");
+            if json || args.json {
+                super::print_json(&serde_json::json!({ "name": name, "revoked": true }))?;
+            } else {
+                outln!("Revoked {name}: its signals are refused from now on.");
+            }
         }
         None => {
             let conn = store::open_readonly(&home.db_path())?;

@@ -16,6 +16,9 @@ pub struct InstallArgs {
     /// Which service manager to write for (default: this machine's).
     #[arg(long, value_enum)]
     pub platform: Option<Platform>,
+    /// Print what was (or would be) written as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -23,6 +26,9 @@ pub struct UninstallArgs {
     /// Which service manager to remove from (default: this machine's).
     #[arg(long, value_enum)]
     pub platform: Option<Platform>,
+    /// Print what was removed as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 fn spec(home: &Home) -> anyhow::Result<ServiceSpec> {
@@ -72,12 +78,24 @@ pub fn install(home: &Home, args: InstallArgs) -> anyhow::Result<ExitCode> {
     let platform = args.platform.unwrap_or_else(Platform::host);
     let spec = spec(home)?;
     let text = service::render(platform, &spec);
+    let path = service::unit_path(platform, &spec.user_home);
+    let report = |installed: bool| {
+        super::print_json(&serde_json::json!({
+            "platform": format!("{platform:?}").to_lowercase(),
+            "path": path,
+            "installed": installed,
+            "text": text,
+        }))
+    };
     if args.dry_run {
-        out!("{text}");
+        if args.json {
+            report(false)?;
+        } else {
+            out!("{text}");
+        }
         return Ok(ExitCode::SUCCESS);
     }
     require_host(platform)?;
-    let path = service::unit_path(platform, &spec.user_home);
     match platform {
         Platform::Launchd => {
             // launchd does not create the log directory for StandardOutPath.
@@ -94,14 +112,21 @@ pub fn install(home: &Home, args: InstallArgs) -> anyhow::Result<ExitCode> {
                     String::from_utf8_lossy(&out.stderr).trim()
                 );
             }
-            outln!("Installed and started {LABEL} ({}).", path.display());
-            outln!("{}", launchd::full_disk_access_help(&spec));
+            if !args.json {
+                outln!("Installed and started {LABEL} ({}).", path.display());
+                outln!("{}", launchd::full_disk_access_help(&spec));
+            }
         }
         Platform::Systemd => {
             write_atomic(&path, &text)?;
-            outln!("Wrote {}.", path.display());
-            outln!("{}", systemd::ENABLE_HELP);
+            if !args.json {
+                outln!("Wrote {}.", path.display());
+                outln!("{}", systemd::ENABLE_HELP);
+            }
         }
+    }
+    if args.json {
+        report(true)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -127,6 +152,10 @@ pub fn uninstall(_home: &Home, args: UninstallArgs) -> anyhow::Result<ExitCode> 
                 .with_context(|| format!("cannot remove {}", target.display()))?;
             removed.push(target);
         }
+    }
+    if args.json {
+        super::print_json(&serde_json::json!({ "removed": removed }))?;
+        return Ok(ExitCode::SUCCESS);
     }
     if removed.is_empty() {
         outln!("Nothing to uninstall: no Steward service file is installed.");

@@ -26,6 +26,9 @@ pub enum Command {
         /// Put the secret inside the files instead of asking for it on import.
         #[arg(long)]
         embed_secret: bool,
+        /// Print what was written as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -35,6 +38,7 @@ pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
         url,
         out,
         embed_secret,
+        json,
     } = cmd;
     let config = Config::load(&home.config_path())?;
     let conn = store::open_readonly(&home.db_path())?;
@@ -62,6 +66,7 @@ pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
     };
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut table = String::from("| shortcut | attach it to the automation |\n|---|---|\n");
+    let mut written = Vec::new();
     let recipes = shortcuts::recipes(home.root())?;
     for (stem, recipe) in &recipes {
         let path = out.join(format!("{}.shortcut", recipe.name));
@@ -71,12 +76,24 @@ pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
         )?;
         sign(&path);
         table.push_str(&format!("| {} | {} |\n", recipe.name, recipe.trigger));
+        written.push(serde_json::json!({
+            "name": recipe.name, "trigger": recipe.trigger, "path": path,
+        }));
         tracing::debug!(recipe = %stem, "built");
     }
     std::fs::write(
         out.join("README.md"),
         format!("# Steward shortcuts for {}\n\n{table}", found.name),
     )?;
+    if json {
+        super::print_json(&serde_json::json!({
+            "device": found.name,
+            "out": out,
+            "shortcuts": written,
+            "signed": cfg!(target_os = "macos"),
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     outln!(
         "Wrote {} shortcuts and README.md to {}.",
         recipes.len(),

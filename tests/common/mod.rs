@@ -104,15 +104,27 @@ pub fn start(mut cmd: Command) -> Daemon {
         }
     });
     let (tx, rx) = mpsc::channel();
+    let out = Arc::new(Mutex::new(String::new()));
+    let out_sink = Arc::clone(&out);
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            {
+                let mut o = out_sink.lock().unwrap();
+                o.push_str(&line);
+                o.push('\n');
+            }
             if let Some(url) = line.split("listening on http://").nth(1) {
                 let _ = tx.send(url.trim().parse::<SocketAddr>().unwrap());
             }
         }
     });
     match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(addr) => Daemon { child, addr, log },
+        Ok(addr) => Daemon {
+            child,
+            addr,
+            log,
+            stdout: out,
+        },
         Err(_) => {
             let _ = child.kill();
             let _ = child.wait();
@@ -143,6 +155,8 @@ pub struct Daemon {
     pub addr: SocketAddr,
     /// Everything the daemon wrote to stderr so far.
     pub log: Arc<Mutex<String>>,
+    /// Everything it wrote to stdout so far.
+    pub stdout: Arc<Mutex<String>>,
 }
 
 impl Daemon {

@@ -143,7 +143,7 @@ fn list(home: &Home, json: bool) -> anyhow::Result<ExitCode> {
     for r in rows {
         let when = match (&r.cron, &r.next_run_at) {
             (None, _) => "on signals/messages".to_string(),
-            (Some(c), Some(n)) => format!("{c} · next {n}"),
+            (Some(c), Some(n)) => format!("{c} · next {}", super::local_time(n, &tz)),
             (Some(c), None) => format!("{c} · not scheduled"),
         };
         let state = if r.enabled { "on" } else { "off" };

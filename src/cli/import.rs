@@ -138,7 +138,7 @@ pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
         tx.commit()?;
         ingest
     };
-    let bar = progress_bar(json, "{bar:40} {pos}/{len} rows  {per_sec}  eta {eta}");
+    let bar = progress_bar(json, "{bar:40} {pos}/{len} rows  {rate}  eta {eta}");
     let counts = imessage::backfill(&mut conn, &chat_db, &mut ingest, |done, max| {
         show(bar.as_ref(), done as u64, max as u64)
     })?;
@@ -171,10 +171,24 @@ fn progress_bar(json: bool, template: &str) -> Option<indicatif::ProgressBar> {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
             indicatif::ProgressStyle::with_template(template)
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .with_key("rate", rate),
         );
         bar
     })
+}
+
+/// Items per second as a whole number ("35210/s"; indicatif's own shows four decimals).
+fn rate(state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write) {
+    let _ = write!(w, "{}/s", whole_rate(state.per_sec()));
+}
+
+fn whole_rate(per_sec: f64) -> u64 {
+    if per_sec.is_finite() && per_sec > 0.0 {
+        per_sec.round() as u64
+    } else {
+        0
+    }
 }
 
 fn show(bar: Option<&indicatif::ProgressBar>, done: u64, total: u64) {
@@ -250,7 +264,7 @@ fn whatsapp(
         tx.commit()?;
         ingest
     };
-    let bar = progress_bar(json, "{bar:40} {pos}/{len} messages  {per_sec}  eta {eta}");
+    let bar = progress_bar(json, "{bar:40} {pos}/{len} messages  {rate}  eta {eta}");
     let zone = config.owner.timezone.zone();
     let counts = import::import(&mut conn, &mut ingest, &export, &zone, |done, total| {
         show(bar.as_ref(), done, total)
@@ -291,7 +305,7 @@ fn telegram(home: &Home, file: &std::path::Path, json: bool) -> anyhow::Result<E
     let canon = Canonicalizer::new(config.owner.region.as_str());
     let name = Some(config.owner.name.as_str()).filter(|n| !n.is_empty());
     let owner_user = config.bridges.telegram.as_ref().map(|t| t.owner_user_id);
-    let bar = progress_bar(json, "{bar:40} {pos}/{len} messages  {per_sec}  eta {eta}");
+    let bar = progress_bar(json, "{bar:40} {pos}/{len} messages  {rate}  eta {eta}");
     let counts = export::import(&mut conn, &canon, name, owner_user, file, |done, total| {
         show(bar.as_ref(), done, total)
     })?;
@@ -409,4 +423,15 @@ fn report_mail(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rates_are_whole_numbers() {
+        assert_eq!(super::whole_rate(35_210.4567), 35_210);
+        assert_eq!(super::whole_rate(0.6), 1);
+        assert_eq!(super::whole_rate(f64::NAN), 0);
+        assert_eq!(super::whole_rate(f64::INFINITY), 0);
+    }
 }

@@ -429,7 +429,7 @@ fn report_mail(
 mod tests {
     #[test]
     fn rates_are_whole_numbers() {
-        assert_eq!(super::whole_rate(35_210.4567), 35_210);
+        assert_eq!(super::whole_rate(35_210.5), 35_211);
         assert_eq!(super::whole_rate(0.6), 1);
         assert_eq!(super::whole_rate(f64::NAN), 0);
         assert_eq!(super::whole_rate(f64::INFINITY), 0);

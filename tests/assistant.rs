@@ -359,3 +359,39 @@ async fn a_message_first_seen_long_after_it_was_sent_gets_no_draft() {
     );
     assert_eq!(r.model.calls.load(Ordering::SeqCst), 0);
 }
+
+/// Issue 18: one numbered list holds drafts and commitments together: the
+/// brief numbers the waiting draft and the open reminder, and "2 done" and
+/// "1 no" answer each by its number.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_brief_numbers_drafts_and_commitments_in_one_list() {
+    let mut r = rig();
+    assert!(matches!(
+        r.contact("are we still on for friday?").await,
+        Outcome::Drafted { .. }
+    ));
+    let noted = r.say("remind me to call mom tomorrow").await;
+    assert!(noted.starts_with("📌"), "{noted}");
+    let brief = r.say("brief").await;
+    assert!(
+        brief.contains("  ✍️ 1 · Ann Lee: \"yes! 7 works\""),
+        "{brief}"
+    );
+    assert!(brief.contains("  📌 2 · call mom"), "{brief}");
+    let done = r.say("2 done").await;
+    assert!(done.contains("call mom"), "{done}");
+    let open: i64 = r
+        .store
+        .write_blocking(|c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM commitments WHERE title = 'call mom' AND status = 'open'",
+                [],
+                |row| row.get(0),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(open, 0, "2 done closed the reminder");
+    let dropped = r.say("1 no").await;
+    assert_eq!(dropped, "👍 dropped — nothing sent to Ann Lee.");
+    assert!(r.outbox("contact").is_empty(), "nothing was sent");
+}

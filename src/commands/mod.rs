@@ -140,7 +140,8 @@ impl Owner {
             Command::Receipt(n) => self.receipt(n, now).await,
             Command::Brief => {
                 let today = self.pipeline().today();
-                self.read_text(move |c| views::brief(c, now, &today)).await
+                self.write_text(move |c| views::brief(c, now, &today, true))
+                    .await
             }
             Command::More => self.more(&msg.channel).await,
             Command::Profile => Ok(profile_summary(&self.profile().get())),

@@ -98,7 +98,7 @@ impl Owner {
             .pipeline()
             .store()
             .read(move |c| {
-                let brief = views::brief(c, now, &today)?;
+                let brief = views::brief(c, now, &today, false)?;
                 let mut people = Vec::new();
                 for w in words {
                     if people.len() >= MAX_PEOPLE {

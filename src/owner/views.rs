@@ -135,6 +135,40 @@ pub fn approvals(conn: &Connection, now_ms: i64) -> rusqlite::Result<String> {
     Ok(out)
 }
 
+/// The brief's numbered part: drafts waiting for a yes, then open commitments.
+fn brief_items(conn: &Connection, now_ms: i64) -> rusqlite::Result<(String, Vec<ListItem>)> {
+    let mut out = String::new();
+    let mut items = Vec::new();
+    let pending = pending(conn, now_ms)?;
+    if pending.is_empty() {
+        out.push_str("• no drafts waiting for your yes\n");
+    } else {
+        out.push_str("• drafts waiting for your yes:\n");
+        for p in pending.iter().take(5) {
+            items.push(ListItem::Confirmation(p.id.clone()));
+            let name = display_name(conn, &p.channel, &p.to);
+            let draft: String = p.text.chars().take(60).collect();
+            out.push_str(&format!("  ✍️ {} · {name}: \"{draft}\"\n", items.len()));
+        }
+    }
+    let open = open_commitments(conn, 5)?;
+    if open.is_empty() {
+        out.push_str("• no open commitments\n");
+    } else {
+        out.push_str("• open:\n");
+        for (id, title) in &open {
+            items.push(ListItem::Commitment(*id));
+            out.push_str(&format!("  📌 {} · {title}\n", items.len()));
+        }
+    }
+    if !items.is_empty() {
+        out.push_str(
+            "  (reply \"1 send\" for a draft, \"N done\" or \"N snooze\" for a commitment)\n",
+        );
+    }
+    Ok((out, items))
+}
+
 /// The last runs, numbered for `receipt <n>`.
 pub fn runs(conn: &Connection, now_ms: i64) -> rusqlite::Result<String> {
     // The self-chat's own replies would crowd out the work the owner asks about.
@@ -254,7 +288,14 @@ pub fn open_commitments(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<(
 }
 
 /// The deterministic brief.
-pub fn brief(conn: &Connection, now_ms: i64, today: &str) -> rusqlite::Result<String> {
+/// The brief. Drafts and open commitments are numbered in one list; with
+/// `record` that list is what "1 send" / "2 done" answer next.
+pub fn brief(
+    conn: &Connection,
+    now_ms: i64,
+    today: &str,
+    record: bool,
+) -> rusqlite::Result<String> {
     let mut out = String::from("☀️ brief\n");
     let waiting = awaiting(conn, now_ms, 5)?;
     if waiting.is_empty() {
@@ -269,24 +310,10 @@ pub fn brief(conn: &Connection, now_ms: i64, today: &str) -> rusqlite::Result<St
             ));
         }
     }
-    let pending = pending(conn, now_ms)?;
-    out.push_str(&format!(
-        "• drafts waiting for your yes: {}{}\n",
-        pending.len(),
-        if pending.is_empty() {
-            ""
-        } else {
-            " (say approvals)"
-        }
-    ));
-    let open = open_commitments(conn, 5)?;
-    if open.is_empty() {
-        out.push_str("• no open commitments\n");
-    } else {
-        out.push_str("• open:\n");
-        for (_, title) in &open {
-            out.push_str(&format!("  – 📌 {title}\n"));
-        }
+    let (numbered, items) = brief_items(conn, now_ms)?;
+    out.push_str(&numbered);
+    if record && !items.is_empty() {
+        owner_state::set_list(conn, &items)?;
     }
     let mut events = conn.prepare_cached(
         "SELECT kind, summary FROM life_events WHERE kind != 'bill' AND at_ms >= ?1 ORDER BY at_ms DESC LIMIT 3",

@@ -160,7 +160,12 @@ pub fn work(conn: &Connection, spec: &AgentSpec, tick: &Tick) -> rusqlite::Resul
         }
         "chief-of-staff" => {
             let today = tick.zoned().date().to_string();
-            Work::Brief(crate::commands::views::brief(conn, tick.now_ms, &today)?)
+            Work::Brief(crate::commands::views::brief(
+                conn,
+                tick.now_ms,
+                &today,
+                true,
+            )?)
         }
         "ai-radar" => Work::Feeds(spec.feeds.clone()),
         _ if spec.role == "domain-tracker" => Work::Track(tracker::pending(

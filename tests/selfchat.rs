@@ -91,7 +91,11 @@ fn say_without_a_daemon_runs_the_turn_in_process() {
     let out = say(&home, "remind me to call the bank");
     assert!(out["reply"].as_str().unwrap().contains("call the bank"));
     let brief = reply(&home, "brief");
-    assert!(brief.contains("📌 call the bank"), "{brief}");
+    assert!(brief.contains("📌 1 · call the bank"), "{brief}");
+    assert!(
+        brief.contains("(reply \"N done\" or \"N snooze\")"),
+        "{brief}"
+    );
 }
 
 #[test]

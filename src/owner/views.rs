@@ -161,10 +161,18 @@ fn brief_items(conn: &Connection, now_ms: i64) -> rusqlite::Result<(String, Vec<
             out.push_str(&format!("  📌 {} · {title}\n", items.len()));
         }
     }
-    if !items.is_empty() {
-        out.push_str(
-            "  (reply \"1 send\" for a draft, \"N done\" or \"N snooze\" for a commitment)\n",
-        );
+    let drafts = pending.len().min(5);
+    let hint = match (drafts, open.len()) {
+        (0, 0) => None,
+        (_, 0) => Some("reply \"N send\", \"N edit …\" or \"N no\"".to_string()),
+        (0, _) => Some("reply \"N done\" or \"N snooze\"".to_string()),
+        (d, _) => Some(format!(
+            "reply \"1 send\" for a draft, \"{n} done\" or \"{n} snooze\" for a commitment",
+            n = d + 1
+        )),
+    };
+    if let Some(h) = hint {
+        out.push_str(&format!("  ({h})\n"));
     }
     Ok((out, items))
 }

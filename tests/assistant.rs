@@ -378,7 +378,10 @@ async fn the_brief_numbers_drafts_and_commitments_in_one_list() {
         "{brief}"
     );
     assert!(brief.contains("  📌 2 · call mom"), "{brief}");
-    assert!(brief.contains("reply \"1 send\" for a draft, \"2 done\""), "{brief}");
+    assert!(
+        brief.contains("reply \"1 send\" for a draft, \"2 done\""),
+        "{brief}"
+    );
     let done = r.say("2 done").await;
     assert!(done.contains("call mom"), "{done}");
     let open: i64 = r

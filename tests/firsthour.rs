@@ -668,8 +668,8 @@ fn issue18_reminders_respect_the_time_asked() {
         "{reply}"
     );
     let brief = stdout(&home.run(&["say", "brief"]));
-    assert!(brief.contains("📌 call mom"), "{brief}");
-    assert!(brief.contains("📌 pay rent"), "{brief}");
+    assert!(brief.contains("📌 1 · call mom"), "{brief}");
+    assert!(brief.contains("📌 2 · pay rent"), "{brief}");
 }
 
 /// Item 6: empty results say the right thing, and times shown to people are

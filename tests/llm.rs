@@ -374,7 +374,7 @@ async fn failures_are_typed_and_fall_back_in_order() {
     let err = r.chat("reason", &ask("x")).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        "no model for capability `reason`: add one under `models:` in steward.yaml, then `steward restart` (a running daemon reads it at start)"
+        "no model for capability `reason`: add one under `models:` in steward.yaml, then `steward restart` or send the daemon SIGHUP (a running daemon reads it at start)"
     );
 }
 
@@ -472,7 +472,7 @@ async fn an_ask_step_records_model_tokens_and_cost_in_the_receipt() {
     assert_eq!(
         refused.reason.as_deref(),
         Some(
-            "no model for capability `reason`: add one under `models:` in steward.yaml, then `steward restart` (a running daemon reads it at start)"
+            "no model for capability `reason`: add one under `models:` in steward.yaml, then `steward restart` or send the daemon SIGHUP (a running daemon reads it at start)"
         )
     );
     // The budget was settled with the actual cost.

@@ -374,7 +374,7 @@ fn agents_run_a_fast_agent_against_an_openai_compatible_server_or_refuse_without
     assert_eq!(run["status"], "refused");
     assert_eq!(
         run["reason"],
-        "no model for capability `fast`: add one under `models:` in steward.yaml, then `steward restart` (a running daemon reads it at start)"
+        "no model for capability `fast`: add one under `models:` in steward.yaml, then `steward restart` or send the daemon SIGHUP (a running daemon reads it at start)"
     );
 
     let url = lantern::serve_in_thread(axum::Router::new().route(

@@ -425,10 +425,7 @@ impl Scheduler {
     fn no_model(&self, spec: &AgentSpec) -> ScheduleError {
         ScheduleError::Needs {
             agent: spec.name.clone(),
-            why: format!(
-                "no model for capability `{}`: add one under `models:` in steward.yaml, then `steward restart` (a running daemon reads it at start)",
-                spec.capability.as_deref().unwrap_or("fast")
-            ),
+            why: crate::llm::no_model(spec.capability.as_deref().unwrap_or("fast")),
         }
     }
 

@@ -225,7 +225,11 @@ impl Assistant {
         if first {
             self.tell_owner(
                 &job.msg.channel,
-                &format!("✍️ contacts are writing (e.g. {}), but I can't draft replies: no model for capability `{cap}`: add one under `models:` in steward.yaml, then `steward restart` (a running daemon reads it at start). I won't repeat this.", job.name),
+                &format!(
+                    "✍️ contacts are writing (e.g. {}), but I can't draft replies: {}. I won't repeat this.",
+                    job.name,
+                    crate::llm::no_model(&cap)
+                ),
             )
             .await?;
         }

@@ -120,9 +120,7 @@ fn list(home: &Home, json: bool) -> anyhow::Result<ExitCode> {
         let needs_model = spec.capability.is_some() && !roster::has_behaviour(spec);
         let needs = needs.or_else(|| {
             let cap = spec.capability.as_deref()?;
-            (needs_model && !models.has(cap, false)).then(|| {
-                format!("no model for capability `{cap}`: add one under `models:` in steward.yaml, then `steward restart` (a running daemon reads it at start)")
-            })
+            (needs_model && !models.has(cap, false)).then(|| crate::llm::no_model(cap))
         });
         rows.push(Row {
             name: spec.name.clone(),

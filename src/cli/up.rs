@@ -1,4 +1,5 @@
-//! `steward up`: run the daemon in the foreground until SIGTERM or Ctrl-C.
+//! `steward up`: run the daemon in the foreground until SIGTERM or Ctrl-C;
+//! SIGHUP starts it again in place with steward.yaml read anew.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -28,8 +29,14 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
         .worker_threads(2)
         .enable_all()
         .build()?;
+    let (why_tx, why) = std::sync::mpsc::channel();
     runtime.block_on(async {
-        let stop = daemon::stop_signal()?;
+        let signal = daemon::stop_signal(home.config_path())?;
+        let stop = async move {
+            let reason = signal.await;
+            let _ = why_tx.send(reason);
+            reason
+        };
         daemon::boot(home.clone(), config, listen, stop, |bound| {
             // One line on stdout that scripts and tests can wait for.
             // Ignored if stdout is gone: the daemon must not stop over its banner.
@@ -50,5 +57,24 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
     })?;
     // Don't wait for stray blocking tasks (a slow read) past the promised stop time.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    if why.try_recv() == Ok(daemon::RELOAD) {
+        drop(_guard);
+        return Err(start_again());
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// SIGHUP: the daemon stopped cleanly (lock released, store closed); the same
+/// process starts again with the same arguments, so launchd and systemd see
+/// no exit and every setting in steward.yaml applies. Returns only on failure.
+fn start_again() -> anyhow::Error {
+    use std::os::unix::process::CommandExt;
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => return anyhow::anyhow!("cannot find this binary to start again: {e}"),
+    };
+    let e = std::process::Command::new(&exe)
+        .args(std::env::args_os().skip(1))
+        .exec();
+    anyhow::anyhow!("cannot start {} again after SIGHUP: {e}", exe.display())
 }

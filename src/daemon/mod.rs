@@ -127,21 +127,39 @@ fn whatsapp_webhook(
     }
 }
 
-/// A future that resolves on SIGTERM (launchd, systemd) or SIGINT (Ctrl-C).
+/// A future that resolves on SIGTERM (launchd, systemd) or SIGINT (Ctrl-C),
+/// or on SIGHUP once `config` loads: the caller then starts again in place
+/// (`RELOAD`) and every setting applies. A SIGHUP while `config` does not load
+/// is refused with its error (file:line) and the daemon keeps running as it is.
 /// The handlers are installed now, not on first poll, so a signal that arrives
 /// right after the daemon says it is up still stops it cleanly.
-pub fn stop_signal() -> Result<impl Future<Output = &'static str> + Send + 'static, DaemonError> {
+pub fn stop_signal(
+    config: std::path::PathBuf,
+) -> Result<impl Future<Output = &'static str> + Send + 'static, DaemonError> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term =
         signal(SignalKind::terminate()).map_err(|e| DaemonError::Signal("SIGTERM", e))?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| DaemonError::Signal("SIGINT", e))?;
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| DaemonError::Signal("SIGHUP", e))?;
     Ok(async move {
-        tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
+        loop {
+            tokio::select! {
+                _ = term.recv() => return "SIGTERM",
+                _ = int.recv() => return "SIGINT",
+                _ = hup.recv() => match Config::load(&config) {
+                    Ok(_) => return RELOAD,
+                    Err(e) => tracing::error!(
+                        error = %e,
+                        "SIGHUP: steward.yaml does not load, so nothing was reloaded; fix it and send SIGHUP again"
+                    ),
+                },
+            }
         }
     })
 }
+
+/// What `stop_signal` resolves to when the daemon should start again in place.
+pub const RELOAD: &str = "SIGHUP";
 
 /// Run the daemon for an initialised `home` until `stop` resolves.
 /// `ready` is called with the bound address once requests are being accepted.

@@ -19,11 +19,16 @@ use serde_json::Value;
 use crate::config::{CallLimitsConfig, ModelsConfig, ProviderConfig, ProviderKind, Secret};
 pub use limits::CallLimits;
 
+/// "No model for `cap`", with the fix: one wording wherever it is said.
+pub fn no_model(cap: &str) -> String {
+    format!(
+        "no model for capability `{cap}`: add one under `models:` in steward.yaml, then `steward restart` or send the daemon SIGHUP (a running daemon reads it at start)"
+    )
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
-    #[error(
-        "no model for capability `{0}`: add one under `models:` in steward.yaml, then `steward restart` (a running daemon reads it at start)"
-    )]
+    #[error("{}", no_model(.0))]
     NoModel(String),
     #[error(
         "capability `{cap}` names {target:?}; write it as provider/model with a provider under models.providers"

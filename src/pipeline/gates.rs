@@ -220,9 +220,7 @@ pub fn check_models(
             spec.name
         ))
     } else {
-        Err(format!(
-            "no model for capability `{cap}`: add one under `models:` in steward.yaml, then `steward restart` (a running daemon reads it at start)"
-        ))
+        Err(crate::llm::no_model(cap))
     }
 }
 

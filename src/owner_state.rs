@@ -243,6 +243,7 @@ pub enum ListItem {
     Confirmation(String),
     Commitment(i64),
     Run(String),
+    News(i64),
 }
 
 pub fn set_list(conn: &Connection, items: &[ListItem]) -> rusqlite::Result<()> {

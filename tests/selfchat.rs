@@ -353,3 +353,43 @@ fn sent_texts(dir: &std::path::Path) -> Vec<String> {
         .map(|(text, _)| text)
         .collect()
 }
+
+/// Issue 18: "save 2" on the numbered news list keeps that story on the
+/// readlist; "2 save" says the same; `readlist` shows what was saved.
+#[test]
+fn save_n_keeps_a_news_story_on_the_readlist() {
+    let home = TestHome::new();
+    assert!(home.run(&["init"]).status.success());
+    let conn = rusqlite::Connection::open(home.file("steward.db")).unwrap();
+    let now = jiff::Timestamp::now().as_millisecond();
+    for (i, title) in ["Older story", "Newer story"].iter().enumerate() {
+        conn.execute(
+            "INSERT INTO news_items (url, title, title_key, source, published_ms, seen_ms)
+             VALUES (?1, ?2, ?2, 'feed', ?3, ?3)",
+            rusqlite::params![
+                format!("https://example.org/{i}"),
+                title,
+                now - 1000 + i as i64
+            ],
+        )
+        .unwrap();
+    }
+    drop(conn);
+    let news = reply(&home, "news");
+    assert!(news.contains("1 · Newer story"), "{news}");
+    assert!(news.contains("2 · Older story"), "{news}");
+    assert_eq!(
+        reply(&home, "save 2"),
+        "🔖 saved to your readlist: Older story"
+    );
+    assert_eq!(
+        reply(&home, "2 save"),
+        "🔖 already on your readlist: Older story"
+    );
+    let list = reply(&home, "readlist");
+    assert!(
+        list.contains("Older story") && !list.contains("Newer story"),
+        "{list}"
+    );
+    assert_eq!(reply(&home, "save 9"), "no item 9.");
+}

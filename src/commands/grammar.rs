@@ -73,6 +73,8 @@ pub enum Command {
     Answer(bool),
     /// `news`, `news today|week|<source>`.
     News(Option<String>),
+    /// The news stories saved with "save N".
+    Readlist,
     /// `vehicle`, `home`, `health`, `travel`, `career`, `money`: what the
     /// domain trackers kept from mail.
     Domain(String),
@@ -102,6 +104,8 @@ pub enum ItemAction {
     Done,
     /// "1 draft": a check-in draft to the person the item is about.
     Draft,
+    /// "save 2" / "2 save": keep a news story on the readlist.
+    Save,
     /// Anything else after the number.
     Other(String),
 }
@@ -174,6 +178,7 @@ const COMMAND_WORDS: &[&str] = &[
     "profile",
     "more",
     "news",
+    "readlist",
     "resume",
     "unmute",
     "pause",
@@ -263,6 +268,7 @@ fn control(w: &[&str], orig: &[&str]) -> Option<Command> {
         ["profile"] => Profile,
         ["more"] | ["go", "on"] => More,
         ["news"] => News(None),
+        ["readlist"] | ["reading", "list"] => Readlist,
         [d] if crate::owner::domains::named(d).is_some() => {
             Domain(crate::owner::domains::named(d)?.to_string())
         }
@@ -301,6 +307,10 @@ fn control(w: &[&str], orig: &[&str]) -> Option<Command> {
             None => contact_pause(rest, &orig[1..])?,
         },
         ["resume" | "unmute", ..] if name_ok(&orig[1..]) => ResumeContact(name(1, w.len())),
+        ["save", n] if n.chars().all(|c| c.is_ascii_digit()) && n.len() <= 2 => Item {
+            n: n.parse().ok().filter(|n| *n > 0)?,
+            action: ItemAction::Save,
+        },
         [n, rest @ ..] if n.chars().all(|c| c.is_ascii_digit()) && n.len() <= 2 => Item {
             n: n.parse().ok().filter(|n| *n > 0)?,
             action: item_action(rest, &orig[1..]),
@@ -342,6 +352,7 @@ fn item_action(rest: &[&str], orig: &[&str]) -> ItemAction {
         ["no" | "n" | "drop" | "skip" | "cancel" | "❌" | "👎" | "reject"] => ItemAction::No,
         ["done" | "dismiss"] => ItemAction::Done,
         ["draft" | "write"] => ItemAction::Draft,
+        ["save"] => ItemAction::Save,
         ["snooze"] => ItemAction::Snooze(None),
         ["snooze", span @ ..] => match duration::parse(span) {
             Some(s) => ItemAction::Snooze(Some(s)),

@@ -35,7 +35,7 @@ impl Owner {
             })
             .await?;
         let Some(items) = items else {
-            return Ok("🤷 no list is open; say approvals, runs or brief.".into());
+            return Ok("🤷 no list is open; say approvals, runs, brief or news.".into());
         };
         let Some(item) = items.get(n.wrapping_sub(1)).cloned() else {
             return Ok(format!("no item {n}."));
@@ -43,6 +43,15 @@ impl Owner {
         match item {
             ListItem::Confirmation(id) => self.confirmation(n, &id, action, msg).await,
             ListItem::Commitment(id) => self.commitment(id, action).await,
+            ListItem::News(id) => match action {
+                ItemAction::Save | ItemAction::Default => {
+                    let now = self.now().as_millisecond();
+                    Ok(store
+                        .write(move |c| Ok(views::save_news(c, id, now)?))
+                        .await?)
+                }
+                _ => Ok(format!("reply \"save {n}\" to keep it on your readlist.")),
+            },
             ListItem::Run(id) => {
                 let key = self.pipeline().verifying_key();
                 Ok(store
@@ -123,7 +132,7 @@ impl Owner {
                         .unwrap_or_default()
                 ));
             }
-            ItemAction::Other(_) | ItemAction::Draft => {
+            ItemAction::Other(_) | ItemAction::Draft | ItemAction::Save => {
                 return Ok("reply \"1 send\", \"1 edit <text>\" or \"1 no\".".into());
             }
         };
@@ -196,7 +205,7 @@ impl Owner {
             ItemAction::No => ("dismissed", None),
             ItemAction::Snooze(span) => ("snoozed", Some(snooze_ms(span))),
             ItemAction::Draft => return self.outreach(id).await,
-            ItemAction::Edit(_) | ItemAction::Other(_) => {
+            ItemAction::Edit(_) | ItemAction::Other(_) | ItemAction::Save => {
                 return Ok("reply \"done\", \"snooze [2h]\" or \"no\" after its number.".into());
             }
         };

@@ -151,9 +151,10 @@ impl Owner {
                     .await
             }
             Command::News(filter) => {
-                self.read_text(move |c| views::news(c, filter.as_deref(), now))
+                self.write_text(move |c| views::news(c, filter.as_deref(), now))
                     .await
             }
+            Command::Readlist => self.read_text(views::readlist).await,
             Command::Domain(d) => {
                 self.read_text(move |c| crate::owner::domains::view(c, &d, &tz, now))
                     .await

@@ -14,7 +14,7 @@ pub const HELP: &str = "Steward commands:
 • I'm at the gym [for 1h] · heads down · driving · going to bed · I'm back
 • remember Ann's birthday is 1990-04-02 · +15125551234 is Manasa · remind me to call the bank
 • don't tell Ravi where I am · you can tell Ravi where I am
-• news [today | week | <source>] · monitor <group> · unmonitor <group>
+• news [today | week | <source>] · save N (to your readlist) · readlist · monitor <group> · unmonitor <group>
 • vehicle · home · health · travel · career · money: what your mail trackers kept
 • what did Ann say · catch me up on Ann
 Anything else goes to your chief of staff (a long answer is cut; reply more for the rest). Start with \"steward\" to force a command.";
@@ -370,12 +370,12 @@ pub fn news(conn: &Connection, filter: Option<&str>, now_ms: i64) -> rusqlite::R
         Some(s) => (0, Some(s.to_lowercase())),
     };
     let mut stmt = conn.prepare(
-        "SELECT title, url, source FROM news_items WHERE published_ms >= ?1
+        "SELECT id, title, url, source FROM news_items WHERE published_ms >= ?1
          AND (?2 IS NULL OR lower(source) LIKE '%' || ?2 || '%') ORDER BY published_ms DESC LIMIT 10",
     )?;
-    let rows: Vec<(String, String, String)> = stmt
+    let rows: Vec<(i64, String, String, String)> = stmt
         .query_map(params![since, source], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?
         .collect::<Result<_, _>>()?;
     if rows.is_empty() {
@@ -383,9 +383,52 @@ pub fn news(conn: &Connection, filter: Option<&str>, now_ms: i64) -> rusqlite::R
             "📰 no news yet (ai-radar reads the feeds listed in agents/ai-radar.yaml).".into(),
         );
     }
+    let items: Vec<ListItem> = rows.iter().map(|r| ListItem::News(r.0)).collect();
+    owner_state::set_list(conn, &items)?;
     let mut out = String::from("📰 news\n");
-    for (i, (title, url, source)) in rows.iter().enumerate() {
+    for (i, (_, title, url, source)) in rows.iter().enumerate() {
         out.push_str(&format!("{} · {title} ({source}) {url}\n", i + 1));
+    }
+    out.push_str("(\"save 2\" keeps one on your readlist)");
+    Ok(out)
+}
+
+/// "save N" on the news list: the story goes on the readlist (once).
+pub fn save_news(conn: &Connection, id: i64, now_ms: i64) -> rusqlite::Result<String> {
+    let title: Option<String> = conn
+        .query_row("SELECT title FROM news_items WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    let Some(title) = title else {
+        return Ok("that story is gone from memory.".into());
+    };
+    let saved = conn.execute(
+        "UPDATE news_items SET saved_ms = ?2 WHERE id = ?1 AND saved_ms IS NULL",
+        params![id, now_ms],
+    )?;
+    Ok(if saved == 1 {
+        format!("🔖 saved to your readlist: {title}")
+    } else {
+        format!("🔖 already on your readlist: {title}")
+    })
+}
+
+/// The saved stories, newest saved first.
+pub fn readlist(conn: &Connection) -> rusqlite::Result<String> {
+    let mut stmt = conn.prepare(
+        "SELECT title, url, source FROM news_items WHERE saved_ms IS NOT NULL
+         ORDER BY saved_ms DESC LIMIT 20",
+    )?;
+    let rows: Vec<(String, String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    if rows.is_empty() {
+        return Ok("🔖 your readlist is empty: say news, then \"save 2\".".into());
+    }
+    let mut out = String::from("🔖 readlist\n");
+    for (title, url, source) in &rows {
+        out.push_str(&format!("• {title} ({source}) {url}\n"));
     }
     Ok(out.trim_end().to_string())
 }

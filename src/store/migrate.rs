@@ -78,6 +78,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "forgotten",
         sql: include_str!("migrations/0012_forgotten.sql"),
     },
+    Migration {
+        version: 13,
+        name: "readlist",
+        sql: include_str!("migrations/0013_readlist.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

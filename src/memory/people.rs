@@ -93,6 +93,42 @@ pub fn generation(conn: &Connection) -> rusqlite::Result<i64> {
     Ok(super::messages::get_cursor(conn, GENERATION)?.unwrap_or(0))
 }
 
+/// A long-lived reader's handle → person cache that empties itself when
+/// people change (merge, split, forget, an identity correction): call
+/// `refresh` at the start of each batch.
+#[derive(Debug, Default)]
+pub struct Known {
+    people: std::collections::HashMap<Handle, String>,
+    generation: i64,
+}
+
+impl Known {
+    pub fn new(conn: &Connection) -> rusqlite::Result<Known> {
+        Ok(Known {
+            people: Default::default(),
+            generation: generation(conn)?,
+        })
+    }
+
+    /// Forget every cached answer if people changed since the last batch.
+    pub fn refresh(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        let now = generation(conn)?;
+        if now != self.generation {
+            self.people.clear();
+            self.generation = now;
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, handle: &Handle) -> Option<&String> {
+        self.people.get(handle)
+    }
+
+    pub fn insert(&mut self, handle: Handle, person: String) {
+        self.people.insert(handle, person);
+    }
+}
+
 fn bump_generation(conn: &Connection) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT INTO source_cursors (source, value, updated_at) VALUES (?1, 1, ?2)

@@ -38,9 +38,7 @@ pub struct EmailIngest {
     canon: Canonicalizer,
     owner: String,
     owner_handles: HashSet<Handle>,
-    people: HashMap<Handle, String>,
-    /// `people::generation` when `people` was last known good.
-    people_generation: i64,
+    people: people::Known,
     chats: HashMap<String, i64>,
     pub counts: Counts,
 }
@@ -62,8 +60,7 @@ impl EmailIngest {
             canon,
             owner,
             owner_handles: owner_handles.into_iter().collect(),
-            people: HashMap::new(),
-            people_generation: people::generation(conn)?,
+            people: people::Known::new(conn)?,
             chats: HashMap::new(),
             counts: Counts::default(),
         })
@@ -77,12 +74,7 @@ impl EmailIngest {
     /// correction since the last one (from the self-chat or the CLI) empties
     /// the handle → person cache, so the next message goes to the right person.
     pub fn people_changed(&mut self, conn: &Connection) -> rusqlite::Result<()> {
-        let now = people::generation(conn)?;
-        if now != self.people_generation {
-            self.people.clear();
-            self.people_generation = now;
-        }
-        Ok(())
+        self.people.refresh(conn)
     }
 
     /// The person for an address; a new one is named from the mail's display

@@ -46,9 +46,7 @@ pub struct Ingest {
     chats: HashMap<i64, ChatInfo>,
     chat_guids: HashMap<i64, String>,
     chat_members: HashMap<i64, Vec<Handle>>,
-    people: HashMap<Handle, String>,
-    /// `people::generation` when `people` was last known good.
-    people_generation: i64,
+    people: people::Known,
     // libphonenumber parsing costs microseconds; chat.db repeats the same few hundred handles.
     canonical: HashMap<String, Handle>,
     self_recent: HashMap<i64, VecDeque<(String, i64, bool)>>,
@@ -93,8 +91,7 @@ impl Ingest {
             chats: HashMap::new(),
             chat_guids: HashMap::new(),
             chat_members: HashMap::new(),
-            people: HashMap::new(),
-            people_generation: people::generation(conn)?,
+            people: people::Known::new(conn)?,
             canonical: HashMap::new(),
             self_recent: HashMap::new(),
             warned: HashSet::new(),
@@ -151,12 +148,7 @@ impl Ingest {
     /// correction since the last one (from the self-chat or the CLI) empties
     /// the handle → person cache, so the next message goes to the right person.
     pub fn people_changed(&mut self, conn: &Connection) -> rusqlite::Result<()> {
-        let now = people::generation(conn)?;
-        if now != self.people_generation {
-            self.people.clear();
-            self.people_generation = now;
-        }
-        Ok(())
+        self.people.refresh(conn)
     }
 
     /// `None`: the owner told Steward to forget this handle.

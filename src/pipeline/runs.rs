@@ -287,6 +287,38 @@ pub fn list(
     rows.map(|r| r.map(|row| RunSummary::from(&row))).collect()
 }
 
+/// What the dashboard's Activity page filters by; `None` matches all.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub agent: Option<String>,
+    pub status: Option<String>,
+    pub trigger: Option<String>,
+}
+
+/// The newest `limit` runs matching `f`, newest first.
+pub fn filtered(conn: &Connection, f: &RunFilter, limit: u32) -> rusqlite::Result<Vec<RunSummary>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM runs WHERE (?1 IS NULL OR agent = ?1) AND (?2 IS NULL OR status = ?2)
+         AND (?3 IS NULL OR trigger = ?3) ORDER BY started_at DESC, id DESC LIMIT ?4"
+    ))?;
+    let rows = stmt.query_map(params![f.agent, f.status, f.trigger, limit], from_row)?;
+    rows.map(|r| r.map(|row| RunSummary::from(&row))).collect()
+}
+
+/// The agents, statuses and triggers runs have used, for the filter menus.
+pub fn facets(conn: &Connection) -> rusqlite::Result<[Vec<String>; 3]> {
+    let col = |sql: &str| -> rusqlite::Result<Vec<String>> {
+        let mut stmt = conn.prepare_cached(sql)?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect()
+    };
+    Ok([
+        col("SELECT DISTINCT agent FROM runs ORDER BY agent")?,
+        col("SELECT DISTINCT status FROM runs ORDER BY status")?,
+        col("SELECT DISTINCT trigger FROM runs ORDER BY trigger")?,
+    ])
+}
+
 /// `steward runs show ID --json`: the summary plus journal and receipt.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,0 +1,158 @@
+//! The read-mostly pages: Budgets (today per agent and global, seven days as
+//! an inline SVG), Channels (each bridge's health with the fix) and Audit (the
+//! chain's status and the first bad entry).
+
+use axum::extract::{Extension, State};
+use axum::http::Uri;
+use axum::response::Response;
+use maud::{Markup, PreEscaped, html};
+
+use super::layout::{self, usd};
+use super::session::Session;
+use crate::http::AppState;
+use crate::pipeline::{audit, budget};
+
+/// `GET /audit`.
+pub async fn audit(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+) -> Response {
+    let report = match state.pipeline.store().read(|c| Ok(audit::verify(c)?)).await {
+        Ok(r) => r,
+        Err(e) => return super::store_error(e),
+    };
+    let body = html! {
+        h1 { "Audit" }
+        @if report.ok {
+            p.ok #chain { "✓ the chain is intact: " (report.entries) " entries, each linked to the one before." }
+        } @else {
+            p.bad #chain {
+                "✗ the chain breaks at entry " (report.first_bad_seq.map(|s| s.to_string()).unwrap_or_default())
+                ": " (report.reason.as_deref().unwrap_or("unknown"))
+            }
+            p { "Run " code { "steward doctor" } " and follow its auditChain fix; do not delete rows to make it pass." }
+        }
+    };
+    layout::respond(layout::page("Audit", "/audit", &session.csrf, body))
+}
+
+/// Seven bars, spent per day, scaled to the largest day or the cap.
+fn chart(days: &[(String, f64)], cap: f64) -> Markup {
+    const W: f64 = 420.0;
+    const H: f64 = 120.0;
+    let top = days.iter().map(|d| d.1).fold(cap, f64::max).max(0.0001);
+    let bar = W / 7.0;
+    let mut svg = format!(
+        r#"<svg role="img" aria-label="spent per day, last seven days" width="{W}" height="{}" viewBox="0 0 {W} {}">"#,
+        H + 20.0,
+        H + 20.0
+    );
+    if cap > 0.0 {
+        let y = H - cap / top * H;
+        svg.push_str(&format!(
+            r##"<line x1="0" x2="{W}" y1="{y:.1}" y2="{y:.1}" stroke="#b91c1c" stroke-dasharray="4"/>"##
+        ));
+    }
+    for (i, (day, spent)) in days.iter().enumerate() {
+        let h = spent / top * H;
+        let x = i as f64 * bar + 6.0;
+        svg.push_str(&format!(
+            r##"<rect x="{x:.1}" y="{:.1}" width="{:.1}" height="{h:.1}" fill="#1e40af"><title>{} {}</title></rect><text x="{x:.1}" y="{}" font-size="10" fill="#6b7280">{}</text>"##,
+            H - h,
+            bar - 12.0,
+            maud::html! { (day) }.into_string(),
+            usd(*spent),
+            H + 14.0,
+            maud::html! { (day.get(5..).unwrap_or(day)) }.into_string(),
+        ));
+    }
+    svg.push_str("</svg>");
+    PreEscaped(svg)
+}
+
+/// `GET /budgets`.
+pub async fn budgets(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+) -> Response {
+    let specs: Vec<_> = state.pipeline.roster().specs.values().cloned().collect();
+    let cap = state.pipeline.settings().global_cap;
+    let day = state.pipeline.today();
+    let loaded = state
+        .pipeline
+        .store()
+        .read(move |c| {
+            let report = budget::report(c, &specs.iter().collect::<Vec<_>>(), cap, &day)?;
+            Ok((report, budget::recent_days(c, budget::GLOBAL, 7)?))
+        })
+        .await;
+    let (report, days) = match loaded {
+        Ok(v) => v,
+        Err(e) => return super::store_error(e),
+    };
+    let body = html! {
+        h1 { "Budgets" }
+        p.muted { "Today (" (state.pipeline.today()) "): spent, reserved by runs still going, and the day's limit." }
+        table {
+            thead { tr { th { "scope" } th { "spent" } th { "reserved" } th { "limit" } th { "runs" } } }
+            tbody {
+                @for s in &report {
+                    tr {
+                        td { (s.scope) }
+                        td { (usd(s.spent_usd)) }
+                        td { (usd(s.reserved_usd)) }
+                        td { (usd(s.max_cost_usd_per_day)) }
+                        td { (s.runs) @if let Some(m) = s.max_runs_per_day { " / " (m) } }
+                    }
+                }
+            }
+        }
+        h2 { "Seven days, all agents" }
+        (chart(&days, cap.dollars()))
+    };
+    layout::respond(layout::page("Budgets", "/budgets", &session.csrf, body))
+}
+
+/// `GET /channels`.
+pub async fn channels(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+) -> Response {
+    let health = state.pipeline.bridge_health();
+    let body = html! {
+        h1 { "Channels" }
+        table {
+            thead { tr { th { "channel" } th { "state" } th { "what to do" } } }
+            tbody {
+                @for h in &health {
+                    tr {
+                        td { (h.channel) }
+                        td class=(if h.up { "ok" } else { "bad" }) { (if h.up { "connected" } else { "down" }) }
+                        td { (h.detail) }
+                    }
+                }
+            }
+        }
+        p.muted { "Devices: " code { "steward devices list" } ", " code { "steward devices add NAME" } ", " code { "steward devices revoke NAME" } "." }
+    };
+    layout::respond(layout::page("Channels", "/channels", &session.csrf, body))
+}
+
+/// People and Agents are not built into the dashboard yet: say so, and name
+/// the commands that do the job today.
+pub async fn later(Extension(session): Extension<Session>, uri: Uri) -> Response {
+    let (title, here, cmd) = if uri.path() == "/people" {
+        ("People", "/people", "steward people / steward person NAME")
+    } else {
+        (
+            "Agents",
+            "/agents",
+            "steward agents (list, run, enable, disable)",
+        )
+    };
+    let body = html! {
+        h1 { (title) }
+        p { "This page is not in the dashboard yet. Use " code { (cmd) } " meanwhile." }
+    };
+    layout::respond(layout::page(title, here, &session.csrf, body))
+}

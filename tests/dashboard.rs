@@ -361,6 +361,57 @@ async fn with_js(c: &Client, home: &TestHome, d: &Daemon, base: &str) -> anyhow:
         wait_text(c, "h1", title).await?;
     }
     wait_text(c, "#chain", "intact").await?;
+    people_and_agents(c, home, base).await
+}
+
+fn people_named(home: &TestHome, name: &str) -> anyhow::Result<i64> {
+    let db = rusqlite::Connection::open(home.file("steward.db"))?;
+    Ok(
+        db.query_row("SELECT COUNT(*) FROM people WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+/// Forget asks before deleting; an agent is disabled and enabled again.
+async fn people_and_agents(c: &Client, home: &TestHome, base: &str) -> anyhow::Result<()> {
+    {
+        let db = rusqlite::Connection::open(home.file("steward.db"))?;
+        let handle = steward::memory::Canonicalizer::new("US").canonicalize("+1 512 555 0100");
+        steward::memory::people::attach_card(&db, "Ann Lee", &[handle])?;
+    }
+    c.goto(&format!("{base}/people?q=Ann")).await?;
+    c.find(Locator::LinkText("Ann Lee")).await?.click().await?;
+    wait_text(c, "h1", "Ann Lee").await?;
+    wait_text(c, "main", "+15125550100").await?;
+    c.find(Locator::Css("form[action$='/forget'] button"))
+        .await?
+        .click()
+        .await?;
+    wait_text(c, "#question", "Forget Ann Lee").await?;
+    anyhow::ensure!(
+        people_named(home, "Ann Lee")? == 1,
+        "deleted before the confirm step"
+    );
+    c.find(Locator::Css("main form button.primary"))
+        .await?
+        .click()
+        .await?;
+    wait_text(c, ".notice", "Forgot").await?;
+    anyhow::ensure!(people_named(home, "Ann Lee")? == 0, "not deleted after yes");
+
+    c.goto(&format!("{base}/agents")).await?;
+    let row = "#agent-concierge";
+    wait_text(c, row, "concierge").await?;
+    let toggle = format!("{row} form[action$='able'] button");
+    let before = text_of(c, &toggle).await?;
+    c.find(Locator::Css(&toggle)).await?.click().await?;
+    let flipped = if before == "Disable" {
+        "Enable"
+    } else {
+        "Disable"
+    };
+    wait_text(c, &toggle, flipped).await?;
     Ok(())
 }
 

@@ -9,11 +9,13 @@
 //! anything else gets 401. Every POST must carry the session's CSRF token in
 //! its form body (checked here, before any handler runs) or it is refused 403.
 
+mod agents;
 mod approvals;
 mod layout;
 mod live;
 pub mod metrics;
 mod pages;
+mod people;
 mod runs;
 pub mod session;
 
@@ -46,8 +48,11 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/runs/{id}/verify", post(runs::verify))
         .route("/audit", get(pages::audit))
         .route("/budgets", get(pages::budgets))
-        .route("/people", get(pages::later))
-        .route("/agents", get(pages::later))
+        .route("/people", get(people::list))
+        .route("/people/{id}", get(people::show))
+        .route("/people/{id}/{action}", post(people::change))
+        .route("/agents", get(agents::page))
+        .route("/agents/{name}/{action}", post(agents::act))
         .route("/channels", get(pages::channels))
         .route("/events", get(live::events))
         .route("/logout", post(logout))

@@ -3,7 +3,6 @@
 //! chain's status and the first bad entry).
 
 use axum::extract::{Extension, State};
-use axum::http::Uri;
 use axum::response::Response;
 use maud::{Markup, PreEscaped, html};
 
@@ -136,23 +135,4 @@ pub async fn channels(
         p.muted { "Devices: " code { "steward devices list" } ", " code { "steward devices add NAME" } ", " code { "steward devices revoke NAME" } "." }
     };
     layout::respond(layout::page("Channels", "/channels", &session.csrf, body))
-}
-
-/// People and Agents are not built into the dashboard yet: say so, and name
-/// the commands that do the job today.
-pub async fn later(Extension(session): Extension<Session>, uri: Uri) -> Response {
-    let (title, here, cmd) = if uri.path() == "/people" {
-        ("People", "/people", "steward people / steward person NAME")
-    } else {
-        (
-            "Agents",
-            "/agents",
-            "steward agents (list, run, enable, disable)",
-        )
-    };
-    let body = html! {
-        h1 { (title) }
-        p { "This page is not in the dashboard yet. Use " code { (cmd) } " meanwhile." }
-    };
-    layout::respond(layout::page(title, here, &session.csrf, body))
 }

@@ -54,7 +54,7 @@ pub struct AppState {
     /// Webhook mode's intake and secret (`POST /v1/telegram/webhook`).
     telegram: Option<crate::bridges::telegram::Webhook>,
     /// The dashboard's browser sessions and one-time login links.
-    pub dashboard: dashboard::Sessions,
+    pub dashboard: dashboard::Shared,
     /// True once the daemon stops: long-lived answers (the dashboard's
     /// event stream) end so a clean stop does not wait for them.
     pub stopping: Option<tokio::sync::watch::Receiver<bool>>,
@@ -80,7 +80,7 @@ impl AppState {
             signal_rate: signals::RateLimiter::default(),
             whatsapp: None,
             telegram: None,
-            dashboard: dashboard::Sessions::default(),
+            dashboard: dashboard::Shared::default(),
             stopping: None,
         }
     }

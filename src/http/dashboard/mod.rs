@@ -11,6 +11,7 @@
 
 mod agents;
 mod approvals;
+mod audit;
 mod layout;
 mod live;
 pub mod metrics;
@@ -35,6 +36,13 @@ use session::{COOKIE, CSRF_FIELD, LOGIN_COOKIE};
 pub use layout::assets_bytes;
 pub use session::Sessions;
 
+/// What the dashboard keeps between requests.
+#[derive(Debug, Clone, Default)]
+pub struct Shared {
+    pub sessions: Sessions,
+    audit: audit::AuditCache,
+}
+
 /// Largest dashboard form body (an edited draft is at most a few KB).
 const MAX_FORM: usize = 64 * 1024;
 
@@ -46,7 +54,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/activity", get(runs::activity))
         .route("/runs/{id}", get(runs::page))
         .route("/runs/{id}/verify", post(runs::verify))
-        .route("/audit", get(pages::audit))
+        .route("/audit", get(audit::page).post(audit::full))
         .route("/budgets", get(pages::budgets))
         .route("/people", get(people::list))
         .route("/people/{id}", get(people::show))
@@ -90,7 +98,7 @@ fn form_csrf(body: &[u8]) -> Option<String> {
 
 /// A session, and for a POST its CSRF token, before any page handler runs.
 async fn require_session(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let found = cookie_value(req.headers(), COOKIE).and_then(|id| state.dashboard.get(id));
+    let found = cookie_value(req.headers(), COOKIE).and_then(|id| state.dashboard.sessions.get(id));
     let Some(session) = found else {
         if wants_html(req.headers()) && req.method() == Method::GET {
             return Redirect::to("/login").into_response();
@@ -141,7 +149,7 @@ fn store_error(e: crate::store::StoreError) -> Response {
 
 /// Answer with a new session cookie and go to the approvals.
 fn logged_in(state: &AppState) -> Response {
-    let id = match state.dashboard.start() {
+    let id = match state.dashboard.sessions.start() {
         Ok(id) => id,
         Err(e) => {
             return layout::error(
@@ -236,7 +244,7 @@ async fn login(
 
 /// `GET /login/once/{token}`: a link from `steward dashboard`, good once.
 async fn login_link(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    if state.dashboard.consume_link(&token) {
+    if state.dashboard.sessions.consume_link(&token) {
         logged_in(&state)
     } else {
         login_form(
@@ -251,7 +259,7 @@ async fn login_link(State(state): State<AppState>, Path(token): Path<String>) ->
 /// `POST /logout`.
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(id) = cookie_value(&headers, COOKIE) {
-        state.dashboard.end(id);
+        state.dashboard.sessions.end(id);
     }
     let mut resp = Redirect::to("/login").into_response();
     if let Ok(v) = HeaderValue::from_str(&session::clear_cookie(COOKIE)) {
@@ -266,6 +274,7 @@ pub async fn new_link(
 ) -> Result<axum::Json<serde_json::Value>, super::ApiError> {
     let token = state
         .dashboard
+        .sessions
         .new_link()
         .map_err(|e| super::ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok(axum::Json(serde_json::json!({

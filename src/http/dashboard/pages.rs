@@ -1,6 +1,5 @@
-//! The read-mostly pages: Budgets (today per agent and global, seven days as
-//! an inline SVG), Channels (each bridge's health with the fix) and Audit (the
-//! chain's status and the first bad entry).
+//! The read-only pages: Budgets (today per agent and global, seven days as
+//! an inline SVG) and Channels (each bridge's health with the fix).
 
 use axum::extract::{Extension, State};
 use axum::response::Response;
@@ -9,31 +8,7 @@ use maud::{Markup, PreEscaped, html};
 use super::layout::{self, usd};
 use super::session::Session;
 use crate::http::AppState;
-use crate::pipeline::{audit, budget};
-
-/// `GET /audit`.
-pub async fn audit(
-    State(state): State<AppState>,
-    Extension(session): Extension<Session>,
-) -> Response {
-    let report = match state.pipeline.store().read(|c| Ok(audit::verify(c)?)).await {
-        Ok(r) => r,
-        Err(e) => return super::store_error(e),
-    };
-    let body = html! {
-        h1 { "Audit" }
-        @if report.ok {
-            p.ok #chain { "✓ the chain is intact: " (report.entries) " entries, each linked to the one before." }
-        } @else {
-            p.bad #chain {
-                "✗ the chain breaks at entry " (report.first_bad_seq.map(|s| s.to_string()).unwrap_or_default())
-                ": " (report.reason.as_deref().unwrap_or("unknown"))
-            }
-            p { "Run " code { "steward doctor" } " and follow its auditChain fix; do not delete rows to make it pass." }
-        }
-    };
-    layout::respond(layout::page("Audit", "/audit", &session.csrf, body))
-}
+use crate::pipeline::budget;
 
 /// Seven bars, spent per day, scaled to the largest day or the cap.
 fn chart(days: &[(String, f64)], cap: f64) -> Markup {

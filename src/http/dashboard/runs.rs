@@ -17,7 +17,7 @@ use crate::pipeline::verify;
 use crate::receipt;
 
 /// Rows on the Activity page.
-pub const SHOWN: u32 = 100;
+pub const SHOWN: u32 = 50;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct FilterQuery {

@@ -252,6 +252,49 @@ async fn metrics_are_prometheus_text_behind_the_token() {
     assert!(text.contains("steward_gate_refusals_total{gate="), "{text}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn the_event_stream_sends_approvals_and_does_not_hold_up_a_stop() {
+    let home = TestHome::new();
+    let mut d = home.up();
+    let tok = token(&home);
+    let mut web = Web::new(&d);
+    assert_eq!(web.login(&tok).await, 303);
+    let mut resp = web
+        .http
+        .get(format!("{}/events?parts=approvals", web.base))
+        .header("cookie", &web.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    draft(&d, &tok, "stream me");
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !seen.contains("stream me") && std::time::Instant::now() < deadline {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), resp.chunk()).await;
+        if let Ok(Ok(Some(bytes))) = chunk {
+            seen.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    assert!(
+        seen.contains("event: approvals") && seen.contains("stream me"),
+        "{seen}"
+    );
+    // A browser left open on the dashboard does not hold up a clean stop.
+    let t = std::time::Instant::now();
+    d.signal(15);
+    assert!(
+        d.wait_for_exit(Duration::from_secs(5)).is_some(),
+        "still running with a stream open"
+    );
+    // Held until the 1.5 s grace period, the stop would take longer than that.
+    assert!(
+        t.elapsed() < Duration::from_millis(1500),
+        "stop took {:?}",
+        t.elapsed()
+    );
+}
+
 /// Pages screenshotted when a browser step fails.
 const PAGES: &[&str] = &["/", "/activity", "/budgets", "/channels", "/audit"];
 

@@ -48,19 +48,19 @@ pub async fn load(state: &AppState) -> Result<(Vec<Row>, Vec<Row>), crate::store
 }
 
 /// The live part: what `/events` sends as `approvals`.
-pub fn list(pending: &[Row], expired: &[Row], csrf: &str) -> Markup {
+pub fn list(pending: &[Row], expired: &[Row], csrf: &str, tz: &jiff::tz::TimeZone) -> Markup {
     html! {
         @if pending.is_empty() {
             p.muted { "Nothing waits for you. Drafts to your contacts appear here as they are written." }
         }
         @for row in pending {
-            (card(row, csrf))
+            (card(row, csrf, tz))
         }
         @if !expired.is_empty() {
             h2 { "Expired (never sent)" }
             @for row in expired {
                 div.card.expired {
-                    div.meta { "to " (row.name) " on " (row.pending.channel) " · expired " (row.pending.expires_at) }
+                    div.meta { "to " (row.name) " on " (row.pending.channel) " · expired " (layout::local(&row.pending.expires_at, tz)) }
                     div.draft { (row.pending.text) }
                 }
             }
@@ -68,14 +68,14 @@ pub fn list(pending: &[Row], expired: &[Row], csrf: &str) -> Markup {
     }
 }
 
-fn card(row: &Row, csrf: &str) -> Markup {
+fn card(row: &Row, csrf: &str, tz: &jiff::tz::TimeZone) -> Markup {
     let p = &row.pending;
     let action = |what: &str| format!("/approvals/{}/{what}", p.id);
     html! {
         div.card id={ "c-" (p.id) } {
             div.meta {
                 "to " strong { (row.name) } " on " (p.channel) " · by " (p.agent)
-                " · expires " (p.expires_at) " · " a href={ "/runs/" (p.run_id) } { "run" }
+                " · expires " (layout::local(&p.expires_at, tz)) " · " a href={ "/runs/" (p.run_id) } { "run" }
             }
             div.draft { (p.text) }
             div.actions {
@@ -120,7 +120,7 @@ pub async fn page(
         @if let Some(n) = &q.notice {
             p.notice role="status" { (n) }
         }
-        div id="approvals" data-live { (list(&pending, &expired, &session.csrf)) }
+        div id="approvals" data-live { (list(&pending, &expired, &session.csrf, &state.owner.tz())) }
     };
     layout::respond(layout::page("Approvals", "/", &session.csrf, body))
 }

@@ -149,3 +149,12 @@ pub fn assets_bytes() -> usize {
 pub fn usd(v: f64) -> String {
     format!("${v:.4}")
 }
+
+/// An RFC 3339 time as the owner reads it, in their zone ("Dec 01 23:39");
+/// the raw text if it does not parse.
+pub fn local(ts: &str, tz: &jiff::tz::TimeZone) -> String {
+    match ts.parse::<jiff::Timestamp>() {
+        Ok(t) => t.to_zoned(tz.clone()).strftime("%b %d %H:%M").to_string(),
+        Err(_) => ts.to_string(),
+    }
+}

@@ -51,14 +51,13 @@ struct Live {
 
 async fn render(live: &Live, part: Part) -> Option<String> {
     match part {
-        Part::Approvals => approvals::load(&live.state)
-            .await
-            .ok()
-            .map(|(p, e)| approvals::list(&p, &e, &live.csrf).into_string()),
+        Part::Approvals => approvals::load(&live.state).await.ok().map(|(p, e)| {
+            approvals::list(&p, &e, &live.csrf, &live.state.owner.tz()).into_string()
+        }),
         Part::Runs => runs::load(&live.state, live.filter.filter())
             .await
             .ok()
-            .map(|rows| runs::table(&rows).into_string()),
+            .map(|rows| runs::table(&rows, &live.state.owner.tz()).into_string()),
     }
 }
 

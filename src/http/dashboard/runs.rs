@@ -41,7 +41,7 @@ impl FilterQuery {
 }
 
 /// The live part: what `/events` sends as `runs`.
-pub fn table(rows: &[RunSummary]) -> Markup {
+pub fn table(rows: &[RunSummary], tz: &jiff::tz::TimeZone) -> Markup {
     html! {
         @if rows.is_empty() {
             p.muted { "No runs match." }
@@ -51,7 +51,7 @@ pub fn table(rows: &[RunSummary]) -> Markup {
                 tbody {
                     @for r in rows {
                         tr {
-                            td { a href={ "/runs/" (r.id) } { (r.started_at) } }
+                            td { a href={ "/runs/" (r.id) } { (layout::local(&r.started_at, tz)) } }
                             td { (r.agent) }
                             td { (r.trigger) }
                             td class={ "status-" (r.status.as_str()) } { (r.status.as_str()) }
@@ -115,7 +115,7 @@ pub async fn activity(
             (select("trigger", "trigger", &triggers, &q.trigger))
             button type="submit" { "Filter" }
         }
-        div id="runs" data-live { (table(&rows)) }
+        div id="runs" data-live { (table(&rows, &state.owner.tz())) }
     };
     layout::respond(layout::page("Activity", "/activity", &session.csrf, body))
 }

@@ -295,6 +295,86 @@ async fn the_event_stream_sends_approvals_and_does_not_hold_up_a_stop() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn devices_are_added_and_revoked_and_their_shortcuts_download() {
+    let home = TestHome::new();
+    let d = home.up();
+    let mut web = Web::new(&d);
+    assert_eq!(web.login(&token(&home)).await, 303);
+    let csrf = web.csrf().await;
+    let added = web
+        .post("/channels/devices", &[("csrf", &csrf), ("name", "iphone")])
+        .await;
+    assert_eq!(added.status(), 200);
+    let page = added.text().await.unwrap();
+    let secret = page
+        .split(r#"<pre id="secret">"#)
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap();
+    assert!(secret.len() >= 32, "{page}");
+
+    let channels = web.get("/channels").await.text().await.unwrap();
+    assert!(channels.contains(r#"id="device-iphone""#), "{channels}");
+    assert!(!channels.contains(secret), "the secret is shown once only");
+    let id = channels
+        .split("/channels/devices/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let recipe = channels
+        .split(r#"<option value=""#)
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let shortcut = format!(
+        "/channels/devices/{id}/shortcut?url=https%3A%2F%2Fmac.example.ts.net%3A7788&recipe={recipe}"
+    );
+    let file = web.get(&shortcut).await;
+    assert_eq!(file.status(), 200);
+    assert!(
+        file.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(".shortcut")
+    );
+    let bytes = file.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"bplist00"), "not a binary plist");
+    let bad_url = web
+        .get(&format!(
+            "/channels/devices/{id}/shortcut?url=ftp%3A%2F%2Fx&recipe={recipe}"
+        ))
+        .await;
+    assert_eq!(bad_url.status(), 400);
+
+    let revoke = web
+        .post(
+            &format!("/channels/devices/{id}/revoke"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(revoke.status(), 303);
+    assert!(
+        web.get("/channels")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("revoked")
+    );
+    assert_eq!(web.get(&shortcut).await.status(), 404);
+    let listed = json(&home.run(&["devices", "--json"]));
+    assert!(listed[0]["revokedAt"].is_string(), "{listed}");
+}
+
 /// Pages screenshotted when a browser step fails.
 const PAGES: &[&str] = &["/", "/activity", "/budgets", "/channels", "/audit"];
 

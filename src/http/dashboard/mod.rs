@@ -12,10 +12,11 @@
 mod agents;
 mod approvals;
 mod audit;
+mod budgets;
+mod channels;
 mod layout;
 mod live;
 pub mod metrics;
-mod pages;
 mod people;
 mod runs;
 pub mod session;
@@ -55,13 +56,16 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/runs/{id}", get(runs::page))
         .route("/runs/{id}/verify", post(runs::verify))
         .route("/audit", get(audit::page).post(audit::full))
-        .route("/budgets", get(pages::budgets))
+        .route("/budgets", get(budgets::page))
         .route("/people", get(people::list))
         .route("/people/{id}", get(people::show))
         .route("/people/{id}/{action}", post(people::change))
         .route("/agents", get(agents::page))
         .route("/agents/{name}/{action}", post(agents::act))
-        .route("/channels", get(pages::channels))
+        .route("/channels", get(channels::page))
+        .route("/channels/devices", post(channels::add))
+        .route("/channels/devices/{id}/revoke", post(channels::revoke))
+        .route("/channels/devices/{id}/shortcut", get(channels::shortcut))
         .route("/events", get(live::events))
         .route("/logout", post(logout))
         .route_layer(middleware::from_fn_with_state(state, require_session));

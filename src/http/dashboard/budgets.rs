@@ -1,5 +1,5 @@
-//! The read-only pages: Budgets (today per agent and global, seven days as
-//! an inline SVG) and Channels (each bridge's health with the fix).
+//! Budgets: today per agent and global (spent, reserved, limit), and seven
+//! days as an inline SVG chart.
 
 use axum::extract::{Extension, State};
 use axum::response::Response;
@@ -45,7 +45,7 @@ fn chart(days: &[(String, f64)], cap: f64) -> Markup {
 }
 
 /// `GET /budgets`.
-pub async fn budgets(
+pub async fn page(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
 ) -> Response {
@@ -85,29 +85,4 @@ pub async fn budgets(
         (chart(&days, cap.dollars()))
     };
     layout::respond(layout::page("Budgets", "/budgets", &session.csrf, body))
-}
-
-/// `GET /channels`.
-pub async fn channels(
-    State(state): State<AppState>,
-    Extension(session): Extension<Session>,
-) -> Response {
-    let health = state.pipeline.bridge_health();
-    let body = html! {
-        h1 { "Channels" }
-        table {
-            thead { tr { th { "channel" } th { "state" } th { "what to do" } } }
-            tbody {
-                @for h in &health {
-                    tr {
-                        td { (h.channel) }
-                        td class=(if h.up { "ok" } else { "bad" }) { (if h.up { "connected" } else { "down" }) }
-                        td { (h.detail) }
-                    }
-                }
-            }
-        }
-        p.muted { "Devices: " code { "steward devices list" } ", " code { "steward devices add NAME" } ", " code { "steward devices revoke NAME" } "." }
-    };
-    layout::respond(layout::page("Channels", "/channels", &session.csrf, body))
 }

@@ -121,7 +121,7 @@ struct Row {
 async fn time_page(
     http: &reqwest::Client,
     base: &str,
-    cookie: &str,
+    auth: (&str, &str),
     path: &str,
     iters: usize,
 ) -> Row {
@@ -131,7 +131,7 @@ async fn time_page(
         let t = Instant::now();
         let resp = http
             .get(format!("{base}{path}"))
-            .header("cookie", cookie)
+            .header(auth.0, auth.1)
             .header("accept", "text/html")
             .send()
             .await
@@ -214,8 +214,10 @@ fn main() {
             "/channels".into(),
             "/audit".into(),
         ] {
-            rows.push(time_page(&http, &base, &cookie, &page, iters).await);
+            rows.push(time_page(&http, &base, ("cookie", &cookie), &page, iters).await);
         }
+        let bearer = format!("Bearer {token}");
+        rows.push(time_page(&http, &base, ("authorization", &bearer), "/metrics", iters).await);
         let assets = [
             "/assets/htmx.min.js",
             "/assets/dashboard.css",

@@ -250,6 +250,41 @@ async fn metrics_are_prometheus_text_behind_the_token() {
         "{text}"
     );
     assert!(text.contains("steward_gate_refusals_total{gate="), "{text}");
+
+    // Activity filters by status, agent and trigger.
+    let mut web = Web::new(&d);
+    assert_eq!(web.login(&tok).await, 303);
+    let rows =
+        |html: &str, class: &str| html.matches(&format!(r#"class="status-{class}""#)).count();
+    let refused = web
+        .get("/activity?status=refused")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        (rows(&refused, "refused"), rows(&refused, "succeeded")),
+        (1, 0),
+        "{refused}"
+    );
+    let by_agent = web
+        .get("/activity?agent=imessage-assistant")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        (rows(&by_agent, "refused"), rows(&by_agent, "succeeded")),
+        (0, 1),
+        "{by_agent}"
+    );
+    let scheduled = web
+        .get("/activity?trigger=schedule")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(scheduled.contains("No runs match."), "{scheduled}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

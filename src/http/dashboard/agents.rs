@@ -50,7 +50,7 @@ pub async fn page(
                     tier: format!("{:?}", spec.tier).to_lowercase(),
                     cron: cron.map(|c| c.text),
                     next,
-                    last: runs::list(c, Some(&spec.name), 1)?.into_iter().next(),
+                    last: runs::last_of(c, &spec.name)?,
                     enabled,
                     needs,
                 });

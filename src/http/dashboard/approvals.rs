@@ -33,8 +33,14 @@ pub async fn load(state: &AppState) -> Result<(Vec<Row>, Vec<Row>), crate::store
         .pipeline
         .store()
         .read(move |c| {
+            // Drafts to one person repeat the name lookup (a handle scan): once each.
+            let names = std::cell::RefCell::new(std::collections::HashMap::new());
             let named = |p: confirm::Pending| Row {
-                name: views::display_name(c, &p.channel, &p.to),
+                name: names
+                    .borrow_mut()
+                    .entry((p.channel.clone(), p.to.clone()))
+                    .or_insert_with(|| views::display_name(c, &p.channel, &p.to))
+                    .clone(),
                 pending: p,
             };
             let pending = views::pending(c, now)?.into_iter().map(&named).collect();

@@ -16,7 +16,7 @@ use crate::http::AppState;
 use crate::memory::{MemoryError, people, query};
 
 /// People listed per page, most recently active first.
-const LISTED: u32 = 50;
+const LISTED: u32 = 25;
 /// Recent messages on a person's page.
 const RECENT: u32 = 20;
 

@@ -13,7 +13,7 @@ use super::layout::{self, csrf_field, usd};
 use super::session::Session;
 use crate::http::AppState;
 use crate::pipeline::runs::{self, RunDetail, RunFilter, RunSummary};
-use crate::pipeline::verify;
+use crate::pipeline::{RunStatus, Trigger, verify};
 use crate::receipt;
 
 /// Rows on the Activity page.
@@ -97,16 +97,28 @@ pub async fn activity(
     Extension(session): Extension<Session>,
     Query(q): Query<FilterQuery>,
 ) -> Response {
-    let f = q.filter();
-    let loaded = state
-        .pipeline
-        .store()
-        .read(move |c| Ok((runs::facets(c)?, runs::filtered(c, &f, SHOWN)?)))
-        .await;
-    let ([agents, statuses, triggers], rows) = match loaded {
+    let rows = match load(&state, q.filter()).await {
         Ok(v) => v,
         Err(e) => return super::store_error(e),
     };
+    let agents: Vec<String> = state.pipeline.roster().specs.keys().cloned().collect();
+    let statuses = [
+        RunStatus::Running,
+        RunStatus::Waiting,
+        RunStatus::Succeeded,
+        RunStatus::Refused,
+        RunStatus::Failed,
+        RunStatus::Expired,
+    ]
+    .map(|s| s.as_str().to_string());
+    let triggers = [
+        Trigger::Owner,
+        Trigger::Contact,
+        Trigger::Schedule,
+        Trigger::Signal,
+        Trigger::Manual,
+    ]
+    .map(|t| t.as_str().to_string());
     let body = html! {
         h1 { "Activity" }
         form.filters method="get" action="/activity" {

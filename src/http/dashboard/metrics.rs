@@ -87,11 +87,17 @@ pub fn from_store(conn: &Connection, day: &str, now_ms: i64) -> rusqlite::Result
         "SELECT subject, COUNT(*) FROM audit WHERE kind = 'gate' AND decision = 'refuse'
          GROUP BY subject ORDER BY subject",
     )?;
-    // Lag: how long ago the newest message of each channel was written.
+    // Lag: how long ago the newest message of each channel's chats was
+    // written. Through the chats and `messages_by_chat`: a GROUP BY over every
+    // message took 0.5 s at 1M messages.
     let lag = pairs(
         conn,
         &format!(
-            "SELECT channel, MAX(0, ({now_ms} - MAX(at_ms)) / 1000.0) FROM messages GROUP BY channel ORDER BY channel"
+            "SELECT c.channel, MAX(0, ({now_ms} - (SELECT MAX(m.at_ms) FROM messages m
+                 WHERE m.chat_id IN (SELECT id FROM chats WHERE channel = c.channel))) / 1000.0)
+             FROM (SELECT DISTINCT channel FROM chats) c
+             WHERE EXISTS (SELECT 1 FROM chats h JOIN messages m ON m.chat_id = h.id WHERE h.channel = c.channel)
+             ORDER BY c.channel"
         ),
     )?;
     let mut spent = conn.prepare_cached(

@@ -411,7 +411,15 @@ async fn devices_are_added_and_revoked_and_their_shortcuts_download() {
 }
 
 /// Pages screenshotted when a browser step fails.
-const PAGES: &[&str] = &["/", "/activity", "/budgets", "/channels", "/audit"];
+const PAGES: &[&str] = &[
+    "/",
+    "/activity",
+    "/people",
+    "/budgets",
+    "/agents",
+    "/channels",
+    "/audit",
+];
 
 async fn text_of(c: &Client, css: &str) -> anyhow::Result<String> {
     Ok(c.wait()

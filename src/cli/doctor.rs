@@ -584,7 +584,7 @@ fn check_exposure(home: &Home, configured: SocketAddr) -> Check {
             "exposure",
             Level::Warn,
             format!(
-                "{source} {listen}: the whole API is reachable from other machines (http.allowRemoteApi); /v1 needs the api-token, /healthz, /.well-known/steward-receipts and POST /v1/signals are open{phones}"
+                "{source} {listen}: the whole API and the dashboard are reachable from other machines (http.allowRemoteApi); /v1 and /metrics need the api-token, the dashboard its login, /healthz, /.well-known/steward-receipts and POST /v1/signals are open{phones}"
             ),
             "set http.listen to 127.0.0.1:7788 and give phones http.signalsListen (prefer a Tailscale address over 0.0.0.0)",
         )

@@ -24,6 +24,7 @@ pub mod audit;
 pub mod budget;
 pub mod completions;
 pub mod confirm;
+pub mod dashboard;
 pub mod devices;
 pub mod doctor;
 pub mod doctor_bridges;
@@ -111,6 +112,8 @@ pub enum Command {
     Confirm(confirm::Command),
     /// Today's spend, reservations and limits, per agent and overall.
     Budget(budget::Args),
+    /// A one-time login link to the dashboard of the running daemon.
+    Dashboard(dashboard::Args),
     /// Backfill memory from a source.
     #[command(subcommand)]
     Import(import::Command),
@@ -173,6 +176,7 @@ impl Cli {
             Command::Audit(cmd) => audit::run(&home, cmd),
             Command::Confirm(cmd) => confirm::run(&home, cmd),
             Command::Budget(args) => budget::run(&home, args),
+            Command::Dashboard(args) => dashboard::run(&home, args),
             Command::Import(cmd) => import::run(&home, cmd),
             Command::People(args) => people::list(&home, args),
             Command::Person(cmd) => people::person(&home, cmd),

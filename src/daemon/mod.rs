@@ -423,9 +423,10 @@ where
     S: Future<Output = &'static str> + Send + 'static,
     R: FnOnce(SocketAddr),
 {
+    let (stopping_tx, stopping) = watch::channel(false);
+    let state = state.with_stopping(stopping.clone());
     let phones_app = http::signals_router(state.clone());
     let app = http::router(state);
-    let (stopping_tx, stopping) = watch::channel(false);
     tokio::spawn(async move {
         let why = stop.await;
         tracing::info!(signal = why, "stopping");

@@ -3,8 +3,11 @@
 //! `GET /healthz` is open; every other route needs `Authorization: Bearer <api-token>`
 //! (invariant 8). Routes answer JSON, errors included: `{"error": "...", "fix": "..."}`
 //! (`errors.rs`), axum's own rejections too. Later issues add their routers under `/v1`.
+//! The dashboard (`dashboard/`) serves HTML at `/` with its own session cookie,
+//! and `GET /metrics` (Prometheus) behind the token.
 
 mod api;
+pub mod dashboard;
 mod errors;
 mod owner;
 pub mod probe;
@@ -50,6 +53,11 @@ pub struct AppState {
     pub whatsapp: Option<Arc<crate::bridges::whatsapp::cloud::Webhook>>,
     /// Webhook mode's intake and secret (`POST /v1/telegram/webhook`).
     telegram: Option<crate::bridges::telegram::Webhook>,
+    /// The dashboard's browser sessions and one-time login links.
+    pub dashboard: dashboard::Shared,
+    /// True once the daemon stops: long-lived answers (the dashboard's
+    /// event stream) end so a clean stop does not wait for them.
+    pub stopping: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl AppState {
@@ -72,7 +80,20 @@ impl AppState {
             signal_rate: signals::RateLimiter::default(),
             whatsapp: None,
             telegram: None,
+            dashboard: dashboard::Shared::default(),
+            stopping: None,
         }
+    }
+
+    /// End the dashboard's event streams when `stopping` turns true.
+    pub fn with_stopping(mut self, stopping: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.stopping = Some(stopping);
+        self
+    }
+
+    /// The api-token, compared in constant time (the dashboard's login form).
+    pub fn token_matches(&self, presented: &str) -> bool {
+        keys::constant_time_eq(presented.as_bytes(), self.token.as_bytes())
     }
 
     /// Serve Meta's WhatsApp webhook with `hook`.
@@ -98,6 +119,11 @@ pub fn router(state: AppState) -> Router {
             "/v1/agents/{name}/run",
             axum::routing::post(owner::run_agent),
         )
+        .route(
+            "/v1/dashboard/link",
+            axum::routing::post(dashboard::new_link),
+        )
+        .route("/metrics", get(dashboard::metrics::metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(healthz))
@@ -105,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         .merge(telegram::routes())
         .route("/.well-known/steward-receipts", get(api::receipt_key))
         .merge(api)
+        .merge(dashboard::routes(state.clone()))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(errors::json_errors))

@@ -51,16 +51,27 @@ pub fn people(
     search: Option<&str>,
     canonical: Option<&str>,
 ) -> rusqlite::Result<Vec<PersonSummary>> {
-    let mut stmt = conn.prepare(
+    people_limited(conn, search, canonical, u32::MAX)
+}
+
+/// `people`, the most recently active `limit` only (the dashboard's list).
+pub fn people_limited(
+    conn: &Connection,
+    search: Option<&str>,
+    canonical: Option<&str>,
+    limit: u32,
+) -> rusqlite::Result<Vec<PersonSummary>> {
+    let mut stmt = conn.prepare_cached(
         "SELECT p.id FROM people p
          WHERE ?1 IS NULL
             OR p.name LIKE '%' || ?1 || '%'
             OR EXISTS (SELECT 1 FROM handles h WHERE h.person_id = p.id
                        AND (h.handle LIKE '%' || ?1 || '%' OR h.handle = ?2))
-         ORDER BY (SELECT MAX(at_ms) FROM messages m WHERE m.person_id = p.id) DESC NULLS LAST, p.name, p.id",
+         ORDER BY (SELECT MAX(at_ms) FROM messages m WHERE m.person_id = p.id) DESC NULLS LAST, p.name, p.id
+         LIMIT ?3",
     )?;
     let ids: Vec<String> = stmt
-        .query_map(params![search, canonical], |r| r.get(0))?
+        .query_map(params![search, canonical, limit], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     ids.iter().map(|id| summary(conn, id)).collect()
 }

@@ -220,3 +220,25 @@ pub fn report(
     }
     Ok(out)
 }
+
+/// The last `days` days `scope` spent on, oldest first: `(day, spent US$)`
+/// (the dashboard's seven-day chart; days without spending have no row).
+pub fn recent_days(
+    conn: &Connection,
+    scope: &str,
+    days: u32,
+) -> rusqlite::Result<Vec<(String, f64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT day, spent_micros FROM budget_usage WHERE scope = ?1 ORDER BY day DESC LIMIT ?2",
+    )?;
+    let mut rows = stmt
+        .query_map(rusqlite::params![scope, days], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                Usd::from_micros(r.get(1)?).dollars(),
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.reverse();
+    Ok(rows)
+}

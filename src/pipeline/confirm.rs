@@ -154,6 +154,28 @@ pub fn list_pending(conn: &Connection) -> rusqlite::Result<Vec<Pending>> {
     .collect()
 }
 
+/// The last `limit` drafts that expired unanswered, newest first (the
+/// dashboard shows them greyed under the pending ones).
+pub fn recent_expired(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<Pending>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, run_id, agent, channel, recipient, text, created_at, expires_at
+         FROM confirmations WHERE status = 'expired' ORDER BY expires_at DESC LIMIT ?1",
+    )?;
+    stmt.query_map([limit], |r| {
+        Ok(Pending {
+            id: r.get(0)?,
+            run_id: r.get(1)?,
+            agent: r.get(2)?,
+            channel: r.get(3)?,
+            to: r.get(4)?,
+            text: r.get(5)?,
+            created_at: r.get(6)?,
+            expires_at: r.get(7)?,
+        })
+    })?
+    .collect()
+}
+
 /// `(run_id, status, expires_at)` of a confirmation.
 pub fn state(conn: &Connection, id: &str) -> rusqlite::Result<Option<(String, String, String)>> {
     conn.query_row(

@@ -287,6 +287,57 @@ pub fn list(
     rows.map(|r| r.map(|row| RunSummary::from(&row))).collect()
 }
 
+/// What the dashboard's Activity page filters by; `None` matches all.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub agent: Option<String>,
+    pub status: Option<String>,
+    pub trigger: Option<String>,
+}
+
+/// The newest `limit` runs matching `f`, newest first. Ordered by id: an id
+/// begins with its start millisecond (`new_id`), so the primary key's index
+/// yields start order without sorting every run (10k runs: a sort of all of
+/// them took the Activity page over its 10 ms). Only the filters given go into
+/// the SQL, so SQLite can use `runs_by_agent` and `runs_by_status`.
+pub fn filtered(conn: &Connection, f: &RunFilter, limit: u32) -> rusqlite::Result<Vec<RunSummary>> {
+    let mut conds = Vec::new();
+    let mut args: Vec<&dyn rusqlite::ToSql> = Vec::new();
+    for (col, v) in [
+        ("agent", &f.agent),
+        ("status", &f.status),
+        ("trigger", &f.trigger),
+    ] {
+        if let Some(v) = v {
+            conds.push(format!("{col} = ?"));
+            args.push(v);
+        }
+    }
+    let filter = if conds.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conds.join(" AND "))
+    };
+    args.push(&limit);
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM runs {filter} ORDER BY id DESC LIMIT ?"
+    ))?;
+    let rows = stmt.query_map(&args[..], from_row)?;
+    rows.map(|r| r.map(|row| RunSummary::from(&row))).collect()
+}
+
+/// `agent`'s newest run, through `runs_by_agent` (`list` takes a nullable
+/// filter, which SQLite cannot plan onto the index).
+pub fn last_of(conn: &Connection, agent: &str) -> rusqlite::Result<Option<RunSummary>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM runs WHERE agent = ?1 ORDER BY started_at DESC, id DESC LIMIT 1"
+    ))?;
+    Ok(stmt
+        .query_row([agent], from_row)
+        .optional()?
+        .map(|r| RunSummary::from(&r)))
+}
+
 /// `steward runs show ID --json`: the summary plus journal and receipt.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,0 +1,222 @@
+//! Channels and devices: each bridge's health (connected, or what is wrong
+//! with the fix), and the phones that may send signals: add (the secret shown
+//! once), revoke, and the iPhone Shortcuts for a device as downloads (what
+//! `steward shortcuts build` writes, unsigned, secret asked on import).
+
+use axum::Form;
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+use serde::Deserialize;
+
+use super::layout::{self, csrf_field};
+use super::session::Session;
+use crate::http::AppState;
+use crate::signals::{devices, shortcuts};
+
+/// `GET /channels`.
+pub async fn page(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+) -> Response {
+    let health = state.pipeline.bridge_health();
+    let listed = state.pipeline.store().read(|c| Ok(devices::list(c)?)).await;
+    let list = match listed {
+        Ok(l) => l,
+        Err(e) => return super::store_error(e),
+    };
+    let recipes = shortcuts::recipes(state.home.root()).unwrap_or_default();
+    let csrf = &session.csrf;
+    let body = html! {
+        h1 { "Channels" }
+        table {
+            thead { tr { th { "channel" } th { "state" } th { "what to do" } } }
+            tbody {
+                @for h in &health {
+                    tr {
+                        td { (h.channel) }
+                        td class=(if h.up { "ok" } else { "bad" }) { (if h.up { "connected" } else { "down" }) }
+                        td { (h.detail) }
+                    }
+                }
+            }
+        }
+        h2 { "Devices" }
+        @if list.is_empty() { p.muted { "No phone sends signals yet." } }
+        @else {
+            table {
+                thead { tr { th { "device" } th { "mode" } th { "added" } th { "" } } }
+                tbody {
+                    @for d in &list {
+                        tr id={ "device-" (d.name) } {
+                            td { (d.name) br; code.muted { (d.id) } }
+                            td { (d.mode.as_str()) }
+                            td { (layout::local(&d.created_at, &state.owner.tz())) }
+                            td {
+                                @if let Some(at) = &d.revoked_at {
+                                    span.bad { "revoked " (layout::local(at, &state.owner.tz())) }
+                                } @else {
+                                    details {
+                                        summary { "Shortcuts" }
+                                        form method="get" action={ "/channels/devices/" (d.id) "/shortcut" } {
+                                            label { "URL the phone reaches " input type="text" name="url" required placeholder="https://mac.your-tailnet.ts.net:7788"; }
+                                            " "
+                                            select name="recipe" {
+                                                @for (stem, r) in &recipes { option value=(stem) { (r.name) } }
+                                            }
+                                            " "
+                                            button type="submit" { "Download" }
+                                        }
+                                    }
+                                    form method="post" action={ "/channels/devices/" (d.id) "/revoke" } {
+                                        (csrf_field(csrf))
+                                        button type="submit" { "Revoke" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        form.filters method="post" action="/channels/devices" {
+            (csrf_field(csrf))
+            input type="text" name="name" placeholder="device name, e.g. iphone" required maxlength="40";
+            button type="submit" { "Add device" }
+        }
+    };
+    layout::respond(layout::page("Channels", "/channels", csrf, body))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AddForm {
+    name: String,
+}
+
+/// `POST /channels/devices`: a new device; its secret is shown this once.
+pub async fn add(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    Form(form): Form<AddForm>,
+) -> Response {
+    let name = form.name.clone();
+    let added = state
+        .pipeline
+        .store()
+        .write(move |c| Ok(devices::add(c, &name, devices::Mode::Signed)))
+        .await;
+    let d = match added {
+        Ok(Ok(d)) => d,
+        Ok(Err(e)) => {
+            return layout::error(
+                StatusCode::BAD_REQUEST,
+                &e.to_string(),
+                "nothing was added; pick another name on Channels",
+            );
+        }
+        Err(e) => return super::store_error(e),
+    };
+    let body = html! {
+        h1 { "Device " (d.name) " added" }
+        p { "Its secret, shown only now (the Shortcuts ask for it when imported):" }
+        pre #secret { (d.secret) }
+        p { "Device id " code { (d.id) } ". " a href="/channels" { "Back to Channels" } " for its Shortcuts." }
+    };
+    layout::respond(layout::page(
+        "Device added",
+        "/channels",
+        &session.csrf,
+        body,
+    ))
+}
+
+/// `POST /channels/devices/{id}/revoke`.
+pub async fn revoke(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let done = state
+        .pipeline
+        .store()
+        .write(move |c| Ok(devices::revoke(c, &id)))
+        .await;
+    match done {
+        Ok(Ok(())) => Redirect::to("/channels").into_response(),
+        Ok(Err(e)) => layout::error(
+            StatusCode::NOT_FOUND,
+            &e.to_string(),
+            "pick a device on Channels",
+        ),
+        Err(e) => super::store_error(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ShortcutQuery {
+    url: String,
+    recipe: String,
+}
+
+/// `GET /channels/devices/{id}/shortcut?url=&recipe=`: one `.shortcut` file.
+pub async fn shortcut(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<ShortcutQuery>,
+) -> Response {
+    let url = q.url.trim().trim_end_matches('/').to_string();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return layout::error(
+            StatusCode::BAD_REQUEST,
+            "The URL must start with http:// or https://",
+            "give the address the phone reaches this Mac at, e.g. https://mac.your-tailnet.ts.net:7788",
+        );
+    }
+    let key = id.clone();
+    let found = state
+        .pipeline
+        .store()
+        .read(move |c| Ok(devices::list(c)?.into_iter().find(|d| d.id == key)))
+        .await;
+    match found {
+        Ok(Some(d)) if d.revoked_at.is_none() => {}
+        Ok(_) => {
+            return layout::error(
+                StatusCode::NOT_FOUND,
+                "No such device, or it is revoked",
+                "add a device on Channels",
+            );
+        }
+        Err(e) => return super::store_error(e),
+    }
+    let recipes = shortcuts::recipes(state.home.root()).unwrap_or_default();
+    let Some((_, recipe)) = recipes.iter().find(|(stem, _)| *stem == q.recipe) else {
+        return layout::error(
+            StatusCode::NOT_FOUND,
+            "No such shortcut",
+            "pick one from the list on Channels",
+        );
+    };
+    let mut bytes = Vec::new();
+    if let Err(e) = shortcuts::build(recipe, &id, &url, None).to_writer_binary(&mut bytes) {
+        return layout::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &e.to_string(),
+            "try again",
+        );
+    }
+    let file = format!(
+        "attachment; filename=\"{}.shortcut\"",
+        recipe.name.replace('"', "")
+    );
+    let disposition =
+        HeaderValue::from_str(&file).unwrap_or(HeaderValue::from_static("attachment"));
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response()
+}

@@ -1,0 +1,132 @@
+//! Headless Chromium driven over WebDriver (Debian `chromium` +
+//! `chromium-driver`): chromedriver on a free 127.0.0.1 port, a fresh profile
+//! per browser, nothing fetched from the network.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// A running chromedriver; killed on drop.
+pub struct Driver {
+    child: Child,
+    port: u16,
+    profiles: tempfile::TempDir,
+}
+
+impl Driver {
+    /// chromedriver, or `None` (after `server_missing`) without chromium.
+    pub fn start() -> Option<Driver> {
+        if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+            super::server_missing(
+                "chromium or chromedriver is missing (apt-get install chromium chromium-driver)",
+                "browser",
+            );
+            return None;
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(Driver {
+            child,
+            port,
+            profiles: tempfile::tempdir().unwrap(),
+        })
+    }
+
+    /// A new headless browser; `javascript: false` turns scripts off.
+    pub async fn browser(&self, javascript: bool) -> fantoccini::Client {
+        let profile = tempfile::tempdir_in(self.profiles.path()).unwrap().keep();
+        let mut prefs = serde_json::Map::new();
+        if !javascript {
+            prefs.insert(
+                "profile.managed_default_content_settings.javascript".into(),
+                json!(2),
+            );
+        }
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    "--window-size=1100,900",
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+                "prefs": prefs,
+            }
+        });
+        let serde_json::Value::Object(caps) = caps else {
+            unreachable!()
+        };
+        // Two rustls providers are linked (ring, aws-lc-rs): pick one. The
+        // driver is plain HTTP on loopback; TLS is never used.
+        let _ = tokio_rustls::rustls::crypto::aws_lc_rs::default_provider().install_default();
+        fantoccini::ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a chromium session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where failure screenshots go: `<target>/dashboard-screenshots/`.
+pub fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target.join("dashboard-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A screenshot of each of `paths` under `base`, named `<prefix>-<page>.png`.
+pub async fn screenshot_pages(c: &fantoccini::Client, base: &str, prefix: &str, paths: &[&str]) {
+    let dir = screenshot_dir();
+    for path in paths {
+        if c.goto(&format!("{base}{path}")).await.is_err() {
+            continue;
+        }
+        if let Ok(png) = c.screenshot().await {
+            let name = match path.trim_matches('/') {
+                "" => "approvals",
+                p => p,
+            };
+            let file = dir.join(format!("{prefix}-{}.png", name.replace('/', "-")));
+            let _ = std::fs::write(&file, png);
+            eprintln!("screenshot: {}", file.display());
+        }
+    }
+}

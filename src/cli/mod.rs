@@ -25,6 +25,7 @@ pub mod budget;
 pub mod completions;
 pub mod confirm;
 pub mod devices;
+pub mod docs;
 pub mod doctor;
 pub mod doctor_bridges;
 pub mod doctor_setup;
@@ -125,6 +126,9 @@ pub enum Command {
     /// iPhone Shortcuts that send signed signals.
     #[command(subcommand)]
     Shortcuts(shortcuts::Command),
+    /// Your documents: index the folders in documents.roots, search, show.
+    #[command(subcommand)]
+    Docs(docs::Command),
     /// A shell completion script on stdout (`steward completions zsh > _steward`).
     Completions(completions::Args),
     /// The manual page (roff) on stdout (`steward man | man -l -`).
@@ -176,6 +180,7 @@ impl Cli {
             Command::Devices(args) => devices::run(&home, args),
             Command::Signals(args) => devices::signals(&home, args),
             Command::Shortcuts(cmd) => shortcuts::run(&home, cmd),
+            Command::Docs(cmd) => docs::run(&home, cmd),
             Command::Completions(args) => completions::completions(args),
             Command::Man => completions::man(),
         }

@@ -73,6 +73,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "telegram",
         sql: include_str!("migrations/0011_telegram.sql"),
     },
+    Migration {
+        version: 12,
+        name: "documents",
+        sql: include_str!("migrations/0012_documents.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

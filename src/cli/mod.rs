@@ -28,6 +28,7 @@ pub mod devices;
 pub mod docs;
 pub mod doctor;
 pub mod doctor_bridges;
+pub mod doctor_docs;
 pub mod doctor_setup;
 pub mod follow;
 pub mod import;

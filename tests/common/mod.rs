@@ -2,6 +2,7 @@
 //! `steward` binary, and a daemon started on 127.0.0.1:0.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod docfix;
 pub mod dovecot;
 pub mod graph;
 pub mod lantern;

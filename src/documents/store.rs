@@ -25,6 +25,9 @@ pub struct Hit {
     /// Higher is better (negated BM25).
     pub score: f64,
     pub modified_at: String,
+    /// A longer passage around the match: what a model extracting a value sees.
+    #[serde(skip)]
+    pub excerpt: String,
 }
 
 /// What the index holds for a path: size and mtime decide "unchanged".
@@ -179,7 +182,8 @@ pub fn search(conn: &Connection, query: &str, limit: u32) -> Result<Vec<Hit>, Do
         .collect::<Vec<_>>()
         .join(" OR ");
     let mut stmt = conn.prepare_cached(
-        "SELECT d.path, d.kind, snippet(documents_fts, 1, '', '', '…', 24), -bm25(documents_fts, 2.0, 1.0), d.modified_at
+        "SELECT d.path, d.kind, snippet(documents_fts, 1, '', '', '…', 24), -bm25(documents_fts, 2.0, 1.0), d.modified_at,
+                snippet(documents_fts, 1, '', '', '…', 64)
          FROM documents_fts JOIN documents d ON d.id = documents_fts.rowid
          WHERE documents_fts MATCH ?1 ORDER BY bm25(documents_fts, 2.0, 1.0) LIMIT ?2",
     )?;
@@ -194,6 +198,7 @@ pub fn search(conn: &Connection, query: &str, limit: u32) -> Result<Vec<Hit>, Do
                 .join(" "),
             score: r.get(3)?,
             modified_at: r.get(4)?,
+            excerpt: r.get(5)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

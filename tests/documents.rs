@@ -292,3 +292,44 @@ fn no_existing_root_is_an_error_that_says_which_key_to_edit() {
         stderr(&out)
     );
 }
+
+/// The "done when": a fresh home with a folder of fixtures, `docs
+/// index`, then `say "what's my passport number"` answers with the number and
+/// the path, and the run's receipt lists the document read.
+#[test]
+fn say_whats_my_passport_number_answers_with_the_number_and_the_path() {
+    let (t, docs) = home_with_docs();
+    write(
+        &docs.join("travel/passport.md"),
+        "# Passport\n\nPassport number: K4455021\nExpires: 2033-08-19\n",
+    );
+    write(
+        &docs.join("travel/visa.txt"),
+        "Visa application reference VX-11\n",
+    );
+    docfix::text_pdf(
+        &docs.join("car/insurance.pdf"),
+        &["Car insurance renews on 1 March 2027"],
+    );
+    index(&t);
+    let out = t.run(&["say", "what's my passport number", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reply = json(&out);
+    let text = reply["reply"].as_str().unwrap();
+    assert!(text.contains("K4455021"), "{text}");
+    let path = real(&docs.join("travel/passport.md"));
+    assert!(text.contains(&path), "{text}");
+    let run = reply["runId"].as_str().unwrap();
+    let out = t.run(&["receipts", "show", run, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let receipt = json(&out);
+    let payload = if receipt["payload"].is_null() {
+        &receipt
+    } else {
+        &receipt["payload"]
+    };
+    assert_eq!(payload["documentsRead"][0], path, "{receipt}");
+    // The chain with the read in it verifies.
+    let out = t.run(&["audit", "verify"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

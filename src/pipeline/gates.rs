@@ -106,6 +106,12 @@ pub fn check_policy(
     channel_available: impl Fn(&str) -> bool,
 ) -> Result<PolicyDecision, String> {
     let trigger = req.trigger;
+    // First, so any refused documents read names its policy in the receipt.
+    for effect in &req.plan {
+        if let Effect::ReadDocuments { query, .. } = effect {
+            check_documents(spec, trigger, query)?;
+        }
+    }
     if spec.trust == Trust::Manual && !matches!(trigger, Trigger::Manual | Trigger::Owner) {
         return Err(format!(
             "{} is trust: manual; only the owner starts it",
@@ -132,10 +138,8 @@ pub fn check_policy(
     for (i, effect) in req.plan.iter().enumerate() {
         let (tool, channel, text) = match effect {
             Effect::Noop | Effect::Ask { .. } | Effect::Forward { .. } => continue,
-            Effect::ReadDocuments { query, .. } => {
-                check_documents(spec, trigger, query)?;
-                continue;
-            }
+            // Checked above.
+            Effect::ReadDocuments { .. } => continue,
             Effect::Reply { channel, text, to } => {
                 if spec.audience != Audience::Contacts {
                     return Err(format!(

@@ -136,6 +136,11 @@ fn show(home: &Home, path: &Path, json: bool) -> anyhow::Result<ExitCode> {
         super::print_json(&serde_json::json!({
             "path": real.display().to_string(), "kind": kind, "text": text,
         }))?;
+    } else if text.is_empty() {
+        outln!(
+            "({} is indexed by name only: its text is not read; see `steward doctor`)",
+            real.display()
+        );
     } else {
         outln!("{text}");
     }

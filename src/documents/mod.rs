@@ -18,6 +18,7 @@ pub mod indexer;
 pub mod ocr;
 pub mod scan;
 pub mod store;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 

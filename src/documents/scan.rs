@@ -23,9 +23,15 @@ pub enum Found {
 
 /// Everything under the roots, in walk order.
 pub fn walk(docs: &Documents) -> Vec<Found> {
+    walk_from(docs, &docs.roots)
+}
+
+/// Everything under `starts` (real folders inside the roots: the roots, or a
+/// folder the watcher saw appear), with the same checks as a full walk.
+pub fn walk_from(docs: &Documents, starts: &[PathBuf]) -> Vec<Found> {
     let mut found = Vec::new();
     let mut visited: HashSet<PathBuf> = HashSet::new();
-    for root in &docs.roots {
+    for root in starts {
         if !visited.insert(root.clone()) {
             continue;
         }

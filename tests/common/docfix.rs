@@ -102,13 +102,92 @@ pub fn text_png(magick: &str, path: &Path, text: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// An image-only PDF (a "scan") of the PNG at `png`.
-pub fn scanned_pdf(magick: &str, png: &Path, pdf: &Path) -> bool {
-    Command::new(magick)
+/// How a scan's page image is stored in the PDF.
+#[derive(Clone, Copy)]
+pub enum ScanImage {
+    /// A JPEG stream (`/DCTDecode`), as most scanners write.
+    Jpeg,
+    /// Raw 8-bit gray samples, Flate-compressed.
+    FlateGray,
+}
+
+/// An image-only PDF (a "scan") of the PNG at `png`: ImageMagick makes the
+/// JPEG or the gray samples (Debian's ImageMagick policy forbids writing PDF
+/// itself), lopdf wraps them as the page's only content.
+pub fn scanned_pdf(magick: &str, png: &Path, pdf: &Path, how: ScanImage) -> bool {
+    let Some((w, h)) = image_size(magick, png) else {
+        return false;
+    };
+    let tmp = pdf.with_extension(match how {
+        ScanImage::Jpeg => "jpg",
+        ScanImage::FlateGray => "gray",
+    });
+    let target = match how {
+        ScanImage::Jpeg => tmp.display().to_string(),
+        ScanImage::FlateGray => format!("gray:{}", tmp.display()),
+    };
+    let ok = Command::new(magick)
         .arg(png)
-        .arg(pdf)
+        .args(["-depth", "8", "-quality", "95"])
+        .arg(&target)
         .status()
-        .is_ok_and(|s| s.success())
+        .is_ok_and(|s| s.success());
+    if !ok {
+        return false;
+    }
+    let bytes = std::fs::read(&tmp).unwrap();
+    std::fs::remove_file(&tmp).unwrap();
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let mut image = match how {
+        ScanImage::Jpeg => Stream::new(
+            dictionary! { "Type" => "XObject", "Subtype" => "Image", "Width" => w, "Height" => h,
+            "ColorSpace" => "DeviceRGB", "BitsPerComponent" => 8, "Filter" => "DCTDecode" },
+            bytes,
+        ),
+        ScanImage::FlateGray => Stream::new(
+            dictionary! { "Type" => "XObject", "Subtype" => "Image", "Width" => w, "Height" => h,
+            "ColorSpace" => "DeviceGray", "BitsPerComponent" => 8 },
+            bytes,
+        ),
+    };
+    if matches!(how, ScanImage::FlateGray) {
+        image.compress().unwrap();
+    }
+    let image_id = doc.add_object(image);
+    let draw = format!("q {w} 0 0 {h} 0 0 cm /Im1 Do Q");
+    let content_id = doc.add_object(Stream::new(dictionary! {}, draw.into_bytes()));
+    let page_id = doc.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
+        "Resources" => dictionary! { "XObject" => dictionary! { "Im1" => image_id } },
+        "MediaBox" => vec![0.into(), 0.into(), w.into(), h.into()],
+    });
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(
+            dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1 },
+        ),
+    );
+    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog_id);
+    doc.save(pdf).is_ok()
+}
+
+fn image_size(magick: &str, png: &Path) -> Option<(i64, i64)> {
+    let identify = if magick == "magick" {
+        vec!["magick", "identify"]
+    } else {
+        vec!["identify"]
+    };
+    let out = Command::new(identify[0])
+        .args(&identify[1..])
+        .args(["-format", "%w %h"])
+        .arg(png)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (w, h) = text.trim().split_once(' ')?;
+    Some((w.parse().ok()?, h.parse().ok()?))
 }
 
 /// Levenshtein distance, for OCR output against the known text.

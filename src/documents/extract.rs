@@ -162,3 +162,62 @@ fn tidy(text: &str) -> String {
     }
     out.trim().to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DocumentsConfig;
+
+    fn docs(dir: &Path) -> Documents {
+        let cfg = DocumentsConfig {
+            roots: vec![dir.display().to_string()],
+            ..Default::default()
+        };
+        Documents::new(&cfg, dir, dir.join("ocr-cache"))
+    }
+
+    #[test]
+    fn a_file_deleted_before_it_is_read_is_vanished_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("gone.txt");
+        std::fs::write(&p, "soon gone").unwrap();
+        let meta = std::fs::metadata(&p).unwrap();
+        std::fs::remove_file(&p).unwrap();
+        let d = docs(dir.path());
+        assert_eq!(extract(&d, &p, Kind::Text, &meta), Err(Skip::Vanished));
+        assert_eq!(extract(&d, &p, Kind::Pdf, &meta), Err(Skip::Vanished));
+    }
+
+    #[test]
+    fn text_with_nuls_or_mostly_invalid_utf8_is_binary_and_latin1_text_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = docs(dir.path());
+        let bin = dir.path().join("a.txt");
+        std::fs::write(&bin, [0xff, 0xfe, 0xfd, 0xfc, b'a', 0xfb, 0xfa]).unwrap();
+        let meta = std::fs::metadata(&bin).unwrap();
+        assert_eq!(extract(&d, &bin, Kind::Text, &meta), Err(Skip::Binary));
+        let latin = dir.path().join("b.txt");
+        std::fs::write(&latin, b"caf\xe9 receipt for the dentist, paid in full").unwrap();
+        let meta = std::fs::metadata(&latin).unwrap();
+        let got = extract(&d, &latin, Kind::Text, &meta).unwrap();
+        assert!(got.body.contains("receipt for the dentist"));
+    }
+
+    #[test]
+    fn a_file_that_grew_past_the_limit_after_listing_is_too_large() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("grows.txt");
+        std::fs::write(&p, "x").unwrap();
+        let meta = std::fs::metadata(&p).unwrap();
+        std::fs::write(&p, vec![b'y'; 2048]).unwrap();
+        assert_eq!(read_capped(&p, 1024), Err(Skip::TooLarge));
+        let mut d = docs(dir.path());
+        d.max_bytes = 1024;
+        assert_eq!(extract(&d, &p, Kind::Text, &meta), Err(Skip::TooLarge));
+    }
+
+    #[test]
+    fn pdf_layout_whitespace_is_tidied() {
+        assert_eq!(tidy("  a   b \n\n\n\n c\n"), "a b\n\nc");
+    }
+}

@@ -218,3 +218,21 @@ pub fn show(conn: &Connection, path: &Path) -> Result<(Kind, String), DocumentsE
     })?;
     Ok((Kind::parse(&kind), body.chars().take(SHOW_CHARS).collect()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::terms;
+
+    #[test]
+    fn questions_become_the_words_worth_searching() {
+        assert_eq!(terms("What's my passport number?"), ["passport", "number"]);
+        assert_eq!(terms("find the lease"), ["lease"]);
+        assert_eq!(
+            terms("when does the car insurance renew"),
+            ["car", "insurance", "renew"]
+        );
+        // Quotes and FTS operators are only word breaks, never syntax.
+        assert_eq!(terms("\"tax\" OR NEAR(x* -y)"), ["tax", "near", "x", "y"]);
+        assert!(terms("the of my").is_empty());
+    }
+}

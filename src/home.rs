@@ -98,6 +98,10 @@ impl Home {
     pub fn pid_path(&self) -> PathBuf {
         self.root.join("steward.pid")
     }
+    /// OCR'd text of the owner's images, one 0600 file per file version (issue 17).
+    pub fn ocr_cache_dir(&self) -> PathBuf {
+        self.root.join("ocr-cache")
+    }
     pub fn logs_dir(&self) -> PathBuf {
         self.root.join("logs")
     }

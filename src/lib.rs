@@ -34,6 +34,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod daemon;
+pub mod documents;
 pub mod fault;
 pub mod guards;
 pub mod home;

@@ -93,6 +93,8 @@ pub enum Tool {
     CalendarWrite,
     /// Fetch a web page (its text is untrusted data).
     WebFetch,
+    /// Search the owner's documents (owner-triggered runs only).
+    ReadDocuments,
 }
 
 impl Tool {
@@ -103,6 +105,7 @@ impl Tool {
             Tool::ReadMemory => "read_memory",
             Tool::CalendarWrite => "calendar_write",
             Tool::WebFetch => "web_fetch",
+            Tool::ReadDocuments => "read_documents",
         }
     }
 }

@@ -28,6 +28,26 @@ fn commands_and_sentences() {
         ("?", Some(Brief)),
         ("runs", Some(Runs)),
         ("receipt 2", Some(Receipt(2))),
+        // Issue 17: document questions.
+        (
+            "what's my passport number",
+            Some(Docs("what's my passport number".into())),
+        ),
+        (
+            "What is my car insurance policy number?",
+            Some(Docs("What is my car insurance policy number?".into())),
+        ),
+        ("find the lease", Some(Docs("find the lease".into()))),
+        ("docs insurance", Some(Docs("insurance".into()))),
+        (
+            "when does the car insurance renew?",
+            Some(Docs("when does the car insurance renew?".into())),
+        ),
+        ("what's the plan for tonight", None),
+        (
+            "can you find the lease and send it to my landlord before friday please",
+            None,
+        ),
         ("approvals", Some(Approvals)),
         ("pending", Some(Approvals)),
         ("pause", Some(Pause(None))),

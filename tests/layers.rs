@@ -25,6 +25,8 @@ const LAYERS: &[&str] = &[
     "home",
     "receipt",
     "memory",
+    // The owner's documents index: read by the pipeline's readDocuments effect.
+    "documents",
     // What the pipeline reads: the owner's switches and the agents' specs.
     "owner_state",
     "spec",

@@ -127,6 +127,7 @@ pub fn checks(home: &Home) -> Vec<Check> {
         check_port(home, listen),
         check_exposure(home, listen),
         doctor_setup::check_owner(config.as_ref().ok()),
+        super::doctor_docs::check_documents(home, config.as_ref().ok()),
     ];
     checks.extend(doctor_setup::check_location(home, config.as_ref().ok()));
     checks.extend(doctor_setup::check_config_age(home));

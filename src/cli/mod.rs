@@ -26,8 +26,10 @@ pub mod completions;
 pub mod confirm;
 pub mod dashboard;
 pub mod devices;
+pub mod docs;
 pub mod doctor;
 pub mod doctor_bridges;
+pub mod doctor_docs;
 pub mod doctor_setup;
 pub mod follow;
 pub mod import;
@@ -131,6 +133,9 @@ pub enum Command {
     Shortcuts(shortcuts::Command),
     /// The model prompt templates: shipped or overridden under <home>/prompts/.
     Prompts(prompts::Args),
+    /// Your documents: index the folders in documents.roots, search, show.
+    #[command(subcommand)]
+    Docs(docs::Command),
     /// A shell completion script on stdout (`steward completions zsh > _steward`).
     Completions(completions::Args),
     /// The manual page (roff) on stdout (`steward man | man -l -`).
@@ -184,6 +189,7 @@ impl Cli {
             Command::Signals(args) => devices::signals(&home, args),
             Command::Shortcuts(cmd) => shortcuts::run(&home, cmd),
             Command::Prompts(args) => prompts::run(&home, args),
+            Command::Docs(cmd) => docs::run(&home, cmd),
             Command::Completions(args) => completions::completions(args),
             Command::Man => completions::man(),
         }

@@ -89,6 +89,9 @@ pub enum Command {
     },
     /// The rest of the last long answer.
     More,
+    /// A question for the owner's documents ("what's my passport number",
+    /// "find the lease", "docs insurance"): the words to look for.
+    Docs(String),
     /// A one-word near miss of a command ("hepl"): asked back, no model call.
     DidYouMean(&'static str),
 }
@@ -281,6 +284,15 @@ fn control(w: &[&str], orig: &[&str]) -> Option<Command> {
             on: false,
         },
         ["news", rest @ ..] if rest.len() <= 3 => News(Some(orig[1..].join(" "))),
+        ["docs" | "documents", _, ..] => Docs(name(1, w.len())),
+        ["find", "the" | "my", _, ..]
+        | ["what's" | "whats", "my", _, ..]
+        | ["what", "is", "my", _, ..] => Docs(name(0, w.len())),
+        ["when", "does" | "do", .., last]
+            if matches!(last.trim_end_matches('?'), "renew" | "expire" | "end") =>
+        {
+            Docs(name(0, w.len()))
+        }
         ["what's", "paused"] | ["whats", "paused"] | ["what", "is", "paused"] => WhatsPaused,
         ["resume", "all"] => ResumeAll,
         ["resume"] | ["unmute"] | ["wake", "up"] => Resume,

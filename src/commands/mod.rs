@@ -4,6 +4,7 @@
 //! owner audience), so each one has a journal and a receipt, and the echo
 //! ledger keeps Steward's own replies from being read back as commands.
 
+mod docs;
 pub mod duration;
 pub mod grammar;
 mod items;
@@ -82,6 +83,8 @@ impl Owner {
             });
         }
         match grammar::parse(&msg.text) {
+            // Its own run: the read, a model's pick and the relay under one receipt.
+            Parsed::Command(Command::Docs(question)) => self.documents(&msg, &question).await,
             Parsed::Command(cmd) => {
                 let lists_approvals = cmd == Command::Approvals;
                 let text = self.execute(cmd, &msg).await?;
@@ -111,6 +114,8 @@ impl Owner {
         let until = |span: Span| span.resolve(&now_ts.to_zoned(tz.clone())).as_millisecond();
         match cmd {
             Command::Help => Ok(views::HELP.to_string()),
+            // `handle` runs these as their own `documents` run, never as a reply text.
+            Command::Docs(_) => unreachable!("document questions are a documents run"),
             Command::DidYouMean(word) => Ok(format!(
                 "🤔 did you mean `{word}`? (`help` lists every command)"
             )),

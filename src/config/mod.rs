@@ -6,6 +6,7 @@
 //! (`models`, `runtime`, `budget`, bridges) as new fields here.
 
 mod bridges;
+mod documents;
 mod range;
 mod secret;
 
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use bridges::*;
+pub use documents::DocumentsConfig;
 pub use secret::{Secret, SecretError, SecretRef};
 
 /// The commented defaults `init` writes. A test keeps it equal to `Config::default()`.
@@ -56,6 +58,8 @@ pub struct Config {
     pub runtime: Option<RuntimeConfig>,
     /// When contacts' messages wait and nudges hold (owner-local time).
     pub quiet_hours: QuietHours,
+    /// The owner's folders Steward indexes for the self-chat.
+    pub documents: DocumentsConfig,
 }
 
 /// A daily window in the owner's zone, `HH:MM`-`HH:MM`; it may wrap midnight.

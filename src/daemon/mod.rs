@@ -348,6 +348,8 @@ struct OwnerSide {
     webhook: Option<crate::bridges::telegram::Webhook>,
     /// The bus every bridge publishes new messages on.
     bus: broadcast::Sender<Inbound>,
+    /// Keeps the documents index current (issue 17); none without a root.
+    documents: Option<crate::documents::watch::Watcher>,
 }
 
 /// The owner (profile, resumed runs told), the self-chat router, the contact
@@ -405,8 +407,27 @@ async fn start_owner_side(
         telegram,
         webhook,
         bus,
+        documents: start_documents(home, config),
     };
     (owner, scheduler, side)
+}
+
+/// The documents watcher: a first pass, then file events. None (and one log
+/// line) when no configured root exists or the folders cannot be watched.
+fn start_documents(home: &Home, config: &Config) -> Option<crate::documents::watch::Watcher> {
+    let user = crate::home::user_home().ok()?;
+    let docs = crate::documents::Documents::new(&config.documents, &user, home.ocr_cache_dir());
+    if docs.roots.is_empty() {
+        tracing::info!("documents: none of documents.roots exists; nothing to index");
+        return None;
+    }
+    match crate::documents::watch::start(docs, home.db_path()) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!("documents: {e}");
+            None
+        }
+    }
 }
 
 /// Serve the API (and the phones' listener) until `stop` resolves and open
@@ -481,6 +502,7 @@ async fn stop_in_order(
     let _ = side.sched_stop.send(true);
     stop_task(side.schedule).await;
     drop(side.profile_watch);
+    drop(side.documents);
     // The head as it stands at stop: the next boot checks the database reaches it.
     if let Err(e) = on_stop.anchor().await {
         tracing::warn!(error = %e, "the audit head was not anchored at stop");

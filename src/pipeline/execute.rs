@@ -230,14 +230,21 @@ fn prepare(
             regarding,
         } => Delivery::Owner(OwnerSend::new(channel, text, regarding.clone())),
         Effect::Ask { prompt, json } => Delivery::Model {
-            prompt: prompt.clone(),
+            // Documents this run read go to its own model steps, nowhere else.
+            prompt: super::documents::with_context(&tx, run_id, step, prompt)?,
             json: *json,
         },
+        Effect::ReadDocuments { query, limit } => {
+            super::documents::read(&tx, run_id, step, query, *limit)?;
+            tx.commit()?;
+            return Ok(Next::Done);
+        }
         Effect::Forward { input } => Delivery::Forward {
             input: input.clone(),
         },
         Effect::Relay { channel } => match runs::model_answer(&tx, run_id, Some(step))? {
             Some(text) => {
+                let text = super::documents::name_source(&tx, run_id, step, text)?;
                 // Readable in the owner's chat; the rest waits for `more`.
                 let trimmed = super::trim::for_channel(channel, &text);
                 crate::owner_state::set_more(&tx, trimmed.rest.as_deref())?;

@@ -106,6 +106,12 @@ pub fn check_policy(
     channel_available: impl Fn(&str) -> bool,
 ) -> Result<PolicyDecision, String> {
     let trigger = req.trigger;
+    // First, so any refused documents read names its policy in the receipt.
+    for effect in &req.plan {
+        if let Effect::ReadDocuments { query, .. } = effect {
+            check_documents(spec, trigger, query)?;
+        }
+    }
     if spec.trust == Trust::Manual && !matches!(trigger, Trigger::Manual | Trigger::Owner) {
         return Err(format!(
             "{} is trust: manual; only the owner starts it",
@@ -132,6 +138,8 @@ pub fn check_policy(
     for (i, effect) in req.plan.iter().enumerate() {
         let (tool, channel, text) = match effect {
             Effect::Noop | Effect::Ask { .. } | Effect::Forward { .. } => continue,
+            // Checked above.
+            Effect::ReadDocuments { .. } => continue,
             Effect::Reply { channel, text, to } => {
                 if spec.audience != Audience::Contacts {
                     return Err(format!(
@@ -171,6 +179,39 @@ pub fn check_policy(
         }
     }
     Ok(PolicyDecision { needs_confirmation })
+}
+
+/// The policy that names a refused documents read in its receipt.
+pub const DOCUMENTS_POLICY: &str = "documents.ownerOnly";
+
+/// Policy `documents.ownerOnly`: the owner's files are read only on the
+/// owner's own request, by an owner-facing agent allowed `read_documents`. A
+/// contact's message, a schedule or a signal never reads them, whatever the
+/// agent: that is what keeps document text out of every contact draft.
+fn check_documents(spec: &AgentSpec, trigger: Trigger, query: &str) -> Result<(), String> {
+    if trigger != Trigger::Owner {
+        return Err(format!(
+            "policy {DOCUMENTS_POLICY}: the owner's documents are read only when the owner asks in the self-chat, not on a {} run",
+            trigger.as_str()
+        ));
+    }
+    if spec.audience != Audience::Owner {
+        return Err(format!(
+            "policy {DOCUMENTS_POLICY}: {} drafts for contacts; it never reads the owner's documents",
+            spec.name
+        ));
+    }
+    if !spec.allows(Tool::ReadDocuments) {
+        return Err(format!(
+            "{} may not use the tool {}",
+            spec.name,
+            Tool::ReadDocuments.name()
+        ));
+    }
+    if query.trim().is_empty() {
+        return Err("a documents read needs something to look for".to_string());
+    }
+    Ok(())
 }
 
 /// The runtime side of policy: a forwarded step needs a configured runtime,

@@ -18,6 +18,7 @@ pub mod audit;
 pub mod budget;
 pub mod confirm;
 mod decide;
+mod documents;
 mod execute;
 
 pub mod forecast;

@@ -90,8 +90,22 @@ pub enum Effect {
     /// is journaled and its cost recorded on this run.
     #[serde(rename_all = "camelCase")]
     Forward { input: String },
+    /// Search the owner's documents index for `query` (owner trigger only:
+    /// policy `documents.ownerOnly`). Every file read is journaled and audited;
+    /// the hits go to this run's later `ask` steps, and the best snippet with
+    /// its path is what `relay` sends when no model step follows.
+    #[serde(rename_all = "camelCase")]
+    ReadDocuments {
+        query: String,
+        #[serde(default = "default_documents_limit")]
+        limit: u32,
+    },
     /// Nothing leaves; the run only leaves its journal and receipt.
     Noop,
+}
+
+fn default_documents_limit() -> u32 {
+    3
 }
 
 impl Effect {
@@ -102,6 +116,7 @@ impl Effect {
             Effect::Ask { .. } => "ask",
             Effect::Forward { .. } => "forward",
             Effect::Relay { .. } => "relay",
+            Effect::ReadDocuments { .. } => "readDocuments",
             Effect::Noop => "noop",
         }
     }

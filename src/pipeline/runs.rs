@@ -185,7 +185,17 @@ pub fn finish(
             Some(json!({ "id": p["id"], "decision": decision, "by": p.get("by").cloned().unwrap_or(Value::Null) }))
         })
         .collect();
+    // The owner's files this run read (paths; the journal has the query).
+    let documents: Vec<Value> = events
+        .iter()
+        .filter(|e| e.kind == "documents.read")
+        .filter_map(|e| serde_json::from_str::<Value>(&e.payload).ok())
+        .flat_map(|p| p["paths"].as_array().cloned().unwrap_or_default())
+        .collect();
     let mut payload = payload;
+    if !documents.is_empty() {
+        payload["documentsRead"] = Value::Array(documents);
+    }
     if !remote.is_empty() {
         payload["remoteRuns"] = Value::Array(remote);
     }
@@ -205,7 +215,8 @@ pub fn finish(
     Ok(receipt)
 }
 
-/// The text a run's latest successful model step (`ask` or `forward`) got back,
+/// The text a run's latest successful model step (`ask` or `forward`) got back
+/// (or, with no model step after it, a documents read's best snippet and path),
 /// trimmed; only steps before `before` when given. What `relay` sends, what an
 /// owner turn answers and what the contact assistant checks as a draft.
 pub fn model_answer(
@@ -216,7 +227,7 @@ pub fn model_answer(
     let before = before.map_or(i64::MAX, |s| s as i64);
     let result: Option<String> = conn
         .query_row(
-            "SELECT result FROM steps WHERE run_id = ?1 AND step < ?2 AND kind IN ('ask', 'forward')
+            "SELECT result FROM steps WHERE run_id = ?1 AND step < ?2 AND kind IN ('ask', 'forward', 'readDocuments')
              AND state = 'done' ORDER BY step DESC, attempt DESC LIMIT 1",
             params![run_id, before],
             |r| r.get(0),

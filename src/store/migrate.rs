@@ -83,6 +83,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "readlist",
         sql: include_str!("migrations/0013_readlist.sql"),
     },
+    Migration {
+        version: 14,
+        name: "documents",
+        sql: include_str!("migrations/0014_documents.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

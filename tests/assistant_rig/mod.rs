@@ -73,6 +73,8 @@ pub async fn chat(State(m): State<Model>, Json(body): Json<Value>) -> Json<Value
             std::future::pending::<()>().await;
             unreachable!()
         }
+        // A model that repeats its whole prompt (issue 17's privacy test).
+        "echo" => prompt.clone(),
         // A model that repeats whatever secret it was shown.
         "leaky" => prompt
             .lines()

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 pub mod browser;
+pub mod docfix;
 pub mod dovecot;
 pub mod graph;
 pub mod lantern;

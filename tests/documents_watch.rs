@@ -41,7 +41,8 @@ fn the_daemon_indexes_at_start_and_follows_create_modify_rename_and_delete() {
 
     assert!(
         common::wait_until(LIMIT, || !hits(&t, "gardener").is_empty()),
-        "first pass missing"
+        "first pass missing: {}",
+        daemon.log.lock().unwrap()
     );
 
     std::fs::write(docs.join("new.md"), "# Boiler\nservice code 8812").unwrap();

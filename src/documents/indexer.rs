@@ -130,7 +130,10 @@ fn write_batch(
     if pending.is_empty() {
         return Ok(());
     }
-    let tx = conn.transaction()?;
+    // IMMEDIATE: a deferred transaction that reads first cannot take the write
+    // lock once the daemon's writer has committed since (SQLITE_BUSY at once,
+    // the busy timeout does not apply); taking it up front waits instead.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     for (path, kind, meta, doc) in pending.drain(..) {
         store::upsert(&tx, &path, kind, &meta, &doc)?;
     }
@@ -144,7 +147,7 @@ fn remove_unseen(
     docs: &Documents,
     seen: &HashSet<String>,
 ) -> rusqlite::Result<u64> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut removed = 0;
     for path in store::all_paths(&tx)? {
         let keep = seen.contains(&path)

@@ -78,7 +78,19 @@ fn run(
             return;
         }
     };
-    match indexer::index_all(&mut conn, docs, &mut |_, _| {}) {
+    // A busy database (the daemon's own writer at start) is worth a retry:
+    // without a first pass the index stays empty until a restart.
+    let mut pass = indexer::index_all(&mut conn, docs, &mut |_, _| {});
+    for _ in 0..3 {
+        match &pass {
+            Err(e) if e.to_string().contains("database is locked") => {
+                std::thread::sleep(Duration::from_secs(2));
+                pass = indexer::index_all(&mut conn, docs, &mut |_, _| {});
+            }
+            _ => break,
+        }
+    }
+    match pass {
         Ok(r) => tracing::info!(
             "documents: {} indexed, {} read, {} unchanged, {} removed, {} skipped",
             r.documents,

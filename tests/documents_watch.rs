@@ -48,7 +48,8 @@ fn the_daemon_indexes_at_start_and_follows_create_modify_rename_and_delete() {
     std::fs::write(docs.join("new.md"), "# Boiler\nservice code 8812").unwrap();
     assert!(
         common::wait_until(LIMIT, || !hits(&t, "boiler").is_empty()),
-        "create missed"
+        "create missed: {}",
+        daemon.log.lock().unwrap()
     );
 
     std::fs::write(
@@ -60,7 +61,8 @@ fn the_daemon_indexes_at_start_and_follows_create_modify_rename_and_delete() {
         common::wait_until(LIMIT, || hits(&t, "boiler")
             .first()
             .is_some_and(|h| h["snippet"].as_str().unwrap().contains("7703"))),
-        "modify missed"
+        "modify missed: {}",
+        daemon.log.lock().unwrap()
     );
 
     std::fs::rename(docs.join("new.md"), docs.join("boiler.md")).unwrap();
@@ -78,7 +80,8 @@ fn the_daemon_indexes_at_start_and_follows_create_modify_rename_and_delete() {
     std::fs::rename(&outside, docs.join("incoming")).unwrap();
     assert!(
         common::wait_until(LIMIT, || !hits(&t, "cabin").is_empty()),
-        "moved-in folder missed"
+        "moved-in folder missed: {}",
+        daemon.log.lock().unwrap()
     );
 
     // Bad input does not stop the watcher.
@@ -92,7 +95,8 @@ fn the_daemon_indexes_at_start_and_follows_create_modify_rename_and_delete() {
     std::fs::remove_file(docs.join("boiler.md")).unwrap();
     assert!(
         common::wait_until(LIMIT, || hits(&t, "boiler").is_empty()),
-        "delete missed"
+        "delete missed: {}",
+        daemon.log.lock().unwrap()
     );
 
     let health = steward::http::probe::get(daemon.addr, "/healthz", None, Duration::from_secs(5));

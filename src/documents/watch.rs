@@ -106,25 +106,40 @@ fn run(
     let _ = conn.execute_batch("PRAGMA shrink_memory; PRAGMA cache_size = -512;");
     release_freed_memory();
     let mut told: HashSet<Skip> = HashSet::new();
+    // Paths the database refused (busy): tried again on the next round, a few times.
+    let mut again: std::collections::HashMap<PathBuf, u32> = Default::default();
     while !stop.load(Ordering::SeqCst) {
-        let first = match rx.recv_timeout(Duration::from_secs(1)) {
-            Ok(ev) => ev,
-            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+        let mut paths: BTreeSet<PathBuf> = again.keys().cloned().collect();
+        match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(first) => {
+                collect(first, &mut paths);
+                while let Ok(ev) = rx.recv_timeout(SETTLE) {
+                    collect(ev, &mut paths);
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
-        };
-        let mut paths = BTreeSet::new();
-        collect(first, &mut paths);
-        while let Ok(ev) = rx.recv_timeout(SETTLE) {
-            collect(ev, &mut paths);
         }
         for path in paths {
             if stop.load(Ordering::SeqCst) {
                 return;
             }
-            update(&mut conn, docs, &path, &mut told);
+            if update(&mut conn, docs, &path, &mut told) {
+                let tries = again.entry(path.clone()).or_insert(0);
+                *tries += 1;
+                if *tries >= RETRIES {
+                    tracing::warn!("documents: {}: the database stayed busy; it is indexed at the next change or start", path.display());
+                    again.remove(&path);
+                }
+            } else {
+                again.remove(&path);
+            }
         }
     }
 }
+
+/// How many rounds a path the database refused is tried again.
+const RETRIES: u32 = 5;
 
 fn collect(event: notify::Result<notify::Event>, paths: &mut BTreeSet<PathBuf>) {
     match event {
@@ -135,13 +150,14 @@ fn collect(event: notify::Result<notify::Event>, paths: &mut BTreeSet<PathBuf>) 
     }
 }
 
-/// One path's change into the index; a new folder is walked.
+/// One path's change into the index; a new folder is walked. True when the
+/// database refused it (busy) and it should be tried again.
 fn update(
     conn: &mut rusqlite::Connection,
     docs: &Documents,
     path: &Path,
     told: &mut HashSet<Skip>,
-) {
+) -> bool {
     let result = indexer::index_one(conn, docs, path);
     let skip = |why: Skip, at: &Path, told: &mut HashSet<Skip>| {
         if told.insert(why) {
@@ -168,8 +184,10 @@ fn update(
         }
         Ok(Update::Skipped(why)) => skip(why, path, told),
         Ok(_) => {}
+        Err(e) if e.to_string().contains("database is locked") => return true,
         Err(e) => tracing::warn!("documents: {}: {e}", path.display()),
     }
+    false
 }
 
 /// Hand the heap pages freed after the first pass back to the system, so an

@@ -128,7 +128,10 @@ fn run(
                 let tries = again.entry(path.clone()).or_insert(0);
                 *tries += 1;
                 if *tries >= RETRIES {
-                    tracing::warn!("documents: {}: the database stayed busy; it is indexed at the next change or start", path.display());
+                    tracing::warn!(
+                        "documents: {}: the database stayed busy; it is indexed at the next change or start",
+                        path.display()
+                    );
                     again.remove(&path);
                 }
             } else {

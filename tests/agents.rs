@@ -548,6 +548,13 @@ fn agents_lists_the_roster_and_relationship_keeper_nudges_an_imported_history() 
     let home = common::TestHome::new();
     let s = fixtures::standard(&home.user_home);
     assert!(home.run(&["init"]).status.success());
+    // Never quiet: the nudges must not wait for the morning whatever hour the test runs.
+    let yaml = std::fs::read_to_string(home.file("steward.yaml")).unwrap();
+    std::fs::write(
+        home.file("steward.yaml"),
+        format!("{yaml}\nquietHours: {{start: \"00:00\", end: \"00:00\"}}\n"),
+    )
+    .unwrap();
     let args = s.import_args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     assert!(home.run(&args).status.success());

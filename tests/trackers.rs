@@ -60,6 +60,7 @@ fn rig() -> (common::TestHome, Prompts) {
         home.file("steward.yaml"),
         format!(
             "owner:\n  name: Priya\n  handles: [\"me@example.com\"]\n\
+             quietHours: {{start: \"00:00\", end: \"00:00\"}}\n\
              models:\n  providers:\n    local: {{kind: openai, baseUrl: \"{url}/v1\"}}\n  capabilities:\n    fast: [\"local/m\"]\n"
         ),
     )

@@ -5,6 +5,14 @@
 //!
 //! `cargo bench --bench imessage` (STEWARD_BENCH_MESSAGES, default 1000000;
 //! STEWARD_BENCH_APPENDS, default 1000). Prints a markdown table.
+//!
+//! Side by side (issue 19): with `IMESSAGE_EXPORTER` set to an imessage-exporter
+//! binary, it also runs `steward import imessage` (the release binary, as a
+//! user runs it) and `imessage-exporter -f txt -a macOS` on the same file,
+//! alternating, `STEWARD_BENCH_RUNS` times each (default 3), and prints each
+//! one's median wall time, peak RSS and the ratio. `STEWARD_BENCH_CHATDB=PATH`
+//! keeps the generated chat.db there (and `--side-by-side-only` with an
+//! existing file skips everything else; `--fixture-only` only builds it).
 
 #[path = "../tests/fixtures/mod.rs"]
 mod fixtures;
@@ -72,8 +80,132 @@ fn text(i: usize) -> String {
         .join(" ")
 }
 
+/// Wall time and peak RSS (KiB) of a child process, from wait4's rusage
+/// (`Child::wait` cannot return it, so the child is reaped by wait4 itself).
+#[allow(clippy::zombie_processes)]
+fn run_measured(cmd: &mut std::process::Command) -> (Duration, u64) {
+    // A file, not a pipe: a chatty child must never block on a full pipe.
+    let err = tempfile::NamedTempFile::new().unwrap();
+    let started = Instant::now();
+    let child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(err.reopen().unwrap())
+        .spawn()
+        .expect("start the child");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our child, not yet waited for; both pointers are live locals.
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let took = started.elapsed();
+    assert_eq!(waited, pid, "wait4 failed");
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        let said = std::fs::read_to_string(err.path()).unwrap_or_default();
+        panic!("{cmd:?} failed ({status}): {said}");
+    }
+    (took, usage.ru_maxrss as u64)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Tables and an index of Apple's schema that our fixture leaves out and
+/// imessage-exporter reads (attachments, recoverable messages, replies; the
+/// index keeps its per-message reply count from scanning the whole table).
+const EXPORTER_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS attachment (ROWID INTEGER PRIMARY KEY AUTOINCREMENT, guid TEXT UNIQUE NOT NULL,
+    created_date INTEGER DEFAULT 0, start_date INTEGER DEFAULT 0, filename TEXT, uti TEXT, mime_type TEXT,
+    transfer_state INTEGER DEFAULT 0, is_outgoing INTEGER DEFAULT 0, user_info BLOB, transfer_name TEXT,
+    total_bytes INTEGER DEFAULT 0, is_sticker INTEGER DEFAULT 0, sticker_user_info BLOB, attribution_info BLOB,
+    hide_attachment INTEGER DEFAULT 0, ck_sync_state INTEGER DEFAULT 0, ck_server_change_token_blob BLOB,
+    ck_record_id TEXT, original_guid TEXT UNIQUE NOT NULL, emoji_image_content_identifier TEXT,
+    emoji_image_short_description TEXT, preview_generation_state INTEGER DEFAULT 0);
+CREATE TABLE IF NOT EXISTS message_attachment_join (message_id INTEGER REFERENCES message (ROWID) ON DELETE CASCADE,
+    attachment_id INTEGER REFERENCES attachment (ROWID) ON DELETE CASCADE, UNIQUE(message_id, attachment_id));
+CREATE TABLE IF NOT EXISTS chat_recoverable_message_join (chat_id INTEGER REFERENCES chat (ROWID) ON DELETE CASCADE,
+    message_id INTEGER REFERENCES message (ROWID) ON DELETE CASCADE, delete_date INTEGER,
+    ck_sync_state INTEGER DEFAULT 0, PRIMARY KEY (chat_id, message_id));
+CREATE INDEX IF NOT EXISTS message_idx_thread_originator_guid ON message (thread_originator_guid);
+";
+
+/// `steward import imessage` and imessage-exporter on the same chat.db, alternating.
+fn side_by_side(chat_db: &std::path::Path, exporter: &str, total: usize) {
+    rusqlite::Connection::open(chat_db)
+        .and_then(|c| c.execute_batch(EXPORTER_SCHEMA))
+        .expect("add the tables imessage-exporter reads");
+    let runs = env_num("STEWARD_BENCH_RUNS", 3).max(1);
+    let steward = env!("CARGO_BIN_EXE_steward");
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let home = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new(steward)
+            .arg("--home")
+            .arg(home.path())
+            .arg("init")
+            .output()
+            .unwrap();
+        assert!(ok.status.success(), "steward init failed");
+        ours.push(run_measured(
+            std::process::Command::new(steward)
+                .arg("--home")
+                .arg(home.path())
+                .args(["import", "imessage", "--json", "--db"])
+                .arg(chat_db),
+        ));
+        let out = tempfile::tempdir().unwrap();
+        theirs.push(run_measured(
+            std::process::Command::new(exporter)
+                .args(["-f", "txt", "-a", "macOS", "-p"])
+                .arg(chat_db)
+                .arg("-o")
+                .arg(out.path().join("export")),
+        ));
+    }
+    let secs = |v: &[(Duration, u64)]| median(v.iter().map(|r| r.0.as_secs_f64()).collect());
+    let rss = |v: &[(Duration, u64)]| v.iter().map(|r| r.1).max().unwrap_or(0) as f64 / 1024.0;
+    let all = |v: &[(Duration, u64)]| {
+        v.iter()
+            .map(|r| format!("{:.1}", r.0.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "| side by side, {total} messages, {runs} runs each | wall median (runs) | peak RSS |"
+    );
+    println!("|---|---|---|");
+    println!(
+        "| `steward import imessage` | {:.2} s ({}) | {:.0} MiB |",
+        secs(&ours),
+        all(&ours),
+        rss(&ours)
+    );
+    println!(
+        "| `imessage-exporter -f txt -a macOS` | {:.2} s ({}) | {:.0} MiB |",
+        secs(&theirs),
+        all(&theirs),
+        rss(&theirs)
+    );
+    println!(
+        "| ratio steward / exporter (target ≤ 1.0) | {:.2}× | |",
+        secs(&ours) / secs(&theirs)
+    );
+    println!();
+}
+
 fn main() {
     let total = env_num("STEWARD_BENCH_MESSAGES", 1_000_000);
+    let keep = std::env::var_os("STEWARD_BENCH_CHATDB").map(std::path::PathBuf::from);
+    let exporter = std::env::var("IMESSAGE_EXPORTER").ok();
+    if std::env::args().any(|a| a == "--side-by-side-only") {
+        let db =
+            keep.expect("--side-by-side-only needs STEWARD_BENCH_CHATDB=PATH of a kept chat.db");
+        let exporter = exporter.expect("--side-by-side-only needs IMESSAGE_EXPORTER");
+        side_by_side(&db, &exporter, total);
+        return;
+    }
     let appends = env_num("STEWARD_BENCH_APPENDS", 1000);
     let dir = tempfile::tempdir().unwrap();
     let db_path = dir.path().join("chat.db");
@@ -145,13 +277,28 @@ fn main() {
         tx.commit().unwrap();
     }
     let built = build.elapsed();
+    if let Some(keep) = &keep {
+        let _ = std::fs::remove_file(keep);
+        f.conn
+            .execute("VACUUM INTO ?1", [keep.to_string_lossy()])
+            .expect("keep the chat.db at STEWARD_BENCH_CHATDB");
+    }
+    if std::env::args().any(|a| a == "--fixture-only") {
+        return;
+    }
+    if let Some(exporter) = &exporter {
+        f.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+        side_by_side(&db_path, exporter, total);
+    }
 
     // Backfill.
     let steward_db = dir.path().join("steward.db");
     let mut conn = steward::store::open_writer(&steward_db).unwrap();
     let rss_before = rss_peak_kib();
     let start = Instant::now();
-    let chat_db = ChatDb::open(&db_path).unwrap();
+    let mut chat_db = ChatDb::open(&db_path).unwrap();
     let owner = chat_db.owner_accounts().unwrap();
     let mut ingest = {
         let tx = conn.transaction().unwrap();
@@ -159,7 +306,7 @@ fn main() {
         tx.commit().unwrap();
         i
     };
-    let counts = imessage::backfill(&mut conn, &chat_db, &mut ingest, |_, _| {}).unwrap();
+    let counts = imessage::backfill(&mut conn, &mut chat_db, &mut ingest, |_, _| {}).unwrap();
     let import = start.elapsed();
     let rss_peak = rss_peak_kib();
     assert_eq!(counts.messages as usize, total);

@@ -10,7 +10,7 @@ fn imported() -> (tempfile::TempDir, rusqlite::Connection) {
     let dir = tempfile::tempdir().unwrap();
     let s = fixtures::standard(dir.path());
     let mut conn = steward::store::open_writer(&dir.path().join("steward.db")).unwrap();
-    let db = ChatDb::open(&s.db).unwrap();
+    let mut db = ChatDb::open(&s.db).unwrap();
     let (cards, _) = imessage::load_cards(std::slice::from_ref(&s.contacts));
     let mut ingest = {
         let tx = conn.transaction().unwrap();
@@ -25,7 +25,7 @@ fn imported() -> (tempfile::TempDir, rusqlite::Connection) {
         tx.commit().unwrap();
         i
     };
-    imessage::backfill(&mut conn, &db, &mut ingest, |_, _| {}).unwrap();
+    imessage::backfill(&mut conn, &mut db, &mut ingest, |_, _| {}).unwrap();
     (dir, conn)
 }
 

@@ -124,7 +124,7 @@ pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
         paths.contacts = contacts;
     }
     let started = Instant::now();
-    let chat_db = ChatDb::open(&paths.chat_db)?;
+    let mut chat_db = ChatDb::open(&paths.chat_db)?;
     let mut owner = config.owner.handles.clone();
     owner.extend(chat_db.owner_accounts()?);
     let (cards, unreadable) = imessage::load_cards(&paths.contacts);
@@ -139,7 +139,7 @@ pub fn run(home: &Home, cmd: Command) -> anyhow::Result<ExitCode> {
         ingest
     };
     let bar = progress_bar(json, "{bar:40} {pos}/{len} rows  {rate}  eta {eta}");
-    let counts = imessage::backfill(&mut conn, &chat_db, &mut ingest, |done, max| {
+    let counts = imessage::backfill(&mut conn, &mut chat_db, &mut ingest, |done, max| {
         show(bar.as_ref(), done as u64, max as u64)
     })?;
     if let Some(bar) = bar {

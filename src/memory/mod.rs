@@ -3,6 +3,7 @@
 //! Functions take a `&Connection` so an importer can batch many in one
 //! transaction and the daemon can run them through `Store::write`.
 
+pub mod bulk;
 pub mod handle;
 pub mod messages;
 pub mod people;

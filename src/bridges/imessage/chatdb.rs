@@ -135,6 +135,9 @@ pub struct RawMessage {
     pub item_type: i64,
     pub reply_to: Option<String>,
     pub chat_rowid: Option<i64>,
+    /// `body_text()`, worked out ahead by `decode` (a backfill decodes on its
+    /// reader thread while the writer inserts).
+    pub decoded: Option<Result<Option<String>, typedstream::DecodeError>>,
 }
 
 #[derive(Debug, Clone)]
@@ -352,12 +355,16 @@ fn read_row(r: &Row<'_>) -> rusqlite::Result<RawMessage> {
         item_type: r.get::<_, Option<i64>>(13)?.unwrap_or(0),
         reply_to: r.get(14)?,
         chat_rowid: r.get(15)?,
+        decoded: None,
     })
 }
 
 impl RawMessage {
     /// The body: `text` if present, else decoded from `attributedBody`.
     pub fn body_text(&self) -> Result<Option<String>, typedstream::DecodeError> {
+        if let Some(done) = &self.decoded {
+            return done.clone();
+        }
         if let Some(t) = &self.text
             && !t.is_empty()
         {
@@ -367,6 +374,14 @@ impl RawMessage {
             Some(blob) if !blob.is_empty() => typedstream::decode(blob).map(|t| Some(clean(&t))),
             _ => Ok(self.text.as_ref().map(|t| clean(t))),
         }
+    }
+}
+
+impl RawMessage {
+    /// Decode the body now and drop the blob: `body_text()` then costs a copy.
+    pub fn decode(&mut self) {
+        self.decoded = Some(self.body_text());
+        self.body = None;
     }
 }
 

@@ -15,8 +15,9 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 
 use crate::config::ImessageConfig;
+use crate::memory::bulk::Bulk;
 use crate::store::{BULK_CACHE_KIB, BULK_CHECKPOINT_PAGES};
-use chatdb::{ChatDb, ChatDbError};
+use chatdb::{ChatDb, ChatDbError, RawMessage};
 use contacts::Card;
 use ingest::{Counts, Ingest};
 
@@ -85,7 +86,7 @@ pub fn load_cards(paths: &[PathBuf]) -> (Vec<Card>, u64) {
 /// `progress(done_rowid, max_rowid)` is called after each batch.
 pub fn backfill(
     store: &mut Connection,
-    db: &ChatDb,
+    db: &mut ChatDb,
     ingest: &mut Ingest,
     mut progress: impl FnMut(i64, i64),
 ) -> Result<Counts, ChatDbError> {
@@ -114,7 +115,7 @@ pub fn backfill(
     store
         .pragma_update(None, "wal_autocheckpoint", BULK_CHECKPOINT_PAGES)
         .map_err(sqlite)?;
-    let result = copy_all(store, db, ingest, max, &mut progress);
+    let result = bulk_copy(store, db, ingest, max, &mut progress);
     store
         .pragma_update(None, "cache_size", cache)
         .map_err(sqlite)?;
@@ -125,9 +126,13 @@ pub fn backfill(
     Ok(ingest.counts.clone())
 }
 
-fn copy_all(
+/// Copy every row in the mode `memory::bulk` picks: a first import (memory
+/// holds no messages, and the live reader, if it ever ran, starts past these
+/// rows, so nobody else can store them) skips the duplicate probes and builds
+/// the indexes once at the end.
+fn bulk_copy(
     store: &mut Connection,
-    db: &ChatDb,
+    db: &mut ChatDb,
     ingest: &mut Ingest,
     max: i64,
     progress: &mut impl FnMut(i64, i64),
@@ -136,21 +141,103 @@ fn copy_all(
         path: PathBuf::from("steward.db"),
         source: e,
     };
+    let live = crate::memory::messages::get_cursor(store, live::CURSOR).map_err(sqlite)?;
+    let bulk = Bulk::begin(store, live.is_none_or(|c| c >= max)).map_err(sqlite)?;
+    if bulk.is_first() {
+        ingest.skip_checks_upto(max);
+    }
+    let copied = copy_all(store, db, ingest, &bulk, max, progress);
+    // Also after a failure: what was committed gets its indexes now.
+    let built = bulk.finish(store).map_err(sqlite);
+    copied.and(built)
+}
+
+/// Rows per chat.db read: small enough that the writer starts at once.
+const READ_BATCH: u32 = 5_000;
+/// Read batches waiting for the writer: bounds memory (about 2 MB each).
+const READ_AHEAD: usize = 4;
+
+/// One chat.db read: rows with their bodies decoded, malformed rows counted,
+/// and the highest ROWID seen.
+type ReadBatch = (Vec<RawMessage>, u64, i64);
+
+/// Copy rows past 0 up to `max`: a reader thread reads chat.db and decodes
+/// bodies while this thread inserts (two cores: both halves cost about the same).
+fn copy_all(
+    store: &mut Connection,
+    db: &mut ChatDb,
+    ingest: &mut Ingest,
+    bulk: &Bulk,
+    max: i64,
+    progress: &mut impl FnMut(i64, i64),
+) -> Result<(), ChatDbError> {
+    let (send, batches) = std::sync::mpsc::sync_channel(READ_AHEAD);
+    std::thread::scope(|scope| {
+        scope.spawn(move || read_all(db, max, send));
+        write_all(store, ingest, bulk, (batches, max), progress)
+    })
+}
+
+/// The reader half: stops at `max`, at an error (sent on), or when the writer hangs up.
+fn read_all(
+    db: &mut ChatDb,
+    max: i64,
+    send: std::sync::mpsc::SyncSender<Result<ReadBatch, ChatDbError>>,
+) {
     let mut cursor = 0;
     while cursor < max {
-        let (rows, bad, last) = db.messages_after(cursor, BULK_BATCH)?;
-        ingest.counts.skipped += bad;
-        let tx = store.transaction().map_err(sqlite)?;
-        for row in &rows {
-            ingest.row(&tx, row).map_err(sqlite)?;
-        }
-        crate::memory::messages::index_new(&tx).map_err(sqlite)?;
-        tx.commit().map_err(sqlite)?;
-        if last <= cursor {
-            break;
+        let batch = db
+            .messages_after(cursor, READ_BATCH)
+            .map(|(mut rows, bad, last)| {
+                rows.iter_mut().for_each(RawMessage::decode);
+                (rows, bad, last)
+            });
+        let last = batch.as_ref().map_or(cursor, |b| b.2);
+        let stop = batch.is_err() || last <= cursor;
+        if send.send(batch).is_err() || stop {
+            return;
         }
         cursor = last;
-        progress(cursor, max);
+    }
+}
+
+/// The writer half: `BULK_BATCH` rows per write transaction.
+fn write_all(
+    store: &mut Connection,
+    ingest: &mut Ingest,
+    bulk: &Bulk,
+    (batches, max): (
+        std::sync::mpsc::Receiver<Result<ReadBatch, ChatDbError>>,
+        i64,
+    ),
+    progress: &mut impl FnMut(i64, i64),
+) -> Result<(), ChatDbError> {
+    let sqlite = |e: rusqlite::Error| ChatDbError::Sqlite {
+        path: PathBuf::from("steward.db"),
+        source: e,
+    };
+    // Crash injection for tests: a killed import must leave a usable store.
+    let fault = crate::fault::Fault::from_env();
+    let mut batches = batches.into_iter().peekable();
+    while batches.peek().is_some() {
+        let tx = store.transaction().map_err(sqlite)?;
+        let mut rows_in_tx = 0;
+        let mut last = 0;
+        while rows_in_tx < BULK_BATCH as usize
+            && let Some(batch) = batches.next()
+        {
+            let (rows, bad, upto) = batch?;
+            ingest.counts.skipped += bad;
+            for row in &rows {
+                ingest.row(&tx, row).map_err(sqlite)?;
+            }
+            rows_in_tx += rows.len() + bad as usize;
+            last = upto;
+        }
+        bulk.batch(&tx).map_err(sqlite)?;
+        tx.commit().map_err(sqlite)?;
+        fault.point("imessage.backfill.batch");
+        progress(last, max);
     }
     Ok(())
 }

@@ -8,6 +8,7 @@
 //! `account:<chat id>:<message id>`, so re-importing changes nothing and an
 //! edited message replaces its text. History fills memory, never acted on.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,7 @@ use serde::Deserialize;
 
 use super::CHANNEL;
 use super::ingest::Counts;
+use crate::memory::bulk::Bulk;
 use crate::memory::handle::{Canonicalizer, Handle};
 use crate::memory::messages::{self, ChatKind, Direction, NewMessage, Stored};
 use crate::memory::people;
@@ -46,15 +48,19 @@ pub enum ExportError {
 
 /// The whole account (`personal_information`, `chats.list`) or one chat
 /// (the chat's own fields at the top). No `flatten`: it would buffer the file.
+/// Strings borrow from the file where they can (`Cow`): most carry no escapes,
+/// and a 200,000-message export otherwise makes a million small allocations.
 #[derive(Deserialize)]
-struct Export {
+struct Export<'a> {
     personal_information: Option<Personal>,
-    chats: Option<ChatList>,
+    #[serde(borrow)]
+    chats: Option<ChatList<'a>>,
     name: Option<String>,
     #[serde(rename = "type")]
     kind: Option<String>,
     id: Option<i64>,
-    messages: Option<Vec<ExMessage>>,
+    #[serde(borrow)]
+    messages: Option<Vec<ExMessage<'a>>>,
 }
 
 #[derive(Deserialize)]
@@ -67,37 +73,39 @@ struct Personal {
 }
 
 #[derive(Deserialize)]
-struct ChatList {
-    list: Vec<Chat>,
+struct ChatList<'a> {
+    #[serde(borrow)]
+    list: Vec<Chat<'a>>,
 }
 
 #[derive(Deserialize)]
-struct Chat {
+struct Chat<'a> {
     #[serde(default)]
     name: Option<String>,
     #[serde(rename = "type")]
     kind: String,
     id: i64,
-    messages: Vec<ExMessage>,
+    #[serde(borrow)]
+    messages: Vec<ExMessage<'a>>,
 }
 
 #[derive(Deserialize)]
-struct ExMessage {
+struct ExMessage<'a> {
     id: i64,
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    date_unixtime: Option<String>,
-    #[serde(default)]
-    from: Option<String>,
-    #[serde(default)]
-    from_id: Option<String>,
-    #[serde(default)]
-    text: Text,
-    #[serde(default)]
-    edited_unixtime: Option<String>,
-    #[serde(default)]
-    media_type: Option<String>,
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    date_unixtime: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    from: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    from_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    text: Text<'a>,
+    #[serde(default, borrow)]
+    edited_unixtime: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    media_type: Option<Cow<'a, str>>,
     #[serde(default)]
     photo: Option<serde::de::IgnoredAny>,
     #[serde(default)]
@@ -109,28 +117,34 @@ struct ExMessage {
 /// A message's text: a string, or a list of strings and entities
 /// (`{"type": "bold", "text": "…"}`), flattened to the text shown.
 #[derive(Default)]
-struct Text(String);
+struct Text<'a>(Cow<'a, str>);
 
-impl<'de> Deserialize<'de> for Text {
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Text;
+            type Value = Text<'de>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a string or a list of text parts")
             }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text, E> {
-                Ok(Text(v.to_string()))
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
             }
-            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text, E> {
-                Ok(Text(v))
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Text, A::Error> {
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Text<'de>, A::Error> {
                 let mut out = String::new();
                 while let Some(part) = seq.next_element::<Part>()? {
                     out.push_str(&part.0);
                 }
-                Ok(Text(out))
+                Ok(Text(Cow::Owned(out)))
             }
         }
         d.deserialize_any(V)
@@ -232,6 +246,9 @@ pub fn import(
             CHANNEL,
         )?;
         tx.commit()?;
+        // Export ids (`account:…`) never meet the bot's, so a store without
+        // messages can take the first-import path.
+        let bulk = Bulk::begin(conn, true)?;
         let mut run = Run {
             canon,
             me,
@@ -239,11 +256,15 @@ pub fn import(
             people: HashMap::new(),
             counts: Counts::default(),
             done: 0,
+            bulk: &bulk,
         };
-        for chat in &chats {
-            run.chat(conn, chat, total, &mut progress)?;
-        }
-        Ok(run.counts)
+        let copied = chats
+            .iter()
+            .try_for_each(|chat| run.chat(conn, chat, total, &mut progress));
+        let counts = run.counts;
+        // Also after a failure: what was committed gets its indexes now.
+        bulk.finish(conn)?;
+        copied.map(|()| counts)
     })
 }
 
@@ -254,6 +275,7 @@ struct Run<'a> {
     people: HashMap<i64, String>,
     counts: Counts,
     done: u64,
+    bulk: &'a Bulk,
 }
 
 impl Run<'_> {
@@ -308,7 +330,7 @@ impl Run<'_> {
             for m in batch {
                 self.message(&tx, m, (chat_row, check), &external, with)?;
             }
-            messages::index_new(&tx)?;
+            self.bulk.batch(&tx)?;
             tx.commit()?;
             self.done += batch.len() as u64;
             progress(self.done, total);
@@ -330,7 +352,7 @@ impl Run<'_> {
             .as_deref()
             .and_then(|s| s.parse::<i64>().ok())
             .map(|s| s * 1000);
-        let (Some(user), Some(at_ms), "message") = (user, at_ms, m.kind.as_str()) else {
+        let (Some(user), Some(at_ms), "message") = (user, at_ms, m.kind.as_ref()) else {
             // Service lines (joins, calls, pins) and anything without a sender or date.
             self.counts.skipped += 1;
             return Ok(());
@@ -441,12 +463,12 @@ fn sender_id(from_id: &str) -> Option<i64> {
 }
 
 /// The text memory keeps: the flattened text, else what the message carries.
-fn shown(m: &ExMessage) -> String {
+fn shown<'m>(m: &'m ExMessage) -> Cow<'m, str> {
     if !m.text.0.is_empty() {
-        return m.text.0.clone();
+        return Cow::Borrowed(&m.text.0);
     }
     if let Some(e) = &m.sticker_emoji {
-        return format!("[sticker {e}]");
+        return Cow::Owned(format!("[sticker {e}]"));
     }
     let what = match m.media_type.as_deref() {
         Some("voice_message") => "voice message",
@@ -457,7 +479,7 @@ fn shown(m: &ExMessage) -> String {
         None if m.file.is_some() => "file",
         None => "message",
     };
-    format!("[{what}]")
+    Cow::Owned(format!("[{what}]"))
 }
 
 #[cfg(test)]

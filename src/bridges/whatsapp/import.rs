@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 use super::CHANNEL;
 use super::export::{self, Body, DateOrder, Line, ParseError};
 use crate::memory::Canonicalizer;
+use crate::memory::bulk::Bulk;
 use crate::memory::handle::{Handle, Kind};
 use crate::memory::messages::{self, ChatKind, Direction, NewMessage, Stored};
 use crate::memory::people;
@@ -540,17 +541,22 @@ pub fn import(
             other,
             check,
         };
-        for (i, chunk) in lines.chunks(BATCH).enumerate() {
+        // No probes are made unless the chat had messages, and a store without
+        // any cannot have them: the first-import path applies then.
+        let bulk = Bulk::begin(conn, true)?;
+        let copied = lines.chunks(BATCH).enumerate().try_for_each(|(i, chunk)| {
             let tx = conn.transaction()?;
             for l in chunk {
                 let at_ms = local_ms(zone, l.at);
                 ingest.line(&tx, (chat, kind_direct), &mut ids, l, at_ms)?;
             }
-            messages::index_new(&tx)?;
+            bulk.batch(&tx)?;
             tx.commit()?;
             progress(((i * BATCH + chunk.len()) as u64).min(total), total);
-        }
-        Ok::<_, ImportError>(())
+            Ok::<_, ImportError>(())
+        });
+        bulk.finish(conn)?;
+        copied
     })?;
     Ok(ingest.counts.clone())
 }

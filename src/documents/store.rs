@@ -225,8 +225,8 @@ pub fn search(conn: &Connection, query: &str, limit: u32) -> Result<Vec<Hit>, Do
     let limit = limit.clamp(1, MAX_LIMIT);
     let all = match_any(&words);
     // Two steps: the best rows by rank alone (no text read), then snippets for
-    // those few only, each by rowid. One statement doing both ranked every
-    // match twice (the outer MATCH ordered by rank as well).
+    // those few only, each by rowid. One statement doing both (snippets for
+    // `rowid IN (best by rank)`) evaluated the whole match again: 2–3× slower.
     let rare = rare_words(conn, &words)?;
     let mut top = Vec::new();
     if !rare.is_empty() && rare.len() < words.len() {

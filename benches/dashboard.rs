@@ -52,6 +52,9 @@ fn seed_messages(db: &Path, total: usize) {
                   strftime('%Y-%m-%dT%H:%M:%SZ', 1700000000 + i * 30, 'unixepoch'),
                   (1700000000 + i * 30) * 1000
            FROM n;
+         -- Written past ingest, so kept here as ingest keeps it (index_new).
+         UPDATE people SET last_message_ms =
+           (SELECT MAX(at_ms) FROM messages m WHERE m.person_id = people.id);
          COMMIT;",
         last_person = people - 1,
         last_message = total.saturating_sub(1),

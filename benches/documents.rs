@@ -4,7 +4,8 @@
 //! over the 10,000 documents against 10 ms; the private memory an idle
 //! watcher adds (RssAnon before and after); with `--features ocr`, OCR pages/s
 //! of a 300 dpi letter page drawn by ImageMagick. `STEWARD_BENCH_DOCS` sets
-//! the number of files.
+//! the number of files; `STEWARD_BENCH_SMAPS=1` prints which mappings the
+//! idle watcher's private memory is in.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -161,6 +162,48 @@ fn rss_anon_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// Private (anonymous) memory by mapping: `(range, size KiB, name) → Rss KiB`,
+/// for `STEWARD_BENCH_SMAPS=1`, which prints where an idle watcher's memory is.
+fn anon_mappings() -> std::collections::BTreeMap<(String, u64, String), u64> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
+    let mut out = std::collections::BTreeMap::new();
+    let mut current: Option<(String, u64, String)> = None;
+    for line in smaps.lines() {
+        let mut parts = line.split_whitespace();
+        let first = parts.next().unwrap_or_default();
+        if first.contains('-') && !first.ends_with(':') {
+            let (lo, hi) = first.split_once('-').unwrap_or(("0", "0"));
+            let size = (u64::from_str_radix(hi, 16).unwrap_or(0)
+                - u64::from_str_radix(lo, 16).unwrap_or(0))
+                / 1024;
+            let name = parts.nth(4).unwrap_or("[anon]").to_string();
+            current = (name.starts_with('[') || name == "[anon]")
+                .then(|| (first.to_string(), size, name));
+        } else if first == "Anonymous:"
+            && let Some(key) = current.take()
+        {
+            let kib = parts.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            out.insert(key, kib);
+        }
+    }
+    out
+}
+
+fn print_growth(
+    before: &std::collections::BTreeMap<(String, u64, String), u64>,
+    after: &std::collections::BTreeMap<(String, u64, String), u64>,
+) {
+    for (key, kib) in after {
+        let was = before.get(key).copied().unwrap_or(0);
+        if *kib > was + 32 {
+            eprintln!(
+                "  {} ({} KiB mapping, {}): {was} → {kib} KiB anonymous",
+                key.0, key.1, key.2
+            );
+        }
+    }
+}
+
 fn unsafe_trim() {
     // SAFETY: malloc_trim only returns free heap pages to the system.
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -227,10 +270,15 @@ fn main() {
     drop(conn);
     unsafe_trim();
     let before = rss_anon_kib();
+    let maps = anon_mappings();
     let watcher = steward::documents::watch::start(docs.clone(), db.clone()).unwrap();
     // Its first pass finds everything unchanged; then it only waits for events.
     std::thread::sleep(Duration::from_secs_f64(again * 2.0 + 2.0));
     let after = rss_anon_kib();
+    if std::env::var_os("STEWARD_BENCH_SMAPS").is_some() {
+        eprintln!("mappings whose private memory grew with the idle watcher:");
+        print_growth(&maps, &anon_mappings());
+    }
     drop(watcher);
 
     println!("| documents ({n} files) | measured | target |");

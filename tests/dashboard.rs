@@ -3,129 +3,19 @@
 //! link, `GET /metrics`; then in headless Chromium: log in, a draft appears in
 //! Approvals without a reload, Send delivers exactly once, the run shows
 //! `succeeded` with a receipt that verifies, a tampered receipt shows invalid,
-//! and with JavaScript off the pages still read and the forms still work.
+//! a form without its CSRF field or cookie is refused, and with JavaScript
+//! off the pages still read and the forms still work. The Channels and
+//! Budgets pages' contents are in `tests/dashboard_pages.rs`.
 
 mod common;
 
 use std::time::Duration;
 
+use common::web::{T, Web, delivered, draft, set_cookie, token};
 use common::{Daemon, TestHome, browser, json};
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 use steward::http::probe;
-
-const T: Duration = Duration::from_secs(10);
-
-fn token(home: &TestHome) -> String {
-    std::fs::read_to_string(home.file("api-token"))
-        .unwrap()
-        .trim()
-        .to_string()
-}
-
-/// A draft to Ann on the console bridge, waiting for the owner (a contact
-/// reply plan, as the assistant makes; the console has no inbound reader).
-fn draft(d: &Daemon, tok: &str, text: &str) -> Value {
-    let body = json!({
-        "agent": "imessage-assistant",
-        "plan": [{"kind": "reply", "channel": "console", "to": "ann", "text": text}],
-    });
-    let resp = probe::post_json(d.addr, "/v1/runs", Some(tok), &body.to_string(), T).unwrap();
-    assert_eq!(resp.status, 201, "{}", resp.body);
-    let v: Value = serde_json::from_str(&resp.body).unwrap();
-    assert_eq!(v["status"], "waiting", "{v}");
-    v
-}
-
-/// Lines the console delivered to Ann with `text`.
-fn delivered(home: &TestHome, text: &str) -> usize {
-    std::fs::read_to_string(home.file("console/outbox.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| {
-            let v: Value = serde_json::from_str(l).unwrap_or_default();
-            v["to"] == "ann" && v["text"] == text
-        })
-        .count()
-}
-
-/// A browser without cookies of its own: the cookie and CSRF token by hand.
-struct Web {
-    base: String,
-    http: reqwest::Client,
-    cookie: String,
-}
-
-fn csrf_in(html: &str) -> String {
-    let at = html.find(r#"name="csrf" value=""#).expect("a csrf field") + 19;
-    html[at..].split('"').next().unwrap().to_string()
-}
-
-fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
-    resp.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(str::to_string)
-}
-
-impl Web {
-    fn new(d: &Daemon) -> Web {
-        Web {
-            base: format!("http://{}", d.addr),
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            cookie: String::new(),
-        }
-    }
-
-    async fn get(&self, path: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .header("accept", "text/html")
-            .header("cookie", &self.cookie)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        self.http
-            .post(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(serde_urlencoded::to_string(form).unwrap())
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// Log in with `token` through the form; the status of the POST.
-    async fn login(&mut self, token: &str) -> u16 {
-        let page = self.get("/login").await;
-        let login = set_cookie(&page, "steward_login").expect("a login cookie");
-        self.cookie = login.split(';').next().unwrap().to_string();
-        let csrf = csrf_in(&page.text().await.unwrap());
-        let resp = self
-            .post("/login", &[("csrf", &csrf), ("token", token)])
-            .await;
-        if let Some(c) = set_cookie(&resp, "steward_session") {
-            assert!(
-                c.contains("HttpOnly") && c.contains("SameSite=Strict"),
-                "{c}"
-            );
-            self.cookie = c.split(';').next().unwrap().to_string();
-        }
-        resp.status().as_u16()
-    }
-
-    async fn csrf(&self) -> String {
-        csrf_in(&self.get("/").await.text().await.unwrap())
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_cookie_no_csrf_no_entry_and_one_row_sends_once() {
@@ -527,7 +417,47 @@ async fn with_js(c: &Client, home: &TestHome, d: &Daemon, base: &str) -> anyhow:
         wait_text(c, "h1", title).await?;
     }
     wait_text(c, "#chain", "intact").await?;
-    people_and_agents(c, home, base).await
+    people_and_agents(c, home, base).await?;
+    refusals(c, home, d, base).await
+}
+
+/// Submit the Send form of the first draft natively (no htmx, no submit
+/// event), as a page on another site would, after `prepare` ran on it.
+async fn submit_send(c: &Client, prepare: &str) -> anyhow::Result<()> {
+    let script = format!(
+        "const f = document.querySelector('#approvals .card button.primary').form; {prepare}; \
+         HTMLFormElement.prototype.submit.call(f); return 1"
+    );
+    c.execute(&script, vec![]).await?;
+    Ok(())
+}
+
+/// In the browser: a Send whose CSRF field was removed is refused, and so
+/// is one made after the session cookie is gone; neither sends.
+async fn refusals(c: &Client, home: &TestHome, d: &Daemon, base: &str) -> anyhow::Result<()> {
+    let tok = token(home);
+    let probe_run = draft(d, &tok, "csrf probe");
+    c.goto(&format!("{base}/")).await?;
+    wait_text(c, "#approvals .card .draft", "csrf probe").await?;
+    submit_send(c, "f.querySelector('input[name=csrf]').remove()").await?;
+    wait_text(c, "h1", "no valid CSRF token").await?;
+
+    c.goto(&format!("{base}/")).await?;
+    wait_text(c, "#approvals .card .draft", "csrf probe").await?;
+    c.delete_all_cookies().await?;
+    submit_send(c, "").await?;
+    wait_text(c, "h1", "Not logged in").await?;
+    anyhow::ensure!(delivered(home, "csrf probe") == 0, "a refused form sent");
+    c.goto(&format!("{base}/activity")).await?;
+    anyhow::ensure!(
+        c.current_url().await?.path() == "/login",
+        "a page without the cookie did not ask to log in"
+    );
+    // Out of the way of the next browser's first card.
+    let id = probe_run["confirmations"][0].as_str().unwrap_or_default();
+    let reject = format!("/v1/confirmations/{id}/reject");
+    anyhow::ensure!(probe::post_json(d.addr, &reject, Some(&tok), "{}", T)?.status == 200);
+    Ok(())
 }
 
 fn people_named(home: &TestHome, name: &str) -> anyhow::Result<i64> {

@@ -333,3 +333,79 @@ fn say_whats_my_passport_number_answers_with_the_number_and_the_path() {
     let out = t.run(&["audit", "verify"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// `(subject, decision, agent, run input)` of every documents read audited.
+fn audited_reads(t: &TestHome) -> Vec<(String, String, String, String)> {
+    let db = rusqlite::Connection::open(t.file("steward.db")).unwrap();
+    let mut stmt = db
+        .prepare(
+            "SELECT a.subject, a.decision, r.agent, r.input FROM audit a JOIN runs r ON r.id = a.run_id
+             WHERE a.kind = 'documents.read' ORDER BY a.seq",
+        )
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// `docs search` and `docs show` read through the pipeline, as the self-chat
+/// does: each file named is in the audit chain with its run, in-process and
+/// through a running daemon, and the chain verifies.
+#[test]
+fn docs_search_and_show_are_audited_with_the_file_and_the_run() {
+    let (t, docs) = home_with_docs();
+    write(
+        &docs.join("ids/passport.txt"),
+        "Passport number: X1234567\n",
+    );
+    index(&t);
+    let path = real(&docs.join("ids/passport.txt"));
+    assert!(audited_reads(&t).is_empty(), "indexing reads for no one");
+
+    assert_eq!(search(&t, "passport")[0]["path"], path);
+    let out = t.run(&["docs", "show", &path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("X1234567"), "{}", stdout(&out));
+    let read = |input: &str| {
+        (
+            path.clone(),
+            "read".to_string(),
+            "documents".to_string(),
+            input.to_string(),
+        )
+    };
+    assert_eq!(
+        audited_reads(&t),
+        [
+            read("docs search passport"),
+            read(&format!("docs show {path}"))
+        ]
+    );
+
+    // With the daemon up, through its API: the same record.
+    let d = t.up();
+    let out = t.run(&["docs", "show", &path, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&out)["text"], "Passport number: X1234567\n");
+    let out = t.run(&["docs", "search", "passport", "--json"]);
+    assert_eq!(json(&out)[0]["path"], path, "{}", stderr(&out));
+    // A path the index does not hold is refused with the fix, and recorded as asked.
+    let out = t.run(&["docs", "show", "/etc/hostname"]);
+    assert!(
+        stderr(&out).contains("steward docs index"),
+        "{}",
+        stderr(&out)
+    );
+    let mut d = d;
+    d.signal(libc::SIGTERM);
+    d.wait_for_exit(std::time::Duration::from_secs(5)).unwrap();
+    let all = audited_reads(&t);
+    assert_eq!(all.len(), 5, "{all:?}");
+    assert_eq!(
+        (all[4].0.as_str(), all[4].1.as_str()),
+        ("/etc/hostname", "not indexed")
+    );
+    let out = t.run(&["audit", "verify"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

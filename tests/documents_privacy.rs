@@ -171,6 +171,7 @@ async fn refused(r: &Rig, agent: &str, trigger: Trigger, actor: Actor) -> String
                 Effect::ReadDocuments {
                     query: "passport number".into(),
                     limit: 3,
+                    path: None,
                 },
                 Effect::Relay {
                     channel: "console".into(),

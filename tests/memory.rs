@@ -94,3 +94,70 @@ fn a_merge_keeps_search_working_for_the_merged_person() {
         "Carol's message now belongs to Bob and is found under him"
     );
 }
+
+/// People whose `last_message_ms` is not the newest of their messages.
+fn stale_last_message(conn: &rusqlite::Connection) -> Vec<(String, Option<i64>, Option<i64>)> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT id, last_message_ms, (SELECT MAX(at_ms) FROM messages m WHERE m.person_id = p.id) AS newest
+             FROM people p WHERE last_message_ms IS NOT newest",
+        )
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[test]
+fn each_persons_last_message_time_is_kept_through_import_merge_and_split() {
+    let (_dir, mut conn) = imported();
+    let canon = Canonicalizer::new("US");
+    let with_messages: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM people WHERE last_message_ms IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(with_messages >= 3, "the import set it: {with_messages}");
+    assert_eq!(stale_last_message(&conn), vec![], "after the bulk import");
+
+    let ann = people::find(&conn, "Ann Lee", &canon).unwrap();
+    let email = people::handles_of(&conn, &ann)
+        .unwrap()
+        .into_iter()
+        .find(|h| h.starts_with("email:"))
+        .expect("Ann has an email handle");
+    let tx = conn.transaction().unwrap();
+    let moved =
+        people::split(&tx, &canon.canonicalize(email.trim_start_matches("email:"))).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(stale_last_message(&conn), vec![], "after a split");
+    let moved_last: Option<i64> = conn
+        .query_row(
+            "SELECT last_message_ms FROM people WHERE id = ?1",
+            [&moved],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        moved_last.is_some(),
+        "her email message went with the handle"
+    );
+
+    let tx = conn.transaction().unwrap();
+    people::merge(&tx, &ann, &moved).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(stale_last_message(&conn), vec![], "after a merge");
+
+    // The People list reads the kept time, newest first.
+    let list = query::people(&conn, None, None).unwrap();
+    let times: Vec<&str> = list
+        .iter()
+        .filter_map(|p| p.last_message_at.as_deref())
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(times, sorted);
+}

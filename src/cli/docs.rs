@@ -1,16 +1,23 @@
 //! `steward docs index|search|show`: the owner's documents from the terminal.
 //!
-//! These read the index directly: the person at the terminal owns the home.
-//! Answers in the self-chat go through the pipeline's `readDocuments` effect
-//! instead, so they are gated to the owner and audited.
+//! `index` writes the index directly. `search` and `show` read through the
+//! pipeline's `readDocuments` effect, as the self-chat does: an owner-triggered
+//! `documents` run (through the running daemon's API, else in-process under
+//! the pid lock), so every file read is journaled and audited with its run.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
+use anyhow::bail;
+use serde_json::{Value, json};
+
+use super::reach::{self, Reach};
 use crate::config::Config;
-use crate::documents::{Documents, indexer, store as docs_store};
+use crate::documents::{Documents, DocumentsError, indexer, store as docs_store};
 use crate::home::Home;
+use crate::pipeline::{OwnerRead, RunStatus};
 use crate::store;
 
 #[derive(Debug, clap::Subcommand)]
@@ -108,9 +115,66 @@ fn index(home: &Home, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// One hit as `docs search --json` prints it (the contract's order).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HitOut {
+    path: String,
+    kind: String,
+    snippet: String,
+    score: f64,
+    modified_at: String,
+}
+
+/// How long a read may take through the daemon (a busy writer queues it).
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The read as an owner-triggered run: its result (the API's answer shape).
+fn owner_read(home: &Home, read: OwnerRead) -> anyhow::Result<Value> {
+    let (route, body) = match &read {
+        OwnerRead::Search { query, limit } => (
+            "/v1/documents/search",
+            json!({ "query": query, "limit": limit }),
+        ),
+        OwnerRead::Show { path } => ("/v1/documents/show", json!({ "path": path })),
+    };
+    match reach::reach(home)? {
+        Reach::Daemon { addr, token } => reach::post(addr, &token, route, &body, READ_TIMEOUT),
+        Reach::Local => reach::locally(home, move |pipeline, _| async move {
+            let (out, result) = pipeline.read_documents(read).await?;
+            let Some(r) = result.filter(|_| out.status == RunStatus::Succeeded) else {
+                bail!(
+                    "the documents run {} ended {}: {} (see `steward runs show {}`)",
+                    out.run_id,
+                    out.status.as_str(),
+                    out.reason.unwrap_or_default(),
+                    out.run_id
+                );
+            };
+            if let Some(error) = r["error"].as_str() {
+                bail!("{error}");
+            }
+            Ok(
+                json!({ "runId": out.run_id, "hits": r["hits"], "path": r["path"],
+                       "kind": r["kind"], "text": r["text"] }),
+            )
+        }),
+    }
+}
+
 fn search(home: &Home, query: &str, json: bool, limit: u32) -> anyhow::Result<ExitCode> {
-    let conn = store::open_readonly(&home.db_path())?;
-    let hits = docs_store::search(&conn, query, limit)?;
+    // Only stopwords: refused before any run, with the fix.
+    if docs_store::terms(query).is_empty() {
+        return Err(DocumentsError::EmptyQuery {
+            query: query.to_string(),
+        }
+        .into());
+    }
+    let read = OwnerRead::Search {
+        query: query.to_string(),
+        limit,
+    };
+    let hits: Vec<HitOut> = serde_json::from_value(owner_read(home, read)?["hits"].take())?;
     if json {
         super::print_json(&hits)?;
         return Ok(ExitCode::SUCCESS);
@@ -119,7 +183,7 @@ fn search(home: &Home, query: &str, json: bool, limit: u32) -> anyhow::Result<Ex
         outln!("nothing found for {query:?} (is it indexed? `steward docs index`)");
     }
     for hit in &hits {
-        outln!("{}  ({}, {:.2})", hit.path, hit.kind.as_str(), hit.score);
+        outln!("{}  ({}, {:.2})", hit.path, hit.kind, hit.score);
         if !hit.snippet.is_empty() {
             outln!("    {}", hit.snippet);
         }
@@ -130,11 +194,14 @@ fn search(home: &Home, query: &str, json: bool, limit: u32) -> anyhow::Result<Ex
 fn show(home: &Home, path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     // The index holds real paths; a relative or linked name finds the same row.
     let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let conn = store::open_readonly(&home.db_path())?;
-    let (kind, text) = docs_store::show(&conn, &real)?;
+    let read = OwnerRead::Show {
+        path: real.display().to_string(),
+    };
+    let r = owner_read(home, read)?;
+    let text = r["text"].as_str().unwrap_or_default();
     if json {
-        super::print_json(&serde_json::json!({
-            "path": real.display().to_string(), "kind": kind, "text": text,
+        super::print_json(&json!({
+            "path": real.display().to_string(), "kind": r["kind"], "text": text,
         }))?;
     } else if text.is_empty() {
         outln!(

@@ -22,6 +22,7 @@ impl Owner {
         let mut plan = vec![Effect::ReadDocuments {
             query: question.to_string(),
             limit: HITS,
+            path: None,
         }];
         // Without a model the best snippet and its path are the answer.
         if self.pipeline().can_ask(DOCUMENTS) {

@@ -166,6 +166,52 @@ pub fn terms(query: &str) -> Vec<String> {
     out
 }
 
+/// `"w1"* OR "w2"*`: each word quoted (never FTS syntax), as a prefix.
+fn match_any(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| format!("\"{w}\"*"))
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+/// `(rowid, score)` of the best `limit` matches of `fts`, best first.
+fn ranked(conn: &Connection, fts: &str, limit: u32) -> rusqlite::Result<Vec<(i64, f64)>> {
+    conn.prepare_cached(
+        "SELECT rowid, -rank FROM documents_fts WHERE documents_fts MATCH ?1
+         ORDER BY rank LIMIT ?2",
+    )?
+    .query_map(params![fts, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
+    .collect()
+}
+
+/// The words in fewer than half the documents. A word in half or more has a
+/// BM25 idf of ln((N − n + ½)/(n + ½)) ≤ 0, which FTS5 raises to 1e-6: it
+/// cannot reorder the documents holding a rarer word, it only makes every
+/// document it is in a row to rank (the slow searches: "number" is in most
+/// files). Ranking by the rarer words alone gives the same order while they
+/// fill the limit. Each count stops at half, so a common word costs at most
+/// N/2 doclist steps and no ranking.
+fn rare_words(conn: &Connection, words: &[String]) -> rusqlite::Result<Vec<String>> {
+    let total: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM documents")?
+        .query_row([], |r| r.get(0))?;
+    let half = (total + 1) / 2;
+    let mut count = conn.prepare_cached(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM documents_fts WHERE documents_fts MATCH ?1 LIMIT ?2)",
+    )?;
+    let mut rare = Vec::new();
+    for w in words {
+        let n: i64 = count.query_row(params![match_any(std::slice::from_ref(w)), half], |r| {
+            r.get(0)
+        })?;
+        if n * 2 < total {
+            rare.push(w.clone());
+        }
+    }
+    Ok(rare)
+}
+
 /// The best `limit` documents for `query`, best first.
 pub fn search(conn: &Connection, query: &str, limit: u32) -> Result<Vec<Hit>, DocumentsError> {
     let words = terms(query);
@@ -176,36 +222,43 @@ pub fn search(conn: &Connection, query: &str, limit: u32) -> Result<Vec<Hit>, Do
     }
     // Any word may match (a question rarely repeats the document's wording);
     // BM25 ranks documents with more of them, and the file name counts double.
-    let fts = words
-        .iter()
-        .map(|w| format!("\"{w}\"*"))
-        .collect::<Vec<_>>()
-        .join(" OR ");
-    // The best rows first by rank alone; snippets only for those (a snippet per
-    // matching row made a common word cost 80 ms over 10,000 documents).
-    let mut stmt = conn.prepare_cached(
-        "SELECT d.path, d.kind, snippet(documents_fts, 1, '', '', '…', 24), -rank, d.modified_at,
+    let limit = limit.clamp(1, MAX_LIMIT);
+    let all = match_any(&words);
+    // Two steps: the best rows by rank alone (no text read), then snippets for
+    // those few only, each by rowid. One statement doing both (snippets for
+    // `rowid IN (best by rank)`) evaluated the whole match again: 2–3× slower.
+    let rare = rare_words(conn, &words)?;
+    let mut top = Vec::new();
+    if !rare.is_empty() && rare.len() < words.len() {
+        top = ranked(conn, &match_any(&rare), limit)?;
+    }
+    if top.len() < limit as usize {
+        top = ranked(conn, &all, limit)?;
+    }
+    let mut one = conn.prepare_cached(
+        "SELECT d.path, d.kind, snippet(documents_fts, 1, '', '', '…', 24), d.modified_at,
                 snippet(documents_fts, 1, '', '', '…', 64)
          FROM documents_fts JOIN documents d ON d.id = documents_fts.rowid
-         WHERE documents_fts MATCH ?1 AND documents_fts.rowid IN
-               (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?1 ORDER BY rank LIMIT ?2)
-         ORDER BY rank",
+         WHERE documents_fts MATCH ?1 AND documents_fts.rowid = ?2",
     )?;
-    let rows = stmt.query_map(params![fts, limit.clamp(1, MAX_LIMIT)], |r| {
-        Ok(Hit {
-            path: r.get(0)?,
-            kind: Kind::parse(&r.get::<_, String>(1)?),
-            snippet: r
-                .get::<_, String>(2)?
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" "),
-            score: r.get(3)?,
-            modified_at: r.get(4)?,
-            excerpt: r.get(5)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mut hits = Vec::with_capacity(top.len());
+    for (rowid, score) in top {
+        hits.push(one.query_row(params![all, rowid], |r| {
+            Ok(Hit {
+                path: r.get(0)?,
+                kind: Kind::parse(&r.get::<_, String>(1)?),
+                snippet: r
+                    .get::<_, String>(2)?
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                score,
+                modified_at: r.get(3)?,
+                excerpt: r.get(4)?,
+            })
+        })?);
+    }
+    Ok(hits)
 }
 
 /// The extracted text of an indexed file, at most [`SHOW_CHARS`] characters.
@@ -225,7 +278,54 @@ pub fn show(conn: &Connection, path: &Path) -> Result<(Kind, String), DocumentsE
 
 #[cfg(test)]
 mod tests {
-    use super::terms;
+    use super::*;
+
+    /// Twenty files that all say "alpha"; five also say "beta", some often.
+    fn corpus() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::migrate::migrate(&mut conn).unwrap();
+        for i in 0..20 {
+            let beta = if i < 5 {
+                " beta".repeat(i + 1)
+            } else {
+                String::new()
+            };
+            let body = format!(
+                "alpha {} words here{beta} and alpha again",
+                "filler ".repeat(i)
+            );
+            conn.execute(
+                "INSERT INTO documents (path, kind, size, mtime_ns, body, modified_at, indexed_at)
+                 VALUES (?1, 'text', 1, 0, ?2, 'now', 'now')",
+                params![format!("/d/f{i}.txt"), body],
+            )
+            .unwrap();
+        }
+        conn
+    }
+
+    #[test]
+    fn ranking_by_the_rarer_words_keeps_the_order_of_ranking_by_all() {
+        let conn = corpus();
+        let words = terms("alpha beta");
+        assert_eq!(rare_words(&conn, &words).unwrap(), ["beta"]);
+        for limit in [1, 3, 5, 8] {
+            let all: Vec<i64> = ranked(&conn, &match_any(&words), limit)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.0)
+                .collect();
+            let hits: Vec<String> = search(&conn, "alpha beta", limit)
+                .unwrap()
+                .into_iter()
+                .map(|h| h.path)
+                .collect();
+            let want: Vec<String> = all.iter().map(|id| format!("/d/f{}.txt", id - 1)).collect();
+            assert_eq!(hits, want, "limit {limit}");
+        }
+        // Only common words: ranked by all of them.
+        assert_eq!(search(&conn, "alpha", 20).unwrap().len(), 20);
+    }
 
     #[test]
     fn questions_become_the_words_worth_searching() {

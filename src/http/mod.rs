@@ -8,6 +8,7 @@
 
 mod api;
 pub mod dashboard;
+mod documents;
 mod errors;
 mod owner;
 pub mod probe;
@@ -124,6 +125,11 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(dashboard::new_link),
         )
         .route("/metrics", get(dashboard::metrics::metrics))
+        .route(
+            "/v1/documents/search",
+            axum::routing::post(documents::search),
+        )
+        .route("/v1/documents/show", axum::routing::post(documents::show))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(healthz))

@@ -192,8 +192,34 @@ pub fn index_new(conn: &Connection) -> rusqlite::Result<u64> {
             "INSERT INTO messages_fts (rowid, text, person_id) SELECT id, text, person_id FROM messages WHERE id > ?1 ORDER BY id",
         )?
         .execute([mark])?;
+    keep_last_message(conn, mark)?;
     set_cursor(conn, FTS_MARK, max)?;
     Ok(n as u64)
+}
+
+/// `people.last_message_ms` for everyone with a message in this batch (ids
+/// above `mark`). Here, at the end of each batch, rather than per insert: one
+/// UPDATE per batch keeps the bulk imports' cost flat, and every channel's
+/// batch ends in `index_new`, in the same transaction as its rows.
+fn keep_last_message(conn: &Connection, mark: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE people SET last_message_ms = MAX(COALESCE(last_message_ms, b.at), b.at)
+         FROM (SELECT person_id, MAX(at_ms) AS at FROM messages WHERE id > ?1 GROUP BY person_id) AS b
+         WHERE people.id = b.person_id",
+    )?
+    .execute([mark])?;
+    Ok(())
+}
+
+/// `people.last_message_ms` read again from the person's messages: after a
+/// merge or split moved some of them (an index seek on `messages_by_person`).
+pub fn refresh_last_message(conn: &Connection, person: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE people SET last_message_ms =
+           (SELECT MAX(at_ms) FROM messages WHERE person_id = ?1) WHERE id = ?1",
+    )?
+    .execute([person])?;
+    Ok(())
 }
 
 pub fn message_exists(
@@ -275,6 +301,57 @@ mod tests {
             ext_key("imessage", "A"),
             "the NUL separates the parts"
         );
+    }
+
+    fn last(conn: &Connection, id: &str) -> Option<i64> {
+        conn.query_row(
+            "SELECT last_message_ms FROM people WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn each_batch_keeps_the_newest_message_time_per_person() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::migrate::migrate(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO people (id, created_at) VALUES ('pa', 'now'), ('pb', 'now'), ('pc', 'now')",
+        )
+        .unwrap();
+        let msg = |id: &'static str, person: &'static str, at_ms| NewMessage {
+            channel: "telegram",
+            external_id: id,
+            chat_id: None,
+            sender_id: person,
+            person_id: person,
+            handle: None,
+            direction: Direction::In,
+            text: "hi",
+            at_ms,
+            reply_to: None,
+            edited: false,
+            is_command: false,
+        };
+        for m in [
+            msg("1", "pa", 5_000),
+            msg("2", "pa", 9_000),
+            msg("3", "pb", 7_000),
+        ] {
+            insert_message(&conn, &m).unwrap();
+        }
+        assert_eq!(last(&conn, "pa"), None, "kept at the batch's end");
+        index_new(&conn).unwrap();
+        assert_eq!(last(&conn, "pa"), Some(9_000));
+        assert_eq!(last(&conn, "pb"), Some(7_000));
+        assert_eq!(last(&conn, "pc"), None);
+        // A late-arriving older message never moves the time back.
+        insert_message(&conn, &msg("4", "pa", 1_000)).unwrap();
+        insert_message(&conn, &msg("5", "pb", 8_000)).unwrap();
+        index_new(&conn).unwrap();
+        assert_eq!(last(&conn, "pa"), Some(9_000));
+        assert_eq!(last(&conn, "pb"), Some(8_000));
     }
 
     #[test]

@@ -300,6 +300,7 @@ fn merge_into(conn: &Connection, into: &str, from: &str) -> rusqlite::Result<()>
         params![into, from],
     )?;
     conn.execute("DELETE FROM people WHERE id = ?1", [from])?;
+    super::messages::refresh_last_message(conn, into)?;
     conn.execute(
         "INSERT INTO merges (from_id, into_id, merged_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (from_id) DO UPDATE SET into_id = excluded.into_id",
@@ -394,6 +395,8 @@ pub fn split(conn: &Connection, handle: &Handle) -> Result<String, MemoryError> 
         "UPDATE messages SET sender_id = ?1 WHERE sender_id = ?2 AND handle = ?3",
         params![new, person, handle.as_str()],
     )?;
+    super::messages::refresh_last_message(conn, &person)?;
+    super::messages::refresh_last_message(conn, &new)?;
     bump_generation(conn)?;
     Ok(new)
 }

@@ -20,14 +20,12 @@ pub struct PersonSummary {
 }
 
 fn summary(conn: &Connection, id: &str) -> rusqlite::Result<PersonSummary> {
-    let (name, is_owner): (Option<String>, bool) = conn.query_row(
-        "SELECT name, is_owner FROM people WHERE id = ?1",
-        [id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    let (count, last): (i64, Option<i64>) = conn
-        .prepare_cached("SELECT COUNT(*), MAX(at_ms) FROM messages WHERE person_id = ?1")?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let (name, is_owner, last): (Option<String>, bool, Option<i64>) = conn
+        .prepare_cached("SELECT name, is_owner, last_message_ms FROM people WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let count: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM messages WHERE person_id = ?1")?
+        .query_row([id], |r| r.get(0))?;
     let mut stmt = conn.prepare_cached(
         "SELECT DISTINCT channel FROM messages WHERE person_id = ?1 ORDER BY channel",
     )?;
@@ -67,7 +65,7 @@ pub fn people_limited(
             OR p.name LIKE '%' || ?1 || '%'
             OR EXISTS (SELECT 1 FROM handles h WHERE h.person_id = p.id
                        AND (h.handle LIKE '%' || ?1 || '%' OR h.handle = ?2))
-         ORDER BY (SELECT MAX(at_ms) FROM messages m WHERE m.person_id = p.id) DESC NULLS LAST, p.name, p.id
+         ORDER BY p.last_message_ms DESC NULLS LAST, p.name, p.id
          LIMIT ?3",
     )?;
     let ids: Vec<String> = stmt

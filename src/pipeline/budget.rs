@@ -221,24 +221,20 @@ pub fn report(
     Ok(out)
 }
 
-/// The last `days` days `scope` spent on, oldest first: `(day, spent US$)`
-/// (the dashboard's seven-day chart; days without spending have no row).
-pub fn recent_days(
+/// What each scope spent per day from `first` to `last` (owner-local
+/// `YYYY-MM-DD`, inclusive): `(scope, day, spent US$)`, days without spending
+/// left out (the dashboard's seven-day charts, global and per agent).
+pub fn spent_between(
     conn: &Connection,
-    scope: &str,
-    days: u32,
-) -> rusqlite::Result<Vec<(String, f64)>> {
+    first: &str,
+    last: &str,
+) -> rusqlite::Result<Vec<(String, String, f64)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT day, spent_micros FROM budget_usage WHERE scope = ?1 ORDER BY day DESC LIMIT ?2",
+        "SELECT scope, day, spent_micros FROM budget_usage
+         WHERE day BETWEEN ?1 AND ?2 AND spent_micros > 0 ORDER BY scope, day",
     )?;
-    let mut rows = stmt
-        .query_map(rusqlite::params![scope, days], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                Usd::from_micros(r.get(1)?).dollars(),
-            ))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    rows.reverse();
-    Ok(rows)
+    stmt.query_map(params![first, last], |r| {
+        Ok((r.get(0)?, r.get(1)?, Usd::from_micros(r.get(2)?).dollars()))
+    })?
+    .collect()
 }

@@ -14,14 +14,15 @@ use super::audit::{self, Record};
 use super::{StepKey, journal};
 use crate::documents::{DocumentsError, store as index};
 
-/// Run the read for `step` and record it, all in `tx`.
-pub(super) fn read(
-    tx: &Connection,
-    run_id: &str,
-    step: usize,
-    query: &str,
-    limit: u32,
-) -> rusqlite::Result<()> {
+/// What a read found: the step's result, the files read (the journal's and
+/// the receipt's `paths`), and one audit entry per `(subject, decision)`.
+struct Found {
+    result: Value,
+    paths: Vec<String>,
+    audited: Vec<(String, &'static str)>,
+}
+
+fn search(tx: &Connection, run_id: &str, query: &str, limit: u32) -> rusqlite::Result<Found> {
     let hits = match index::search(tx, query, limit) {
         Ok(h) => h,
         // Only stopwords ("find the"): nothing to look for is no match.
@@ -42,30 +43,68 @@ pub(super) fn read(
             "I found nothing in your documents for “{query}”. (`steward docs index` reads new files.)"
         ),
     };
-    let paths: Vec<&str> = hits.iter().map(|h| h.path.as_str()).collect();
+    let paths: Vec<String> = hits.iter().map(|h| h.path.clone()).collect();
     let excerpts: Vec<Value> = hits
         .iter()
         .map(|h| json!({ "path": h.path, "excerpt": h.excerpt }))
         .collect();
-    let result = json!({ "query": query, "hits": hits, "excerpts": excerpts, "text": text });
+    let audited = if paths.is_empty() {
+        vec![("documents index".to_string(), "no match")]
+    } else {
+        paths.iter().map(|p| (p.clone(), "read")).collect()
+    };
+    Ok(Found {
+        result: json!({ "query": query, "hits": hits, "excerpts": excerpts, "text": text }),
+        paths,
+        audited,
+    })
+}
+
+/// One indexed file's text (`steward docs show`); a path the index does not
+/// hold is recorded as asked for and not read.
+fn show(tx: &Connection, query: &str, path: &str) -> rusqlite::Result<Found> {
+    match index::show(tx, std::path::Path::new(path)) {
+        Ok((kind, text)) => Ok(Found {
+            result: json!({ "query": query, "path": path, "kind": kind, "text": text }),
+            paths: vec![path.to_string()],
+            audited: vec![(path.to_string(), "read")],
+        }),
+        Err(DocumentsError::Sqlite(e)) => Err(e),
+        Err(other) => Ok(Found {
+            result: json!({ "query": query, "path": path, "error": other.to_string(), "text": "" }),
+            paths: Vec::new(),
+            audited: vec![(path.to_string(), "not indexed")],
+        }),
+    }
+}
+
+/// Run the read for `step` and record it, all in `tx`.
+pub(super) fn read(
+    tx: &Connection,
+    run_id: &str,
+    step: usize,
+    query: &str,
+    limit: u32,
+    path: Option<&str>,
+) -> rusqlite::Result<()> {
+    let found = match path {
+        Some(path) => show(tx, query, path)?,
+        None => search(tx, run_id, query, limit)?,
+    };
     let key = StepKey {
         run_id: run_id.to_string(),
         step,
         attempt: 1,
     };
-    super::execute::record_step(tx, &key, "readDocuments", "done", Some(&result.to_string()))?;
+    let result = found.result.to_string();
+    super::execute::record_step(tx, &key, "readDocuments", "done", Some(&result))?;
     journal::append(
         tx,
         run_id,
         "documents.read",
-        &json!({ "step": step, "query": query, "paths": paths }),
+        &json!({ "step": step, "query": query, "paths": found.paths }),
     )?;
-    let subjects: Vec<&str> = if paths.is_empty() {
-        vec!["documents index"]
-    } else {
-        paths.clone()
-    };
-    for subject in subjects {
+    for (subject, decision) in &found.audited {
         audit::append(
             tx,
             &Record {
@@ -73,12 +112,60 @@ pub(super) fn read(
                 kind: "documents.read",
                 actor: "pipeline",
                 subject,
-                decision: if paths.is_empty() { "no match" } else { "read" },
+                decision,
                 payload: &json!({ "step": step, "query": query }),
             },
         )?;
     }
     Ok(())
+}
+
+/// The agent whose runs read documents (`agents/documents.yaml`).
+const DOCUMENTS_AGENT: &str = "documents";
+
+/// What the owner asks of their documents at the terminal.
+#[derive(Debug, Clone)]
+pub enum OwnerRead {
+    Search { query: String, limit: u32 },
+    Show { path: String },
+}
+
+impl super::Pipeline {
+    /// `steward docs search|show`: the read as an owner-triggered `documents`
+    /// run with one `readDocuments` step, so it is gated, journaled, audited
+    /// (which file, which run) and receipted like the self-chat's. Returns the
+    /// run and the step's result (`hits`, or the file's `kind` and `text`;
+    /// `error` for a path the index does not hold).
+    pub async fn read_documents(
+        &self,
+        read: OwnerRead,
+    ) -> Result<(super::RunOutcome, Option<Value>), super::PipelineError> {
+        let (query, limit, path) = match read {
+            OwnerRead::Search { query, limit } => (query, limit, None),
+            OwnerRead::Show { path } => (path.clone(), 1, Some(path)),
+        };
+        let input = match &path {
+            Some(p) => format!("docs show {p}"),
+            None => format!("docs search {query}"),
+        };
+        let out = self
+            .run(super::RunRequest {
+                agent: DOCUMENTS_AGENT.into(),
+                trigger: super::Trigger::Owner,
+                actor: super::Actor::Console,
+                input,
+                dedup_key: None,
+                plan: vec![super::Effect::ReadDocuments { query, limit, path }],
+                forecast_usd: crate::spec::Usd(0),
+            })
+            .await?;
+        let id = out.run_id.clone();
+        let result = self
+            .store()
+            .read(move |c| Ok(latest(c, &id, i64::MAX as usize)?))
+            .await?;
+        Ok((out, result))
+    }
 }
 
 /// The result of the run's latest documents read before `before`.

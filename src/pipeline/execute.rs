@@ -234,8 +234,8 @@ fn prepare(
             prompt: super::documents::with_context(&tx, run_id, step, prompt)?,
             json: *json,
         },
-        Effect::ReadDocuments { query, limit } => {
-            super::documents::read(&tx, run_id, step, query, *limit)?;
+        Effect::ReadDocuments { query, limit, path } => {
+            super::documents::read(&tx, run_id, step, query, *limit, path.as_deref())?;
             tx.commit()?;
             return Ok(Next::Done);
         }

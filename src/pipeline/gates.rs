@@ -191,7 +191,7 @@ pub const DOCUMENTS_POLICY: &str = "documents.ownerOnly";
 fn check_documents(spec: &AgentSpec, trigger: Trigger, query: &str) -> Result<(), String> {
     if trigger != Trigger::Owner {
         return Err(format!(
-            "policy {DOCUMENTS_POLICY}: the owner's documents are read only when the owner asks in the self-chat, not on a {} run",
+            "policy {DOCUMENTS_POLICY}: the owner's documents are read only when the owner asks (the self-chat, `steward docs`), not on a {} run",
             trigger.as_str()
         ));
     }

@@ -39,6 +39,7 @@ use ed25519_dalek::SigningKey;
 use serde_json::json;
 
 pub use confirm::{ConfirmedSend, Decision};
+pub use documents::OwnerRead;
 pub use request::{Actor, Effect, Regarding, RunOutcome, RunRequest, RunStatus, Trigger};
 
 use crate::bridges::Bridges;

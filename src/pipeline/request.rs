@@ -93,12 +93,16 @@ pub enum Effect {
     /// Search the owner's documents index for `query` (owner trigger only:
     /// policy `documents.ownerOnly`). Every file read is journaled and audited;
     /// the hits go to this run's later `ask` steps, and the best snippet with
-    /// its path is what `relay` sends when no model step follows.
+    /// its path is what `relay` sends when no model step follows. With `path`,
+    /// that one indexed file's text instead (`steward docs show`; `query` then
+    /// names the path too).
     #[serde(rename_all = "camelCase")]
     ReadDocuments {
         query: String,
         #[serde(default = "default_documents_limit")]
         limit: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
     },
     /// Nothing leaves; the run only leaves its journal and receipt.
     Noop,

@@ -88,6 +88,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "documents",
         sql: include_str!("migrations/0014_documents.sql"),
     },
+    Migration {
+        version: 15,
+        name: "dashboard_reads",
+        sql: include_str!("migrations/0015_dashboard_reads.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

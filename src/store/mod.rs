@@ -179,6 +179,12 @@ impl Store {
     /// call it before serving, or from `spawn_blocking`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let mut conn = open_writer(path)?;
+        // Every transaction takes the write lock up front. Another connection
+        // writes beside this one (the documents watcher, `docs index`); a
+        // deferred transaction that reads first fails with SQLITE_BUSY at once
+        // when that one has committed since, without waiting out the busy
+        // timeout (a `docs search` run during indexing did).
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         let (jobs, rx) = mpsc::channel::<Job>();
         let writer = std::thread::Builder::new()
             .name("steward-db-writer".into())

@@ -1,7 +1,9 @@
 //! Channels and devices: each bridge's health (connected, or what is wrong
-//! with the fix), and the phones that may send signals: add (the secret shown
-//! once), revoke, and the iPhone Shortcuts for a device as downloads (what
-//! `steward shortcuts build` writes, unsigned, secret asked on import).
+//! with the fix), its last message, last send and a failed last send with the
+//! bridge's error (`channel_events.rs`); and the phones that may send signals:
+//! add (the secret shown once), revoke, and the iPhone Shortcuts for a device
+//! as downloads (what `steward shortcuts build` writes, unsigned, secret asked
+//! on import).
 
 use axum::Form;
 use axum::extract::{Extension, Path, Query, State};
@@ -10,6 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
 
+use super::channel_events::last_events;
 use super::layout::{self, csrf_field};
 use super::session::Session;
 use crate::http::AppState;
@@ -21,23 +24,50 @@ pub async fn page(
     Extension(session): Extension<Session>,
 ) -> Response {
     let health = state.pipeline.bridge_health();
-    let listed = state.pipeline.store().read(|c| Ok(devices::list(c)?)).await;
-    let list = match listed {
+    let channels: Vec<&'static str> = health.iter().map(|h| h.channel).collect();
+    let listed = state
+        .pipeline
+        .store()
+        .read(move |c| {
+            let events = channels
+                .iter()
+                .map(|ch| last_events(c, ch))
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok((devices::list(c)?, events))
+        })
+        .await;
+    let (list, events) = match listed {
         Ok(l) => l,
         Err(e) => return super::store_error(e),
+    };
+    let tz = state.owner.tz();
+    let when = |at: &Option<String>| {
+        at.as_deref()
+            .map_or("—".to_string(), |t| layout::local(t, &tz))
     };
     let recipes = shortcuts::recipes(state.home.root()).unwrap_or_default();
     let csrf = &session.csrf;
     let body = html! {
         h1 { "Channels" }
         table {
-            thead { tr { th { "channel" } th { "state" } th { "what to do" } } }
+            thead { tr { th { "channel" } th { "state" } th { "last message" } th { "last send" } th { "what to do" } } }
             tbody {
-                @for h in &health {
-                    tr {
+                @for (h, ev) in health.iter().zip(&events) {
+                    tr id={ "channel-" (h.channel) } {
                         td { (h.channel) }
                         td class=(if h.up { "ok" } else { "bad" }) { (if h.up { "connected" } else { "down" }) }
-                        td { (h.detail) }
+                        td.last-message { (when(&ev.message_at)) }
+                        td.last-send { (when(&ev.sent_at)) }
+                        td {
+                            (h.detail)
+                            @if let Some(f) = &ev.failure {
+                                p.bad.last-error {
+                                    "The last send failed " (layout::local(&f.at, &tz)) ": " (f.error) " "
+                                    a href={ "/runs/" (f.run_id) } { "its run" }
+                                    " (a send that works clears this)."
+                                }
+                            }
+                        }
                     }
                 }
             }

@@ -13,6 +13,7 @@ mod agents;
 mod approvals;
 mod audit;
 mod budgets;
+mod channel_events;
 mod channels;
 mod layout;
 mod live;

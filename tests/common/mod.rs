@@ -10,6 +10,7 @@ pub mod lantern;
 pub mod osascript;
 pub mod smtp;
 pub mod telegram;
+pub mod wadouble;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -23,38 +23,6 @@ use steward::types::Inbound;
 use tokio::sync::{broadcast, mpsc, watch};
 use whatsapp_rust::waproto::whatsapp as wa;
 
-/// The terminal text back into modules, then through a QR reader.
-fn decode(screen: &str) -> String {
-    let rows: Vec<Vec<char>> = screen
-        .lines()
-        .filter(|l| l.chars().any(|c| matches!(c, '█' | '▀' | '▄')))
-        .map(|l| l.chars().collect())
-        .collect();
-    let width = rows.iter().map(Vec::len).max().unwrap();
-    // Each character is two modules high; light modules are drawn.
-    let mut light = vec![vec![false; width]; rows.len() * 2];
-    for (y, row) in rows.iter().enumerate() {
-        for (x, c) in row.iter().enumerate() {
-            let (up, down) = match c {
-                '█' => (true, true),
-                '▀' => (true, false),
-                '▄' => (false, true),
-                _ => (false, false),
-            };
-            light[2 * y][x] = up;
-            light[2 * y + 1][x] = down;
-        }
-    }
-    const SCALE: usize = 4;
-    let (w, h) = (width * SCALE, light.len() * SCALE);
-    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| {
-        if light[y / SCALE][x / SCALE] { 255 } else { 0 }
-    });
-    let grids = img.detect_grids();
-    assert_eq!(grids.len(), 1, "one QR code in:\n{screen}");
-    grids[0].decode().expect("the QR decodes").1
-}
-
 #[tokio::test]
 async fn the_qr_in_the_terminal_scans_to_the_sessions_code_and_rotates() {
     let home = tempfile::tempdir().unwrap();
@@ -87,8 +55,8 @@ async fn the_qr_in_the_terminal_scans_to_the_sessions_code_and_rotates() {
         screens[1].starts_with("\x1b[2J\x1b[H"),
         "the screen is cleared first"
     );
-    assert_eq!(decode(&screens[0]), first);
-    assert_eq!(decode(&screens[1]), second);
+    assert_eq!(common::wawire::decode_qr(&screens[0]), first);
+    assert_eq!(common::wawire::decode_qr(&screens[1]), second);
     assert_eq!(linked.number, "+15125550000");
     assert_eq!(linked.lid.as_deref(), Some(wadouble::OWNER_LID));
     let st = state::load(home.path());

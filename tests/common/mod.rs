@@ -11,6 +11,7 @@ pub mod osascript;
 pub mod smtp;
 pub mod telegram;
 pub mod wadouble;
+pub mod wawire;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

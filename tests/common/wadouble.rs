@@ -228,6 +228,7 @@ pub fn batch(msgs: Vec<Msg>) -> Event {
         .map(|m| {
             let info = MessageInfo {
                 id: m.id.to_string(),
+                push_name: "Ann Lee".to_string(),
                 source: MessageSource {
                     chat: jid(m.chat),
                     sender: jid(m.sender),

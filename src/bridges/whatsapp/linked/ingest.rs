@@ -46,6 +46,8 @@ pub struct Incoming<'a> {
     pub chat_alt: Option<&'a Jid>,
     pub from_me: bool,
     pub at_ms: i64,
+    /// The name the sender gave WhatsApp: names them if they are new to memory.
+    pub push_name: Option<&'a str>,
     pub message: &'a wa::Message,
 }
 
@@ -336,7 +338,7 @@ impl LinkedIngest {
         };
         let sender = match &sender_handle {
             None => self.owner.clone(),
-            Some(h) => match self.person(conn, h)? {
+            Some(h) => match self.person(conn, h, m.push_name)? {
                 Some(p) => p,
                 None => return Ok(None),
             },
@@ -363,7 +365,7 @@ impl LinkedIngest {
             }));
         }
         let person = if m.from_me {
-            match self.person(conn, &peer)? {
+            match self.person(conn, &peer, None)? {
                 Some(p) => p,
                 None => return Ok(None),
             }
@@ -379,13 +381,29 @@ impl LinkedIngest {
         }))
     }
 
-    fn person(&self, conn: &Connection, h: &Handle) -> rusqlite::Result<Option<String>> {
+    /// The person behind `h`; one seen first is named from `name` (their
+    /// WhatsApp profile name, kept as their name until the owner's Contacts say otherwise).
+    fn person(
+        &self,
+        conn: &Connection,
+        h: &Handle,
+        name: Option<&str>,
+    ) -> rusqlite::Result<Option<String>> {
         if self.own.contains(h) {
             return Ok(Some(self.owner.clone()));
         }
         Ok(match people::resolve(conn, h, CHANNEL)? {
             Resolved::Forgotten => None,
-            r => r.person(),
+            Resolved::Created(id) => {
+                if let Some(n) = name.map(str::trim).filter(|n| !n.is_empty()) {
+                    conn.execute(
+                        "UPDATE people SET name = ?2, name_source = 'whatsapp' WHERE id = ?1 AND name IS NULL",
+                        rusqlite::params![id, n],
+                    )?;
+                }
+                Some(id)
+            }
+            Resolved::Known(id) => Some(id),
         })
     }
 
@@ -424,6 +442,7 @@ impl LinkedIngest {
                     chat_alt: None,
                     from_me,
                     at_ms: info.message_timestamp.unwrap_or(0) as i64 * 1000,
+                    push_name: info.push_name.as_deref(),
                     message,
                 };
                 self.message(conn, &m, true, &mut sink)?;

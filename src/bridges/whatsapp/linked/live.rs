@@ -17,7 +17,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use super::ingest::{Batch, Incoming, LinkedIngest};
 use super::session::{Event, Events, Session};
 use super::state::{self, Status};
-use crate::bridges::ledger::{Delivery, Ledger};
+use crate::bridges::ledger::Ledger;
 use crate::store::{Store, StoreError};
 use crate::types::Inbound;
 
@@ -96,6 +96,7 @@ impl Intake {
                         chat_alt,
                         from_me: src.is_from_me,
                         at_ms: info.timestamp.timestamp_millis(),
+                        push_name: Some(info.push_name.as_str()),
                         message: &im.message,
                     };
                     ingest.message(&tx, &m, false, &mut out)?;
@@ -156,7 +157,7 @@ impl Intake {
                     }
                     d.status = Some(status.to_string());
                     d.at = jiff::Timestamp::now().to_string();
-                    let _ = ledger.write(&Delivery { ..d });
+                    let _ = ledger.write(&d);
                 }
             }
         })

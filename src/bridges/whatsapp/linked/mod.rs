@@ -25,6 +25,8 @@ pub mod outbound;
 pub mod session;
 #[cfg(feature = "whatsapp-web")]
 pub mod web;
+#[cfg(feature = "whatsapp-web")]
+pub mod wire;
 
 #[cfg(feature = "whatsapp-web")]
 pub use run::{open_session, start};
@@ -43,8 +45,13 @@ mod run {
     use crate::types::Inbound;
 
     /// The session the bridge and its reader share: whatsapp-rust on the
-    /// home's session store.
+    /// home's session store (or, for the daemon tests, the loopback test
+    /// server `STEWARD_WHATSAPP_WIRE` names: see `wire.rs`).
     pub fn open_session(home: &Path) -> Arc<dyn Session> {
+        if let Some(addr) = super::wire::from_env() {
+            tracing::warn!(%addr, "WhatsApp goes to the test server in STEWARD_WHATSAPP_WIRE, not to WhatsApp");
+            return Arc::new(super::wire::WireSession::new(addr));
+        }
         Arc::new(super::web::WebSession::new(state::session_db(home)))
     }
 

@@ -607,3 +607,136 @@ async fn a_dropped_stream_reconnects_and_silence_forces_a_resync() {
     r.task.await.unwrap();
     assert_eq!(r.double.connects.load(Ordering::SeqCst), 2);
 }
+
+/// A pipeline whose only bridge is the linked WhatsApp over `double`.
+fn pipeline(
+    dir: &std::path::Path,
+    double: &Arc<Double>,
+    yaml: &str,
+) -> steward::pipeline::Pipeline {
+    use steward::bridges::whatsapp::linked::outbound::WhatsappLinked;
+    use steward::bridges::{Bridge, Bridges};
+    let store = Store::open(&dir.join("steward.db")).unwrap();
+    let config: steward::config::Config = serde_saphyr::from_str(yaml).unwrap();
+    let linked = config
+        .bridges
+        .whatsapp
+        .as_ref()
+        .unwrap()
+        .linked()
+        .unwrap()
+        .clone();
+    let session: Arc<dyn Session> = double.clone();
+    steward::pipeline::Pipeline::new(
+        store,
+        ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]),
+        steward::spec::Roster::load(dir),
+        steward::pipeline::Settings::from_config(&config),
+        Bridges::new(vec![Bridge::WhatsappLinked(WhatsappLinked::new(
+            &linked, dir, session,
+        ))]),
+    )
+}
+
+/// A confirmed reply to Ann, approved; its outcome.
+async fn reply(p: &steward::pipeline::Pipeline, n: u32) -> steward::pipeline::RunOutcome {
+    use steward::pipeline::{Actor, Decision, Effect, RunRequest, Trigger};
+    let out = p
+        .run(RunRequest {
+            agent: "whatsapp-assistant".into(),
+            trigger: Trigger::Contact,
+            actor: Actor::Handle {
+                channel: "whatsapp".into(),
+                handle: "phone:+15125551234".into(),
+            },
+            input: "are we on?".into(),
+            dedup_key: Some(format!("linked:{n}")),
+            plan: vec![Effect::Reply {
+                channel: "whatsapp".into(),
+                to: "+15125551234".into(),
+                text: format!("yes, 7pm ({n})"),
+            }],
+            forecast_usd: steward::spec::Usd(0),
+        })
+        .await
+        .unwrap();
+    let id = out.confirmations[0].clone();
+    p.decide(&id, Decision::Approved, None, &Actor::Console)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_pace_with_typing_and_stop_at_the_hourly_cap() {
+    let dir = linked_home();
+    let double = Double::new();
+    let p = pipeline(
+        dir.path(),
+        &double,
+        "bridges:\n  whatsapp:\n    mode: linked\n    maxSendsPerHour: 2\n",
+    );
+    let started = std::time::Instant::now();
+    for n in 1..=2 {
+        let out = reply(&p, n).await;
+        assert_eq!(
+            out.status,
+            steward::pipeline::RunStatus::Succeeded,
+            "{out:?}"
+        );
+    }
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "a typing time before each send"
+    );
+    let to = "15125551234@s.whatsapp.net".to_string();
+    assert_eq!(
+        double.typing.lock().unwrap().clone(),
+        vec![
+            (to.clone(), true),
+            (to.clone(), false),
+            (to.clone(), true),
+            (to.clone(), false)
+        ]
+    );
+    let third = reply(&p, 3).await;
+    assert_ne!(third.status, steward::pipeline::RunStatus::Succeeded);
+    let why = third.reason.clone().unwrap_or_default();
+    assert!(why.contains("maxSendsPerHour"), "{third:?}");
+    assert_eq!(double.sent().len(), 2, "the third was never attempted");
+    assert_eq!(double.sent()[0], (to, "yes, 7pm (1)".to_string()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uncertain_send_is_never_repeated() {
+    use steward::bridges::whatsapp::linked::session::SessionError;
+    let dir = linked_home();
+    let double = Double::new();
+    *double.fail_next.lock().unwrap() =
+        Some(SessionError::Uncertain("connection lost mid-send".into()));
+    let p = pipeline(
+        dir.path(),
+        &double,
+        "bridges:\n  whatsapp:\n    mode: linked\n    pacing: false\n",
+    );
+    let out = reply(&p, 1).await;
+    assert_ne!(
+        out.status,
+        steward::pipeline::RunStatus::Succeeded,
+        "{out:?}"
+    );
+    assert!(p.resume().await.unwrap().is_empty(), "nothing to resume");
+    assert!(double.sent().is_empty(), "not sent again on its own");
+    let ledger =
+        steward::bridges::ledger::read(&dir.path().join("whatsapp/linked-sent.jsonl")).unwrap();
+    assert_eq!(ledger.len(), 1, "{ledger:?}");
+    assert_eq!(ledger[0].state, steward::bridges::ledger::State::Intended);
+    // Unlinked, a send is a certain failure naming the fix.
+    state::update(dir.path(), |s| s.status = state::Status::LoggedOut).unwrap();
+    let out = reply(&p, 2).await;
+    assert!(
+        out.reason
+            .unwrap_or_default()
+            .contains("steward whatsapp link")
+    );
+    assert!(double.sent().is_empty());
+}

@@ -740,3 +740,33 @@ async fn an_uncertain_send_is_never_repeated() {
     );
     assert!(double.sent().is_empty());
 }
+
+#[test]
+fn the_config_takes_linked_by_default_and_refuses_the_other_modes_keys() {
+    use steward::config::Config;
+    let path = std::path::Path::new("steward.yaml");
+    let c = Config::parse("bridges:\n  whatsapp: {}\n", path).unwrap();
+    let l = c.bridges.whatsapp.unwrap().linked().unwrap().clone();
+    assert_eq!((l.pacing, l.max_sends_per_hour), (true, 20));
+    // Linked mode can carry the owner's messages.
+    let ok = "owner:\n  channels: [whatsapp, console]\nbridges:\n  whatsapp:\n    mode: linked\n";
+    assert!(Config::parse(ok, path).is_ok());
+    for (yaml, says) in [
+        ("bridges:\n  whatsapp:\n    token: env:T\n", "mode: cloud"),
+        (
+            "bridges:\n  whatsapp:\n    mode: cloud\n    pacing: false\n",
+            "mode: linked",
+        ),
+        (
+            "bridges:\n  whatsapp:\n    maxSendsPerHour: 500\n",
+            "1 to 200",
+        ),
+        (
+            "bridges:\n  whatsapp:\n    mode: cloud\n    phoneNumberId: \"1\"\n",
+            "token",
+        ),
+    ] {
+        let e = Config::parse(yaml, path).unwrap_err().to_string();
+        assert!(e.contains(says), "{yaml}: {e}");
+    }
+}

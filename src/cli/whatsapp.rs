@@ -4,11 +4,7 @@
 //! `--phone` an 8-character code to type on the phone instead. With `--json`
 //! the prompts go to stderr and the result is JSON on stdout.
 
-use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use std::time::Duration;
-
-use serde::Serialize;
 
 use crate::bridges::whatsapp::linked::{qr, state};
 use crate::config::Config;
@@ -99,7 +95,9 @@ pub fn display_number(e164: &str) -> String {
 }
 
 /// What `show` writes for one QR or pair code: stdout for people, stderr with `--json`.
+#[cfg(feature = "whatsapp-web")]
 fn prompt(json: bool, text: &str) {
+    use std::io::Write;
     if json {
         let _ = std::io::stderr().write_all(text.as_bytes());
     } else {
@@ -122,6 +120,9 @@ pub fn qr_screen(payload: &str, clear: bool) -> String {
 #[cfg(feature = "whatsapp-web")]
 fn link(home: &Home, config: &Config, args: LinkArgs) -> anyhow::Result<ExitCode> {
     use crate::bridges::whatsapp::linked::{link, session::Link};
+    use serde::Serialize;
+    use std::io::IsTerminal;
+    use std::time::Duration;
     let how = match &args.phone {
         Some(raw) => Link::Code {
             phone: phone(config, raw)?,
@@ -190,6 +191,8 @@ fn link(home: &Home, config: &Config, args: LinkArgs) -> anyhow::Result<ExitCode
 #[cfg(feature = "whatsapp-web")]
 fn unlink(home: &Home, args: UnlinkArgs) -> anyhow::Result<ExitCode> {
     use crate::bridges::whatsapp::linked::link;
+    use serde::Serialize;
+    use std::time::Duration;
     if crate::daemon::pidfile::inspect(&home.pid_path()).is_some()
         && state::load(home.root()).status == state::Status::Linked
     {

@@ -273,7 +273,14 @@ async fn whatsapp_cloud_keeps_the_contract() {
         .await
         .unwrap();
     let (root, s) = (dir.path().to_path_buf(), store.clone());
-    let wa = config.bridges.whatsapp.clone().unwrap();
+    let wa = config
+        .bridges
+        .whatsapp
+        .clone()
+        .unwrap()
+        .cloud()
+        .unwrap()
+        .clone();
     let sent = std::sync::Arc::new(graph);
     let counted = sent.clone();
     let case = Case {
@@ -287,6 +294,38 @@ async fn whatsapp_cloud_keeps_the_contract() {
     };
     contract(dir.path(), store, case).await;
     drop(sent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whatsapp_linked_keeps_the_contract() {
+    use steward::bridges::whatsapp::linked::{outbound::WhatsappLinked, session::Session, state};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("steward.db")).unwrap();
+    state::save(
+        dir.path(),
+        &state::LinkState {
+            status: state::Status::Linked,
+            number: Some("+15125550000".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let config: Config =
+        serde_saphyr::from_str("bridges:\n  whatsapp:\n    pacing: false\n").unwrap();
+    let linked = config.bridges.whatsapp.unwrap().linked().unwrap().clone();
+    let double = common::wadouble::Double::new();
+    let root = dir.path().to_path_buf();
+    let session: std::sync::Arc<dyn Session> = double.clone();
+    let case = Case {
+        make: Box::new(move || {
+            Bridge::WhatsappLinked(WhatsappLinked::new(&linked, &root, session.clone()))
+        }),
+        to: "+15125551234".into(),
+        agent: "whatsapp-assistant",
+        delivered: Box::new(move || double.sent().len()),
+        echo: Box::new(str::to_string),
+    };
+    contract(dir.path(), store, case).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -354,7 +354,7 @@ async fn rig(graph: &Graph, hours_ago: i64) -> Rig {
     let report = hook.deliver(body.as_bytes(), Some(&sig)).await.unwrap();
     assert_eq!(report.messages, 1);
     let bridge = WhatsappCloud::new(
-        config.bridges.whatsapp.as_ref().unwrap(),
+        config.bridges.whatsapp.as_ref().unwrap().cloud().unwrap(),
         &root,
         store.clone(),
     );
@@ -543,7 +543,14 @@ fn whatsapp_is_not_an_owner_channel_and_the_mode_is_cloud() {
     let msg = Config::parse(&inline, path).unwrap_err().to_string();
     assert!(msg.contains("reference") && !msg.contains("EAAG"), "{msg}");
     let ok = Config::parse(&linked.replace("linked", "cloud"), path).unwrap();
-    let w = ok.bridges.whatsapp.clone().unwrap();
+    let w = ok
+        .bridges
+        .whatsapp
+        .clone()
+        .unwrap()
+        .cloud()
+        .unwrap()
+        .clone();
     assert_eq!(
         (w.api_url.as_str(), w.api_version.as_str()),
         ("https://graph.facebook.com", "v21.0")

@@ -45,8 +45,11 @@ pub fn build(home: &Path, config: &Config, store: Store) -> Built {
     if let Some(b) = EmailOutbound::new(config, home, store.clone()) {
         list.push(Bridge::Email(b));
     }
-    if let Some(w) = &config.bridges.whatsapp {
+    if let Some(w) = config.bridges.whatsapp.as_ref().and_then(|w| w.cloud()) {
         list.push(Bridge::Whatsapp(WhatsappCloud::new(w, home, store.clone())));
+    }
+    if let Some(w) = config.bridges.whatsapp.as_ref().and_then(|w| w.linked()) {
+        linked_whatsapp(&mut list, w, home);
     }
     if let Some(t) = &config.bridges.telegram {
         let b = TelegramOutbound::new(t, home, store);
@@ -60,6 +63,24 @@ pub fn build(home: &Path, config: &Config, store: Store) -> Built {
         bridges: Bridges::new(list),
         owner_channel,
     }
+}
+
+/// The linked-device WhatsApp bridge, on the one session the reader shares.
+#[cfg(feature = "whatsapp-web")]
+fn linked_whatsapp(list: &mut Vec<Bridge>, w: &crate::config::WhatsappLinkedConfig, home: &Path) {
+    use super::whatsapp::linked;
+    let b = linked::outbound::WhatsappLinked::new(w, home, linked::open_session(home));
+    if !b.health().up {
+        tracing::warn!(detail = %b.health().detail, "WhatsApp is configured but not linked");
+    }
+    list.push(Bridge::WhatsappLinked(b));
+}
+
+#[cfg(not(feature = "whatsapp-web"))]
+fn linked_whatsapp(_: &mut Vec<Bridge>, _: &crate::config::WhatsappLinkedConfig, _: &Path) {
+    tracing::warn!(
+        "bridges.whatsapp (mode: linked) needs a Steward built with the whatsapp-web feature (the default); WhatsApp is off"
+    );
 }
 
 /// The first preferred channel whose bridge is up and can carry owner messages.
@@ -81,31 +102,89 @@ pub struct Readers {
     mail: Vec<tokio::task::JoinHandle<()>>,
     mail_stop: watch::Sender<bool>,
     telegram: Option<super::telegram::Reader>,
+    /// What the owner must hear about the WhatsApp session (it ended).
+    whatsapp: Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
 }
 
-/// Start the reader of every enabled channel.
+/// Start the reader of every enabled channel; the linked WhatsApp reader
+/// shares the session of its bridge in `bridges`.
 pub async fn start_readers(
+    home: &Path,
     config: &Config,
+    bridges: &Bridges,
     store: Store,
     bus: broadcast::Sender<Inbound>,
 ) -> Readers {
     let (mail_stop, stop) = watch::channel(false);
+    let (whatsapp_task, whatsapp) =
+        start_whatsapp(home, config, bridges, &store, &bus, &stop).await;
     let mut telegram =
         super::telegram::start(config, store.clone(), bus.clone(), stop.clone()).await;
     let mut tasks = super::email::start(config, store.clone(), bus.clone(), stop).await;
     tasks.extend(telegram.as_mut().and_then(|t| t.task.take()));
+    tasks.extend(whatsapp_task);
     Readers {
         imessage: start_imessage(config, store, bus),
         mail: tasks,
         mail_stop,
         telegram,
+        whatsapp,
     }
+}
+
+type WhatsappReader = (
+    Option<tokio::task::JoinHandle<()>>,
+    Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
+);
+
+#[cfg(feature = "whatsapp-web")]
+async fn start_whatsapp(
+    home: &Path,
+    config: &Config,
+    bridges: &Bridges,
+    store: &Store,
+    bus: &broadcast::Sender<Inbound>,
+    stop: &watch::Receiver<bool>,
+) -> WhatsappReader {
+    let Some(session) = bridges.whatsapp_session() else {
+        return (None, None);
+    };
+    let reader = super::whatsapp::linked::start(
+        config,
+        home,
+        store.clone(),
+        bus.clone(),
+        session,
+        stop.clone(),
+    )
+    .await;
+    match reader {
+        Some(r) => (Some(r.task), Some(r.notices)),
+        None => (None, None),
+    }
+}
+
+#[cfg(not(feature = "whatsapp-web"))]
+async fn start_whatsapp(
+    _: &Path,
+    _: &Config,
+    _: &Bridges,
+    _: &Store,
+    _: &broadcast::Sender<Inbound>,
+    _: &watch::Receiver<bool>,
+) -> WhatsappReader {
+    (None, None)
 }
 
 impl Readers {
     /// The Telegram owner console's events and the webhook's intake, once.
     pub fn take_telegram(&mut self) -> Option<super::telegram::Reader> {
         self.telegram.take()
+    }
+
+    /// What the WhatsApp reader tells the owner, once.
+    pub fn take_whatsapp(&mut self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
+        self.whatsapp.take()
     }
 
     /// Stop every reader; each finishes the batch in hand.

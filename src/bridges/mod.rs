@@ -102,6 +102,9 @@ pub enum Bridge {
     Imessage(imessage::outbound::ImessageOutbound),
     Email(email::outbound::EmailOutbound),
     Whatsapp(whatsapp::cloud::outbound::WhatsappCloud),
+    /// The owner's own number as a linked device (`bridges.whatsapp.mode: linked`).
+    #[cfg(feature = "whatsapp-web")]
+    WhatsappLinked(whatsapp::linked::outbound::WhatsappLinked),
     Telegram(telegram::outbound::TelegramOutbound),
 }
 
@@ -112,6 +115,8 @@ macro_rules! each {
             Bridge::Imessage($b) => $e,
             Bridge::Email($b) => $e,
             Bridge::Whatsapp($b) => $e,
+            #[cfg(feature = "whatsapp-web")]
+            Bridge::WhatsappLinked($b) => $e,
             Bridge::Telegram($b) => $e,
         }
     };
@@ -196,6 +201,17 @@ impl Bridges {
 
     pub fn health(&self) -> Vec<Health> {
         self.list.iter().map(Bridge::health).collect()
+    }
+
+    /// The linked WhatsApp session, when that bridge is built (its reader shares it).
+    #[cfg(feature = "whatsapp-web")]
+    pub fn whatsapp_session(
+        &self,
+    ) -> Option<std::sync::Arc<dyn whatsapp::linked::session::Session>> {
+        self.list.iter().find_map(|b| match b {
+            Bridge::WhatsappLinked(w) => Some(w.session()),
+            _ => None,
+        })
     }
 }
 

@@ -118,7 +118,7 @@ pub fn checks(home: &Home) -> Vec<Check> {
         check_audit(home),
         doctor_bridges::check_imessage(config.as_ref().ok()),
         doctor_bridges::check_email(config.as_ref().ok()),
-        doctor_bridges::check_whatsapp(config.as_ref().ok()),
+        doctor_bridges::check_whatsapp(home.root(), config.as_ref().ok()),
         doctor_bridges::check_telegram(config.as_ref().ok()),
         check_models(config.as_ref().ok()),
         check_runtime(config.as_ref().ok()),

@@ -79,10 +79,13 @@ pub fn check_email(config: Option<&Config>) -> Check {
 }
 
 /// The Cloud API number answers with the token (the secrets' presence is `secrets`).
-pub fn check_whatsapp(config: Option<&Config>) -> Check {
+pub fn check_whatsapp(home: &std::path::Path, config: Option<&Config>) -> Check {
     const NAME: &str = "whatsapp";
     let Some(w) = config.and_then(|c| c.bridges.whatsapp.as_ref()) else {
         return Check::ok(NAME, "not configured (bridges.whatsapp)");
+    };
+    let Some(w) = w.cloud() else {
+        return check_whatsapp_linked(home);
     };
     let token = match w.token.resolve() {
         Ok(t) => t,
@@ -111,6 +114,43 @@ pub fn check_whatsapp(config: Option<&Config>) -> Check {
             Level::Fail,
             e.to_string(),
             "check bridges.whatsapp.phoneNumberId and that the token has whatsapp_business_messaging (Meta's developer console)",
+        ),
+    }
+}
+
+/// The linked device, from the link state (no connection: the daemon holds
+/// the session): linked with the number and the last event, or why not.
+fn check_whatsapp_linked(home: &std::path::Path) -> Check {
+    use crate::bridges::whatsapp::linked::state::{self, Status};
+    const NAME: &str = "whatsapp";
+    let st = state::load(home);
+    let last = st
+        .last_event_at
+        .as_deref()
+        .map_or("no event yet".to_string(), |t| format!("last event {t}"));
+    match st.status {
+        Status::Linked => Check::ok(
+            NAME,
+            format!(
+                "linked {} ({last})",
+                super::whatsapp::display_number(st.number.as_deref().unwrap_or("?"))
+            ),
+        ),
+        Status::Unlinked => Check::bad(
+            NAME,
+            Level::Warn,
+            "unlinked: bridges.whatsapp (mode: linked) has no session",
+            "steward whatsapp link",
+        ),
+        s => Check::bad(
+            NAME,
+            Level::Fail,
+            format!(
+                "{}: {} ({last})",
+                s.as_str(),
+                st.ended.as_deref().unwrap_or("WhatsApp ended the session")
+            ),
+            "steward whatsapp link",
         ),
     }
 }

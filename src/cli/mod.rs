@@ -46,6 +46,7 @@ pub mod shortcuts;
 pub mod status;
 pub mod stop;
 pub mod up;
+pub mod whatsapp;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -136,6 +137,9 @@ pub enum Command {
     /// Your documents: index the folders in documents.roots, search, show.
     #[command(subcommand)]
     Docs(docs::Command),
+    /// WhatsApp on your own number: link (QR or pair code), unlink.
+    #[command(subcommand)]
+    Whatsapp(whatsapp::Command),
     /// A shell completion script on stdout (`steward completions zsh > _steward`).
     Completions(completions::Args),
     /// The manual page (roff) on stdout (`steward man | man -l -`).
@@ -190,6 +194,7 @@ impl Cli {
             Command::Shortcuts(cmd) => shortcuts::run(&home, cmd),
             Command::Prompts(args) => prompts::run(&home, args),
             Command::Docs(cmd) => docs::run(&home, cmd),
+            Command::Whatsapp(cmd) => whatsapp::run(&home, cmd),
             Command::Completions(args) => completions::completions(args),
             Command::Man => completions::man(),
         }

@@ -35,6 +35,29 @@ pub struct StatusReport {
     pub log_path: Option<PathBuf>,
     /// Where the console channel writes what Steward tells the owner (`steward outbox -f`).
     pub outbox_path: PathBuf,
+    /// The linked WhatsApp number (`steward whatsapp link`).
+    pub whatsapp: WhatsappStatus,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WhatsappStatus {
+    /// `unlinked`, `linked`, `loggedOut`, `replaced` or `outdated`.
+    pub status: &'static str,
+    /// `+E164`.
+    pub number: Option<String>,
+    pub linked_at: Option<String>,
+    pub last_event_at: Option<String>,
+}
+
+fn whatsapp(home: &Home) -> WhatsappStatus {
+    let st = crate::bridges::whatsapp::linked::state::load(home.root());
+    WhatsappStatus {
+        status: st.status.as_str(),
+        number: st.number,
+        linked_at: st.linked_at,
+        last_event_at: st.last_event_at,
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -76,6 +99,7 @@ pub fn collect(home: &Home) -> StatusReport {
         daemon: daemon(home),
         log_path: super::follow::log_path(home),
         outbox_path: super::follow::outbox_path(home),
+        whatsapp: whatsapp(home),
     }
 }
 
@@ -216,6 +240,19 @@ pub fn run(home: &Home, args: Args) -> anyhow::Result<ExitCode> {
         outln!("daemon     running ({pid}) on http://{listen}: {health}{uptime}");
     } else {
         outln!("daemon     not running (start it with `steward up` or `steward install`)");
+    }
+    let w = &report.whatsapp;
+    match (w.status, &w.number) {
+        ("unlinked", _) => {}
+        ("linked", Some(n)) => outln!(
+            "whatsapp   linked {}{}",
+            super::whatsapp::display_number(n),
+            w.last_event_at
+                .as_deref()
+                .map(|t| format!(" (last event {t})"))
+                .unwrap_or_default()
+        ),
+        (s, _) => outln!("whatsapp   {s}: run `steward whatsapp link`"),
     }
     match &report.log_path {
         Some(p) => outln!("logs       {} (`steward logs -f`)", p.display()),

@@ -13,19 +13,58 @@ use super::range;
 pub struct BridgesConfig {
     pub imessage: ImessageConfig,
     pub email: EmailConfig,
-    /// WhatsApp through the Cloud API; off unless configured.
-    pub whatsapp: Option<WhatsappConfig>,
+    /// WhatsApp: the owner's own number as a linked device (`mode: linked`,
+    /// the default) or a business number on the Cloud API; off unless configured.
+    pub whatsapp: Option<WhatsappBridge>,
     /// A Telegram bot: the owner's console away from the Mac, and contacts who write to it.
     pub telegram: Option<TelegramConfig>,
 }
 
-/// `bridges.whatsapp`: a business number on WhatsApp's Cloud API. Meta's
-/// webhook reaches `/v1/whatsapp/webhook` on Steward's listener; sends go to
-/// `{apiUrl}/{apiVersion}/{phoneNumberId}/messages`.
+/// `bridges.whatsapp`, by `mode`: `linked` (the default: the owner's own
+/// number, Steward a linked device like WhatsApp Web) or `cloud` (a business
+/// number). The keys of the other mode are refused, naming the mode they need.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(try_from = "RawWhatsapp")]
+pub enum WhatsappBridge {
+    Linked(WhatsappLinkedConfig),
+    Cloud(WhatsappConfig),
+}
+
+impl WhatsappBridge {
+    /// The Cloud API settings, when that is the mode.
+    pub fn cloud(&self) -> Option<&WhatsappConfig> {
+        match self {
+            WhatsappBridge::Cloud(c) => Some(c),
+            WhatsappBridge::Linked(_) => None,
+        }
+    }
+
+    /// The linked-device settings, when that is the mode.
+    pub fn linked(&self) -> Option<&WhatsappLinkedConfig> {
+        match self {
+            WhatsappBridge::Linked(l) => Some(l),
+            WhatsappBridge::Cloud(_) => None,
+        }
+    }
+}
+
+/// `bridges.whatsapp` with `mode: linked`: the session itself lives in
+/// `<home>/whatsapp/` (made by `steward whatsapp link`), so only the sending
+/// manners are settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhatsappLinkedConfig {
+    /// Wait a human typing time (1-10 s by length), showing "typing…", before each send to a contact.
+    pub pacing: bool,
+    /// At most this many sends to contacts in any hour (1-200); more are
+    /// refused with the reason. Peers report bans after bursts.
+    pub max_sends_per_hour: u32,
+}
+
+/// `bridges.whatsapp` with `mode: cloud`: a business number on WhatsApp's
+/// Cloud API. Meta's webhook reaches `/v1/whatsapp/webhook` on Steward's
+/// listener; sends go to `{apiUrl}/{apiVersion}/{phoneNumberId}/messages`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct WhatsappConfig {
-    /// `cloud` (the linked-device mode is not built yet).
     pub mode: WhatsappMode,
     /// The business phone number's id in the Meta app (not the number itself).
     pub phone_number_id: String,
@@ -35,16 +74,89 @@ pub struct WhatsappConfig {
     pub app_secret: SecretRef,
     /// What Meta echoes when the webhook is registered (you choose it).
     pub verify_token: SecretRef,
-    #[serde(default = "default_graph_url")]
     pub api_url: String,
-    #[serde(default = "default_graph_version")]
     pub api_version: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WhatsappMode {
+    #[default]
+    Linked,
     Cloud,
+}
+
+/// Every key of `bridges.whatsapp`, of both modes, before the checks across them.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawWhatsapp {
+    #[serde(default)]
+    mode: WhatsappMode,
+    phone_number_id: Option<String>,
+    token: Option<SecretRef>,
+    app_secret: Option<SecretRef>,
+    verify_token: Option<SecretRef>,
+    api_url: Option<String>,
+    api_version: Option<String>,
+    pacing: Option<bool>,
+    #[serde(default, deserialize_with = "range::whatsapp_sends_per_hour")]
+    max_sends_per_hour: Option<u32>,
+}
+
+/// The default cap on contact sends per hour in linked mode.
+pub const WHATSAPP_SENDS_PER_HOUR: u32 = 20;
+
+impl TryFrom<RawWhatsapp> for WhatsappBridge {
+    type Error = String;
+    fn try_from(raw: RawWhatsapp) -> Result<Self, String> {
+        if raw.mode == WhatsappMode::Linked {
+            let cloud_keys = [
+                ("phoneNumberId", raw.phone_number_id.is_some()),
+                ("token", raw.token.is_some()),
+                ("appSecret", raw.app_secret.is_some()),
+                ("verifyToken", raw.verify_token.is_some()),
+                ("apiUrl", raw.api_url.is_some()),
+                ("apiVersion", raw.api_version.is_some()),
+            ];
+            if let Some((key, _)) = cloud_keys.iter().find(|(_, set)| *set) {
+                return Err(format!(
+                    "bridges.whatsapp.{key} belongs to the Cloud API: add `mode: cloud` for a business number, or remove it for your own number (mode: linked, the default)"
+                ));
+            }
+            return Ok(WhatsappBridge::Linked(WhatsappLinkedConfig {
+                pacing: raw.pacing.unwrap_or(true),
+                max_sends_per_hour: raw.max_sends_per_hour.unwrap_or(WHATSAPP_SENDS_PER_HOUR),
+            }));
+        }
+        for (key, set) in [
+            ("pacing", raw.pacing.is_some()),
+            ("maxSendsPerHour", raw.max_sends_per_hour.is_some()),
+        ] {
+            if set {
+                return Err(format!(
+                    "bridges.whatsapp.{key} is a setting of mode: linked (your own number); remove it for mode: cloud"
+                ));
+            }
+        }
+        let need = |key: &str| {
+            format!("bridges.whatsapp: mode cloud needs {key} (see README, WhatsApp Cloud API)")
+        };
+        Ok(WhatsappBridge::Cloud(WhatsappConfig {
+            mode: WhatsappMode::Cloud,
+            phone_number_id: raw.phone_number_id.ok_or_else(|| need("phoneNumberId"))?,
+            token: raw
+                .token
+                .ok_or_else(|| need("token (e.g. env:WHATSAPP_TOKEN)"))?,
+            app_secret: raw
+                .app_secret
+                .ok_or_else(|| need("appSecret (e.g. env:WHATSAPP_APP_SECRET)"))?,
+            verify_token: raw
+                .verify_token
+                .ok_or_else(|| need("verifyToken (e.g. env:WHATSAPP_VERIFY_TOKEN)"))?,
+            api_url: raw.api_url.unwrap_or_else(default_graph_url),
+            api_version: raw.api_version.unwrap_or_else(default_graph_version),
+        }))
+    }
 }
 
 fn default_graph_url() -> String {

@@ -393,7 +393,7 @@ impl Config {
         if let Some(r) = self.runtime.as_ref().and_then(|rt| rt.token.as_ref()) {
             refs.push(("runtime.token".to_string(), r));
         }
-        if let Some(w) = &self.bridges.whatsapp {
+        if let Some(w) = self.bridges.whatsapp.as_ref().and_then(|w| w.cloud()) {
             refs.push(("bridges.whatsapp.token".to_string(), &w.token));
             refs.push(("bridges.whatsapp.appSecret".to_string(), &w.app_secret));
             refs.push(("bridges.whatsapp.verifyToken".to_string(), &w.verify_token));
@@ -409,7 +409,7 @@ impl Config {
 
     /// Parse YAML text; `path` only names the source in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        serde_saphyr::from_str::<Config>(text).map_err(|err| {
+        let config = serde_saphyr::from_str::<Config>(text).map_err(|err| {
             let (line, column) = err
                 .location()
                 .map(|l| (l.line(), l.column()))
@@ -420,7 +420,21 @@ impl Config {
                 column,
                 message: err.without_snippet().to_string(),
             }
-        })
+        })?;
+        // Checks across sections, located at the key that names the problem.
+        if let Some(message) = range::owner_on_whatsapp(&config) {
+            let line = text
+                .lines()
+                .position(|l| l.trim_start().starts_with("channels:"))
+                .map_or(0, |i| i as u64 + 1);
+            return Err(ConfigError::Parse {
+                path: path.to_path_buf(),
+                line,
+                column: 1,
+                message,
+            });
+        }
+        Ok(config)
     }
 
     /// Read and parse the config file.

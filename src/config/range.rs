@@ -135,14 +135,6 @@ pub const OWNER_CHANNELS: &[&str] = &["imessage", "whatsapp", "telegram", "email
 pub fn owner_channels<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     let v = Vec::<String>::deserialize(d)?;
     for (i, c) in v.iter().enumerate() {
-        if c == "whatsapp" {
-            // The Cloud API sends from a business number: it may write to the
-            // owner's own number only within 24 hours of the owner writing to it,
-            // so a nudge or an approval could not be relied on to arrive.
-            return Err(D::Error::custom(
-                "owner.channels: whatsapp cannot reach you yet: the Cloud API (bridges.whatsapp.mode: cloud) may message your own number only within 24 hours of your last message to the business number, and the linked-device mode that can is not built; list imessage or console",
-            ));
-        }
         if !OWNER_CHANNELS.contains(&c.as_str()) {
             return Err(D::Error::custom(format!(
                 "owner.channels: unknown channel {c:?}; use any of {}",
@@ -156,6 +148,33 @@ pub fn owner_channels<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
         }
     }
     Ok(v)
+}
+
+/// `bridges.whatsapp.maxSendsPerHour`: 1-200 contact sends an hour.
+pub fn whatsapp_sends_per_hour<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    int_in(
+        d,
+        "bridges.whatsapp.maxSendsPerHour",
+        (1, 200),
+        "sends an hour",
+    )
+    .map(Some)
+}
+
+/// `owner.channels: [whatsapp]` needs the linked mode: the Cloud API sends
+/// from a business number, which may write to the owner's own number only
+/// within 24 hours of the owner writing to it, so a nudge or an approval
+/// could not be relied on to arrive. `None`: fine.
+pub fn owner_on_whatsapp(config: &super::Config) -> Option<String> {
+    let listed = config.owner.channels.iter().any(|c| c == "whatsapp");
+    let linked = config
+        .bridges
+        .whatsapp
+        .as_ref()
+        .is_some_and(|w| w.linked().is_some());
+    (listed && !linked).then(|| {
+        "owner.channels: whatsapp can reach you only as a linked device on your own number: set bridges.whatsapp (mode: linked, the default) and run `steward whatsapp link`; the Cloud API (mode: cloud) may message your own number only within 24 hours of your last message to the business number. Otherwise list imessage or console".to_string()
+    })
 }
 
 /// `bridges.telegram.ownerUserId`: a Telegram user id (positive, at most 2^52).

@@ -372,8 +372,17 @@ async fn start_owner_side(
     let router = owner::route(owner.clone(), bus.subscribe());
     let assistant = crate::assistant::Assistant::new(owner.clone(), config.quiet_hours);
     let contacts = owner::contacts(assistant, owner.clone(), bus.subscribe());
-    let mut readers =
-        crate::bridges::factory::start_readers(config, store.clone(), bus.clone()).await;
+    let mut readers = crate::bridges::factory::start_readers(
+        home.root(),
+        config,
+        pipeline.bridges(),
+        store.clone(),
+        bus.clone(),
+    )
+    .await;
+    if let Some(notices) = readers.take_whatsapp() {
+        owner::whatsapp_notices(owner.clone(), notices);
+    }
     let (telegram, webhook) = match (readers.take_telegram(), &config.bridges.telegram) {
         (Some(reader), Some(cfg)) => (
             Some(telegram::console(

@@ -222,3 +222,37 @@ pub async fn report_resumed(owner: &Owner, channel: &str, resumed: &[crate::pipe
         }
     }
 }
+
+/// Tell the owner what the WhatsApp reader reports (its session ended), on
+/// an owner channel other than WhatsApp: that one is what broke.
+pub fn whatsapp_notices(
+    owner: Owner,
+    mut notices: tokio::sync::mpsc::UnboundedReceiver<String>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(text) = notices.recv().await {
+            let pipeline = owner.pipeline();
+            let preferred = pipeline.settings().owner_channel.clone();
+            let up = |c: &str| {
+                pipeline.reaches_owner(c)
+                    && pipeline
+                        .bridge_health()
+                        .iter()
+                        .any(|h| h.channel == c && h.up)
+            };
+            let channel = std::iter::once(preferred.as_str())
+                .chain(["imessage", "telegram", "email"])
+                .find(|c| *c != crate::bridges::whatsapp::CHANNEL && up(c))
+                .unwrap_or(crate::bridges::console::CHANNEL)
+                .to_string();
+            let msg = OwnerMessage {
+                channel,
+                actor: Actor::Console,
+                text: String::new(),
+            };
+            if let Err(e) = owner.tell(&msg, &text).await {
+                tracing::warn!(error = %e, "could not tell the owner the WhatsApp session ended");
+            }
+        }
+    })
+}

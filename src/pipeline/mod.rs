@@ -254,6 +254,11 @@ impl Pipeline {
             .is_ok_and(|b| b.capabilities().owner_sends)
     }
 
+    /// The bridges this process sends through (a reader shares its bridge's session).
+    pub fn bridges(&self) -> &crate::bridges::Bridges {
+        &self.inner.bridges
+    }
+
     /// Each bridge's health, for `status` and the dashboard.
     pub fn bridge_health(&self) -> Vec<crate::bridges::Health> {
         self.inner.bridges.health()

@@ -10,6 +10,8 @@ pub mod lantern;
 pub mod osascript;
 pub mod smtp;
 pub mod telegram;
+pub mod wadouble;
+pub mod wawire;
 pub mod web;
 
 use std::io::{BufRead, BufReader};

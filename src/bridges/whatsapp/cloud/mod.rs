@@ -73,7 +73,7 @@ impl Webhook {
         store: Store,
         bus: broadcast::Sender<Inbound>,
     ) -> Result<Option<Webhook>, String> {
-        let Some(w) = &config.bridges.whatsapp else {
+        let Some(w) = config.bridges.whatsapp.as_ref().and_then(|w| w.cloud()) else {
             return Ok(None);
         };
         let resolve = |r: &crate::config::SecretRef, key: &str| {

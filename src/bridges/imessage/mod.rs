@@ -16,7 +16,6 @@ use rusqlite::Connection;
 
 use crate::config::ImessageConfig;
 use crate::memory::bulk::Bulk;
-use crate::store::{BULK_CACHE_KIB, BULK_CHECKPOINT_PAGES};
 use chatdb::{ChatDb, ChatDbError, RawMessage};
 use contacts::Card;
 use ingest::{Counts, Ingest};
@@ -82,6 +81,14 @@ pub fn load_cards(paths: &[PathBuf]) -> (Vec<Card>, u64) {
     (cards, unreadable)
 }
 
+/// A store (not chat.db) failure, named as such.
+fn sqlite(e: rusqlite::Error) -> ChatDbError {
+    ChatDbError::Sqlite {
+        path: PathBuf::from("steward.db"),
+        source: e,
+    }
+}
+
 /// Read every message of `db` into memory, `BATCH` rows per transaction.
 /// `progress(done_rowid, max_rowid)` is called after each batch.
 pub fn backfill(
@@ -92,37 +99,16 @@ pub fn backfill(
 ) -> Result<Counts, ChatDbError> {
     let max = db.max_rowid()?;
     let chats = db.chats()?;
-    let sqlite = |e: rusqlite::Error| ChatDbError::Sqlite {
-        path: PathBuf::from("steward.db"),
-        source: e,
-    };
     {
         let tx = store.transaction().map_err(sqlite)?;
         ingest.sync_chats(&tx, &chats).map_err(sqlite)?;
         tx.commit().map_err(sqlite)?;
     }
-    // A bulk load touches many b-tree pages; a large page cache for the duration
-    // keeps them in memory instead of re-reading them from the WAL. Restored after.
-    let cache: i64 = store
-        .query_row("PRAGMA cache_size", [], |r| r.get(0))
-        .map_err(sqlite)?;
-    let checkpoint: i64 = store
-        .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
-        .map_err(sqlite)?;
-    store
-        .pragma_update(None, "cache_size", -BULK_CACHE_KIB)
-        .map_err(sqlite)?;
-    store
-        .pragma_update(None, "wal_autocheckpoint", BULK_CHECKPOINT_PAGES)
-        .map_err(sqlite)?;
-    let result = bulk_copy(store, db, ingest, max, &mut progress);
-    store
-        .pragma_update(None, "cache_size", cache)
-        .map_err(sqlite)?;
-    store
-        .pragma_update(None, "wal_autocheckpoint", checkpoint)
-        .map_err(sqlite)?;
-    result?;
+    // A large page cache and rare checkpoints for the duration (store::bulk).
+    crate::store::bulk(store, |store| {
+        Ok::<_, rusqlite::Error>(bulk_copy(store, db, ingest, max, &mut progress))
+    })
+    .map_err(sqlite)??;
     Ok(ingest.counts.clone())
 }
 
@@ -137,10 +123,6 @@ fn bulk_copy(
     max: i64,
     progress: &mut impl FnMut(i64, i64),
 ) -> Result<(), ChatDbError> {
-    let sqlite = |e: rusqlite::Error| ChatDbError::Sqlite {
-        path: PathBuf::from("steward.db"),
-        source: e,
-    };
     let live = crate::memory::messages::get_cursor(store, live::CURSOR).map_err(sqlite)?;
     let bulk = Bulk::begin(store, live.is_none_or(|c| c >= max)).map_err(sqlite)?;
     if bulk.is_first() {
@@ -212,10 +194,6 @@ fn write_all(
     ),
     progress: &mut impl FnMut(i64, i64),
 ) -> Result<(), ChatDbError> {
-    let sqlite = |e: rusqlite::Error| ChatDbError::Sqlite {
-        path: PathBuf::from("steward.db"),
-        source: e,
-    };
     // Crash injection for tests: a killed import must leave a usable store.
     let fault = crate::fault::Fault::from_env();
     let mut batches = batches.into_iter().peekable();

@@ -140,7 +140,10 @@ impl Intake {
         Ok(n)
     }
 
-    /// A delivery or read receipt for something Steward sent: on its ledger line.
+    /// A delivery or read receipt for something Steward sent: on its ledger
+    /// line. Receipts can arrive out of order (a reconnect drains the offline
+    /// queue), so a status only ever moves forward: sent → delivered → read.
+    /// A receipt for an id the ledger does not know changes nothing.
     async fn receipt(&self, event: Arc<Event>) {
         let Event::Receipt(r) = &*event else { return };
         let status = match r.r#type {
@@ -152,16 +155,28 @@ impl Intake {
         let _ = tokio::task::spawn_blocking(move || {
             for id in ids {
                 if let Ok(Some(mut d)) = ledger.by_id(&id) {
-                    if d.status.as_deref() == Some(status) {
+                    if receipt_rank(d.status.as_deref()) >= receipt_rank(Some(status)) {
                         continue;
                     }
                     d.status = Some(status.to_string());
                     d.at = jiff::Timestamp::now().to_string();
-                    let _ = ledger.write(&d);
+                    if let Err(e) = ledger.write(&d) {
+                        tracing::warn!(error = %e, "a WhatsApp receipt was not written to the ledger");
+                    }
                 }
             }
         })
         .await;
+    }
+}
+
+/// How far a sent message got, by the status on its ledger line.
+fn receipt_rank(status: Option<&str>) -> u8 {
+    match status {
+        Some("read") => 3,
+        Some("delivered") => 2,
+        Some("sent") => 1,
+        _ => 0,
     }
 }
 

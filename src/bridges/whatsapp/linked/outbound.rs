@@ -136,6 +136,8 @@ impl WhatsappLinked {
             .point(&format!("whatsapp.linked.sent.{audience}"));
         line.state = State::Delivered;
         line.id = Some(id.clone());
+        // WhatsApp's single tick; receipts move it to `delivered` and `read`.
+        line.status = Some("sent".into());
         self.write(&line).await?;
         Ok(id)
     }

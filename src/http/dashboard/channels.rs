@@ -3,7 +3,7 @@
 //! bridge's error (`channel_events.rs`); and the phones that may send signals:
 //! add (the secret shown once), revoke, and the iPhone Shortcuts for a device
 //! as downloads (what `steward shortcuts build` writes, unsigned, secret asked
-//! on import).
+//! on import). With the linked WhatsApp, its link (`whatsapp_link.rs`).
 
 use axum::Form;
 use axum::extract::{Extension, Path, Query, State};
@@ -72,6 +72,7 @@ pub async fn page(
                 }
             }
         }
+        @if let Some(wa) = super::whatsapp_section(&state, csrf) { (wa) }
         h2 { "Devices" }
         @if list.is_empty() { p.muted { "No phone sends signals yet." } }
         @else {

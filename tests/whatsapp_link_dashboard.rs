@@ -14,6 +14,7 @@ mod common;
 
 use std::time::Duration;
 
+use axum::Json;
 use common::wawire::{WaWire, decode_svg_qr};
 use common::web::{Web, token};
 use common::{Daemon, TestHome, json, wait_until};
@@ -24,15 +25,30 @@ const ANN_JID: &str = "15125551234@s.whatsapp.net";
 const FIRST: &str = "2@Fz8QpW9nLx1Sj7u,Tq8rU2cHw4yB0dNx6sV8zC3gM5qH1iX9tF2kP7qS4lO=,aWRlbnRpdHkta2V5LWRhc2hib2FyZC1saW5rLTAx,YWR2LXNlY3JldC1kYXNoYm9hcmQtbGluay0wMQ==";
 const ROTATED: &str = "2@Rt4XkM2bVc7Lp0a,Jn5sD8fGh1kL3zX6cV9bN2mQ4wE7rT0yU3iO6pA9sD=,aWRlbnRpdHkta2V5LWRhc2hib2FyZC1saW5rLTAy,YWR2LXNlY3JldC1kYXNoYm9hcmQtbGluay0wMg==";
 
-/// A home in linked mode that was never linked, and its daemon on the wire hook.
+async fn chat(Json(body): Json<Value>) -> Json<Value> {
+    Json(json!({
+        "id": "c", "model": body["model"],
+        "choices": [{ "index": 0, "message": { "role": "assistant", "content": "yes, all linked" } }],
+        "usage": { "prompt_tokens": 80, "completion_tokens": 4 },
+    }))
+}
+
+/// A home in linked mode that was never linked, a model double for drafts,
+/// and its daemon on the wire hook.
 fn unlinked_daemon(wire: &WaWire) -> (TestHome, Daemon) {
+    let model = common::lantern::serve_in_thread(
+        axum::Router::new().route("/v1/chat/completions", axum::routing::post(chat)),
+    );
     let home = TestHome::new();
     assert!(home.run(&["init"]).status.success());
     std::fs::write(
         home.file("steward.yaml"),
-        "owner:\n  name: Priya\n  handles: [\"+15125550000\"]\n  channels: [whatsapp, console]\n\
-         quietHours: {start: \"00:00\", end: \"00:00\"}\n\
-         bridges:\n  imessage:\n    enabled: false\n  whatsapp:\n    mode: linked\n",
+        format!(
+            "owner:\n  name: Priya\n  handles: [\"+15125550000\"]\n  channels: [whatsapp, console]\n\
+             quietHours: {{start: \"00:00\", end: \"00:00\"}}\n\
+             bridges:\n  imessage:\n    enabled: false\n  whatsapp:\n    mode: linked\n\
+             models:\n  providers:\n    local: {{kind: openai, baseUrl: \"{model}/v1\"}}\n  capabilities:\n    draft: [\"local/tiny\"]\n"
+        ),
     )
     .unwrap();
     let mut c = home.cmd(&["up", "--listen", "127.0.0.1:0"]);
@@ -226,6 +242,27 @@ async fn the_channels_page_links_whatsapp_with_a_live_qr() {
         "Ann's message was stored: {}",
         d.log.lock().unwrap()
     );
+    // The send side has the link too: the draft reaches the owner's own
+    // WhatsApp, and its read receipt shows on the Channels page.
+    let to_owner = || {
+        wire.sent()
+            .into_iter()
+            .filter(|(to, t)| to == "15125550000@s.whatsapp.net" && t.starts_with("✍️"))
+            .count()
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || to_owner() == 1),
+        "the draft reached the owner on WhatsApp: {:?}\n{}",
+        wire.sent(),
+        d.log.lock().unwrap()
+    );
+    let page = channels(&web).await;
+    assert!(page.contains("· sent"), "{page}");
+    let sent = steward::bridges::ledger::read(&home.file("whatsapp/linked-sent.jsonl")).unwrap();
+    let id = sent.iter().find_map(|l| l.id.clone()).unwrap();
+    wire.emit(json!({"event": "receipt", "type": "read", "chat": OWNER_JID, "ids": [id]}));
+    channels_until(&web, "the read receipt", |p| p.contains("· read")).await;
+
     // Linked: the form is gone, and a POST is refused with the fix.
     assert!(
         !channels(&web)

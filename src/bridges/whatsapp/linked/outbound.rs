@@ -74,6 +74,11 @@ impl WhatsappLinked {
         }
     }
 
+    /// The outbound ledger (statuses land on its lines).
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
     /// The session, for the reader (one session per process).
     pub fn session(&self) -> Arc<dyn Session> {
         self.session.clone()

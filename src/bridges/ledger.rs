@@ -135,6 +135,20 @@ impl Ledger {
     }
 }
 
+/// How far a sent message got, by the status on its ledger line: receipts
+/// and status webhooks arrive out of order (an offline queue drained on
+/// reconnect), and a status only ever moves forward. `failed` is not on
+/// this scale: it is recorded whenever it comes.
+pub fn status_rank(status: Option<&str>) -> u8 {
+    match status {
+        Some("read") => 3,
+        Some("delivered") => 2,
+        // The linked device's send, and the Graph API's acceptance and `sent`.
+        Some("sent" | "accepted") => 1,
+        _ => 0,
+    }
+}
+
 /// How much of a ledger's end `last_sent` reads: far more than the lines
 /// of the last few sends and their statuses, and a page render stays cheap
 /// however long the ledger grows.

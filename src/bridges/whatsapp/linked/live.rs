@@ -17,7 +17,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use super::ingest::{Batch, Incoming, LinkedIngest};
 use super::session::{Event, Events, Session};
 use super::state::{self, Status};
-use crate::bridges::ledger::Ledger;
+use crate::bridges::ledger::{self, Ledger};
 use crate::store::{Store, StoreError};
 use crate::types::Inbound;
 
@@ -177,7 +177,7 @@ impl Intake {
         let _ = tokio::task::spawn_blocking(move || {
             for id in ids {
                 if let Ok(Some(mut d)) = ledger.by_id(&id) {
-                    if receipt_rank(d.status.as_deref()) >= receipt_rank(Some(status)) {
+                    if ledger::status_rank(d.status.as_deref()) >= ledger::status_rank(Some(status)) {
                         continue;
                     }
                     d.status = Some(status.to_string());
@@ -189,16 +189,6 @@ impl Intake {
             }
         })
         .await;
-    }
-}
-
-/// How far a sent message got, by the status on its ledger line.
-fn receipt_rank(status: Option<&str>) -> u8 {
-    match status {
-        Some("read") => 3,
-        Some("delivered") => 2,
-        Some("sent") => 1,
-        _ => 0,
     }
 }
 

@@ -8,16 +8,20 @@
 //! session; the phone's confirmation shows the number on the page and in
 //! `steward status`, and the reader connects with the new link without a
 //! restart. The pair-code path shows the server's code, and a refusal shows
-//! the error with the fix and the form again.
+//! the error with the fix and the form again. In headless Chromium (when
+//! installed) the QR in the page is swapped for the rotated one without a
+//! reload, and the page ends on the linked number.
 
 mod common;
 
 use std::time::Duration;
 
 use axum::Json;
+use common::browser;
 use common::wawire::{WaWire, decode_svg_qr};
 use common::web::{Web, token};
 use common::{Daemon, TestHome, json, wait_until};
+use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
 const OWNER_JID: &str = "15125550000:9@s.whatsapp.net";
@@ -317,4 +321,86 @@ async fn the_pair_code_shows_and_a_refusal_shows_the_fix() {
     );
     let status = json(&home.run(&["status", "--json"]));
     assert_eq!(status["whatsapp"]["status"], "unlinked", "{status}");
+}
+
+/// The link section's HTML once its QR decodes to `want` (no navigation in between).
+async fn qr_in_browser(c: &Client, want: &str) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let html = match c.find(Locator::Css("#whatsapp-link")).await {
+            Ok(e) => e.html(true).await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if html.contains("<svg") && decode_svg_qr(&html) == want {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the page's QR never became {want:?}: {html}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn link_in_browser(c: &Client, wire: &WaWire, base: &str, tok: &str) -> anyhow::Result<()> {
+    c.goto(&format!("{base}/login")).await?;
+    c.find(Locator::Css("input[name=token]"))
+        .await?
+        .send_keys(tok)
+        .await?;
+    c.find(Locator::Css("button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    c.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("h1"))
+        .await?;
+    c.goto(&format!("{base}/channels")).await?;
+    wire.script(vec![json!({"event": "qr", "code": FIRST})]);
+    c.find(Locator::Css("#whatsapp-link button.primary"))
+        .await?
+        .click()
+        .await?;
+    qr_in_browser(c, FIRST).await?;
+    let at = c.current_url().await?;
+    // Rotated on the server: the event stream swaps it in place.
+    wire.emit(json!({"event": "qr", "code": ROTATED}));
+    qr_in_browser(c, ROTATED).await?;
+    anyhow::ensure!(c.current_url().await? == at, "the page was not reloaded");
+    wire.script(vec![json!({"event": "connected"})]);
+    wire.emit(
+        json!({"event": "paired", "jid": OWNER_JID, "lid": "555000111@lid", "platform": "android"}),
+    );
+    wire.emit(json!({"event": "connected"}));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = c.find(Locator::Css("#whatsapp-link")).await?.text().await?;
+        if text.contains("Linked as +1 512-555-0000") {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "never linked: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_a_real_browser_the_qr_follows_the_rotation() {
+    let Some(driver) = browser::Driver::start() else {
+        return;
+    };
+    let wire = WaWire::start();
+    let (home, d) = unlinked_daemon(&wire);
+    let base = format!("http://{}", d.addr);
+    let c = driver.browser(true).await;
+    if let Err(e) = link_in_browser(&c, &wire, &base, &token(&home)).await {
+        let source = c.source().await.unwrap_or_default();
+        browser::screenshot_pages(&c, &base, "whatsapp-link", &["/channels"]).await;
+        let _ = c.close().await;
+        panic!("{e}\n{source}\n{}", d.log.lock().unwrap());
+    }
+    c.close().await.unwrap();
 }

@@ -143,8 +143,33 @@ async fn the_channels_page_links_whatsapp_with_a_live_qr() {
     let (home, d) = unlinked_daemon(&wire);
     let mut web = Web::new(&d);
     assert_eq!(web.login(&token(&home)).await, 303);
+    let csrf = offers_the_form_and_refuses_bad_posts(&web, &wire).await;
+    let mut events = shows_the_qr_as_it_rotates(&web, &wire, &csrf).await;
+    the_phone_confirms(&web, &wire, &home, &mut events).await;
+    the_new_link_reads_and_sends(&web, &wire, &home, &d).await;
+    // Linked: the form is gone, and a POST is refused with the fix.
+    assert!(
+        !channels(&web)
+            .await
+            .contains(r#"action="/channels/whatsapp/link""#)
+    );
+    let resp = web
+        .post("/channels/whatsapp/link", &[("csrf", &csrf), ("phone", "")])
+        .await;
+    assert_eq!(resp.status(), 409);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("steward whatsapp unlink")
+    );
+    assert_eq!(wire.connects().len(), 2);
+}
 
-    let page = channels(&web).await;
+/// Unlinked: the form; a POST without the CSRF token or with a bad number
+/// starts nothing. The session's CSRF token.
+async fn offers_the_form_and_refuses_bad_posts(web: &Web, wire: &WaWire) -> String {
+    let page = channels(web).await;
     let part = section(&page);
     assert!(
         part.contains(r#"action="/channels/whatsapp/link""#) && part.contains("Link WhatsApp"),
@@ -167,20 +192,26 @@ async fn the_channels_page_links_whatsapp_with_a_live_qr() {
         resp.text().await.unwrap().contains("country code"),
         "the fix is named"
     );
-    std::thread::sleep(Duration::from_millis(300));
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         wire.connects().is_empty(),
         "nothing started: {:?}",
         wire.connects()
     );
 
+    csrf
+}
+
+/// Pressed: the server's QR on the page and over the event stream, then the
+/// rotated one; a second press joins the running session.
+async fn shows_the_qr_as_it_rotates(web: &Web, wire: &WaWire, csrf: &str) -> Stream {
     // Pressed: the daemon's link session shows the server's QR.
     wire.script(vec![json!({"event": "qr", "code": FIRST})]);
     let resp = web
-        .post("/channels/whatsapp/link", &[("csrf", &csrf), ("phone", "")])
+        .post("/channels/whatsapp/link", &[("csrf", csrf), ("phone", "")])
         .await;
     assert_eq!(resp.status(), 303);
-    let page = channels_until(&web, "a QR", |p| p.contains("<svg")).await;
+    let page = channels_until(web, "a QR", |p| p.contains("<svg")).await;
     assert_eq!(decode_svg_qr(section(&page)), FIRST);
     assert_eq!(wire.connects(), vec![Value::String("qr".into())]);
     assert!(
@@ -189,11 +220,11 @@ async fn the_channels_page_links_whatsapp_with_a_live_qr() {
     );
 
     // The event stream carries the current code, then the rotated one.
-    let mut events = Stream::open(&web).await;
+    let mut events = Stream::open(web).await;
     assert_eq!(decode_svg_qr(&events.next().await), FIRST);
     wire.emit(json!({"event": "qr", "code": ROTATED}));
     assert_eq!(decode_svg_qr(&events.next().await), ROTATED);
-    let page = channels(&web).await;
+    let page = channels(web).await;
     assert_eq!(
         decode_svg_qr(section(&page)),
         ROTATED,
@@ -202,12 +233,16 @@ async fn the_channels_page_links_whatsapp_with_a_live_qr() {
 
     // A second press joins the running session: no second connection.
     let resp = web
-        .post("/channels/whatsapp/link", &[("csrf", &csrf), ("phone", "")])
+        .post("/channels/whatsapp/link", &[("csrf", csrf), ("phone", "")])
         .await;
     assert_eq!(resp.status(), 303);
-    std::thread::sleep(Duration::from_millis(300));
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(wire.connects().len(), 1, "{:?}", wire.connects());
 
+    events
+}
+
+async fn the_phone_confirms(web: &Web, wire: &WaWire, home: &TestHome, events: &mut Stream) {
     // The phone confirms: the number on the page, over the stream, in `status`.
     wire.script(vec![json!({"event": "connected"})]);
     wire.emit(
@@ -216,7 +251,7 @@ async fn the_channels_page_links_whatsapp_with_a_live_qr() {
     wire.emit(json!({"event": "connected"}));
     let linked = events.next().await;
     assert!(linked.contains("Linked as +1 512-555-0000"), "{linked}");
-    let page = channels(&web).await;
+    let page = channels(web).await;
     assert!(
         section(&page).contains("Linked as +1 512-555-0000"),
         "{page}"
@@ -224,7 +259,10 @@ async fn the_channels_page_links_whatsapp_with_a_live_qr() {
     let status = json(&home.run(&["status", "--json"]));
     assert_eq!(status["whatsapp"]["status"], "linked", "{status}");
     assert_eq!(status["whatsapp"]["number"], "+15125550000", "{status}");
+}
 
+/// The reader and the bridge use the new link without a restart.
+async fn the_new_link_reads_and_sends(web: &Web, wire: &WaWire, home: &TestHome, d: &Daemon) {
     // The reader connects with the new link by itself, and Ann's DM is stored.
     assert!(
         wait_until(Duration::from_secs(20), || wire.connects().len() == 2),
@@ -260,30 +298,12 @@ async fn the_channels_page_links_whatsapp_with_a_live_qr() {
         wire.sent(),
         d.log.lock().unwrap()
     );
-    let page = channels(&web).await;
+    let page = channels(web).await;
     assert!(page.contains("· sent"), "{page}");
     let sent = steward::bridges::ledger::read(&home.file("whatsapp/linked-sent.jsonl")).unwrap();
     let id = sent.iter().find_map(|l| l.id.clone()).unwrap();
     wire.emit(json!({"event": "receipt", "type": "read", "chat": OWNER_JID, "ids": [id]}));
-    channels_until(&web, "the read receipt", |p| p.contains("· read")).await;
-
-    // Linked: the form is gone, and a POST is refused with the fix.
-    assert!(
-        !channels(&web)
-            .await
-            .contains(r#"action="/channels/whatsapp/link""#)
-    );
-    let resp = web
-        .post("/channels/whatsapp/link", &[("csrf", &csrf), ("phone", "")])
-        .await;
-    assert_eq!(resp.status(), 409);
-    assert!(
-        resp.text()
-            .await
-            .unwrap()
-            .contains("steward whatsapp unlink")
-    );
-    assert_eq!(wire.connects().len(), 2);
+    channels_until(web, "the read receipt", |p| p.contains("· read")).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

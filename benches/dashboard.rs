@@ -191,7 +191,7 @@ fn main() {
         .unwrap();
     let base = format!("http://{addr}");
     let rows = rt.block_on(async {
-        let http = reqwest::Client::builder()
+        let http = steward::tls::http_client()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();

@@ -54,6 +54,7 @@ pub mod service;
 pub mod signals;
 pub mod spec;
 pub mod store;
+pub mod tls;
 pub mod types;
 
 /// The version printed by `status`, `/healthz` and receipts.

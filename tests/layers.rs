@@ -22,6 +22,7 @@ const LAYERS: &[&str] = &[
     "types",
     "store",
     "keys",
+    "tls",
     "home",
     "receipt",
     "memory",

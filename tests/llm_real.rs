@@ -73,7 +73,7 @@ fn proxy() -> (String, Arc<Mutex<Vec<Call>>>, String) {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let state = Proxy {
         upstream,
-        http: reqwest::Client::new(),
+        http: steward::tls::http_client().build().unwrap(),
         calls: calls.clone(),
     };
     let url = common::lantern::serve_in_thread(

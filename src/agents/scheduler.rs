@@ -96,7 +96,7 @@ impl Scheduler {
         Scheduler {
             owner,
             quiet,
-            http: reqwest::Client::builder()
+            http: crate::tls::http_client()
                 .timeout(Duration::from_secs(20))
                 .build()
                 .unwrap_or_default(),

@@ -369,7 +369,7 @@ fn pick(wanted: &str, available: &[String], base: &str) -> anyhow::Result<String
 }
 
 async fn list_models(base: &str, key: Option<&str>) -> Result<Vec<String>, String> {
-    let client = reqwest::Client::builder()
+    let client = crate::tls::http_client()
         .timeout(Duration::from_secs(5))
         .build()
         .map_err(|e| e.to_string())?;

@@ -157,7 +157,7 @@ impl Provider {
             None => None,
         };
         let timeout = Duration::from_secs(cfg.timeout_seconds.max(1));
-        let http = reqwest::Client::builder()
+        let http = crate::tls::http_client()
             .timeout(timeout)
             .build()
             .map_err(|e| LlmError::Connect {

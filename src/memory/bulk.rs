@@ -26,6 +26,15 @@ use crate::store::migrate::{MESSAGE_INDEXES, restore_message_indexes};
 /// Helper threads for sorting while the indexes are built (two cores here).
 const SORTER_THREADS: i64 = 2;
 
+/// FTS5's pending-terms hash while an import indexes (bytes). FTS5 writes a
+/// new segment each time the hash passes this size and merges segments as
+/// they pile up; at its 1 MB default a 1M-message first import wrote
+/// thousands of small segments. 32 MB cut the full-text build by ~20% on the
+/// 1M-message bench store (a bounded cost: the hash is freed at commit).
+const IMPORT_FTS_HASH: i64 = 32 * 1024 * 1024;
+/// FTS5's default, put back when the import ends.
+const DEFAULT_FTS_HASH: i64 = 1024 * 1024;
+
 #[derive(Debug)]
 pub struct Bulk {
     first: bool,
@@ -42,6 +51,9 @@ impl Bulk {
                 conn.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
             }
         }
+        // Persistent in the index's config table; a killed import leaves the
+        // larger size behind, which only lets a big transaction hold more.
+        fts_hash(conn, IMPORT_FTS_HASH)?;
         Ok(Bulk { first })
     }
 
@@ -67,10 +79,20 @@ impl Bulk {
         let tx = conn.transaction()?;
         let built = restore_message_indexes(&tx)
             .and_then(|()| messages::index_new(&tx))
-            .and_then(|_| tx.commit());
+            .and_then(|_| fts_hash(&tx, DEFAULT_FTS_HASH))
+            .and_then(|()| tx.commit());
         conn.pragma_update(None, "threads", threads)?;
         built
     }
+}
+
+/// Set the full-text index's pending-terms hash size.
+fn fts_hash(conn: &Connection, bytes: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO messages_fts (messages_fts, rank) VALUES ('hashsize', ?1)",
+        [bytes],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -88,6 +110,15 @@ mod tests {
         .unwrap()
     }
 
+    fn hash_size(conn: &Connection) -> Option<i64> {
+        conn.query_row(
+            "SELECT v FROM messages_fts_config WHERE k = 'hashsize'",
+            [],
+            |r| r.get(0),
+        )
+        .ok()
+    }
+
     #[test]
     fn a_first_import_drops_the_indexes_and_finish_puts_them_back() {
         let mut conn = Connection::open_in_memory().unwrap();
@@ -97,8 +128,10 @@ mod tests {
         let bulk = Bulk::begin(&conn, true).unwrap();
         assert!(bulk.is_first());
         assert!(indexes(&conn).is_empty());
+        assert_eq!(hash_size(&conn), Some(IMPORT_FTS_HASH));
         bulk.finish(&mut conn).unwrap();
         assert_eq!(indexes(&conn), all);
+        assert_eq!(hash_size(&conn), Some(DEFAULT_FTS_HASH));
         // A killed first import: the next writer open restores them.
         let _ = Bulk::begin(&conn, true).unwrap();
         crate::store::migrate::migrate(&mut conn).unwrap();

@@ -119,7 +119,7 @@ impl Runtime {
         Runtime {
             base: cfg.url.trim_end_matches('/').to_string(),
             token: cfg.token.clone(),
-            http: reqwest::Client::builder()
+            http: crate::tls::http_client()
                 .timeout(REQUEST_TIMEOUT)
                 .build()
                 .unwrap_or_default(),

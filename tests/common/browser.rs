@@ -83,9 +83,9 @@ impl Driver {
         let serde_json::Value::Object(caps) = caps else {
             unreachable!()
         };
-        // Two rustls providers are linked (ring, aws-lc-rs): pick one. The
+        // rustls needs a process-wide provider (Steward links only ring). The
         // driver is plain HTTP on loopback; TLS is never used.
-        let _ = tokio_rustls::rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
         fantoccini::ClientBuilder::rustls()
             .unwrap()
             .capabilities(caps)

@@ -68,7 +68,7 @@ impl Web {
     pub fn new(d: &Daemon) -> Web {
         Web {
             base: format!("http://{}", d.addr),
-            http: reqwest::Client::builder()
+            http: steward::tls::http_client()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),

@@ -254,7 +254,7 @@ fn tls_config(account: &EmailAccount) -> Result<tokio_rustls::rustls::ClientConf
             extra.push(cert.map_err(|e| format!("caFile {}: {e}", path.display()))?);
         }
     }
-    let provider = std::sync::Arc::new(tokio_rustls::rustls::crypto::aws_lc_rs::default_provider());
+    let provider = crate::tls::provider();
     let verifier =
         rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
             .map_err(|e| e.to_string())?;

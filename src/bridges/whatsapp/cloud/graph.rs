@@ -38,7 +38,7 @@ pub struct Graph {
 
 impl Graph {
     pub fn new(api_url: &str, version: &str, phone_number_id: &str) -> Graph {
-        let http = reqwest::Client::builder()
+        let http = crate::tls::http_client()
             .timeout(Duration::from_secs(30))
             .connect_timeout(Duration::from_secs(10))
             .build()

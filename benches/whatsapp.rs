@@ -173,7 +173,8 @@ fn linked_latency(dir: &std::path::Path) {
         let double = wadouble::Double::new();
         let session: Arc<dyn Session> = double.clone();
         let (_stop, stopped) = tokio::sync::watch::channel(false);
-        let _reader = live::spawn(session, intake, stopped, live::Tuning::default());
+        let relinked = tokio::sync::watch::channel(0).1;
+        let _reader = live::spawn(session, intake, stopped, relinked, live::Tuning::default());
         while !double.is_live() {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }

@@ -322,6 +322,19 @@ fn a_whatsapp_dm_from_ann_becomes_one_send_after_1_send() {
             .any(|l| l.key == key && l.status.as_deref() == Some("read")),
         "{ledger:?}"
     );
+    // A late `delivered` (statuses come out of order) never takes the read back.
+    let late = graph::status(wamid, "delivered", ANN, Some(&key)).to_string();
+    let r = post(
+        &d,
+        &late,
+        Some(&sign(APP_SECRET.as_bytes(), late.as_bytes())),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let after = steward::bridges::ledger::read(&home.file("whatsapp/sent.jsonl")).unwrap();
+    assert_eq!(
+        after, ledger,
+        "nothing written for a status behind the line's"
+    );
 
     let verify = home.run(&["receipts", "verify", "--json"]);
     assert!(verify.status.success(), "{}", common::stdout(&verify));

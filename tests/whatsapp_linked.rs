@@ -212,7 +212,9 @@ async fn rig_with(dir: tempfile::TempDir, double: Arc<Double>, tuning: live::Tun
     );
     let (stop, stopped) = watch::channel(false);
     let session: Arc<dyn Session> = double.clone();
-    let reader = live::spawn(session, intake, stopped, tuning);
+    // No link session in these tests: a dropped sender, so an ended session stays ended.
+    let relinked = watch::channel(0).1;
+    let reader = live::spawn(session, intake, stopped, relinked, tuning);
     Rig {
         _dir: dir,
         home,

@@ -180,6 +180,7 @@ fn a_whatsapp_dm_from_ann_becomes_one_send_after_1_send() {
     );
     let verify = home.run(&["receipts", "verify", "--json"]);
     assert!(verify.status.success(), "{}", stdout(&verify));
+    receipts_move_the_ledger_forward_only(&home, &wire);
 
     // WhatsApp logs the device out: the owner hears it once, elsewhere, with the fix.
     wire.emit(json!({"event": "loggedOut"}));
@@ -213,6 +214,78 @@ fn a_whatsapp_dm_from_ann_becomes_one_send_after_1_send() {
             .unwrap()
             .contains("steward whatsapp link"),
         "{check}"
+    );
+}
+
+/// The newest ledger line about WhatsApp's message `id`, and its status.
+fn ledger_status(home: &TestHome, id: &str) -> Option<String> {
+    steward::bridges::ledger::read(&home.file("whatsapp/linked-sent.jsonl"))
+        .unwrap()
+        .into_iter()
+        .rev()
+        .find(|l| l.id.as_deref() == Some(id))
+        .and_then(|l| l.status)
+}
+
+fn receipt(wire: &WaWire, kind: &str, chat: &str, ids: &[&str]) {
+    wire.emit(json!({"event": "receipt", "type": kind, "chat": chat, "ids": ids}));
+}
+
+/// Delivered then read receipts for the reply to Ann land on its ledger line;
+/// a late `delivered` never takes a `read` back, and a receipt for an id
+/// Steward never sent writes nothing.
+fn receipts_move_the_ledger_forward_only(home: &TestHome, wire: &WaWire) {
+    let ledger_path = home.file("whatsapp/linked-sent.jsonl");
+    let lines = || steward::bridges::ledger::read(&ledger_path).unwrap();
+    let sent_id = |audience: &str| {
+        lines()
+            .into_iter()
+            .find(|l| l.audience == audience && l.id.is_some())
+            .and_then(|l| l.id)
+            .unwrap()
+    };
+    let (ann_id, owner_id) = (sent_id("contact"), sent_id("owner"));
+    assert_eq!(ledger_status(home, &ann_id).as_deref(), Some("sent"));
+    receipt(wire, "delivered", ANN_JID, &[&ann_id]);
+    assert!(
+        wait_until(Duration::from_secs(10), || ledger_status(home, &ann_id)
+            .as_deref()
+            == Some("delivered")),
+        "{:?}",
+        lines()
+    );
+    receipt(wire, "read", ANN_JID, &[&ann_id]);
+    assert!(
+        wait_until(Duration::from_secs(10), || ledger_status(home, &ann_id)
+            .as_deref()
+            == Some("read")),
+        "{:?}",
+        lines()
+    );
+    let before = lines();
+    // Out of order (an offline queue drained on reconnect), and an unknown id.
+    receipt(wire, "delivered", ANN_JID, &[&ann_id]);
+    receipt(wire, "read", ANN_JID, &["3EB0NEVERSENT"]);
+    // Events are handled in order: once this one lands, the two above were handled.
+    receipt(wire, "read", "15125550000@s.whatsapp.net", &[&owner_id]);
+    assert!(
+        wait_until(Duration::from_secs(10), || ledger_status(home, &owner_id)
+            .as_deref()
+            == Some("read")),
+        "{:?}",
+        lines()
+    );
+    let after = lines();
+    assert_eq!(
+        after.len(),
+        before.len() + 1,
+        "only the owner's read: {after:?}"
+    );
+    assert_eq!(ledger_status(home, &ann_id).as_deref(), Some("read"));
+    assert!(
+        !after
+            .iter()
+            .any(|l| l.id.as_deref() == Some("3EB0NEVERSENT"))
     );
 }
 

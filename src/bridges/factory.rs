@@ -104,6 +104,8 @@ pub struct Readers {
     telegram: Option<super::telegram::Reader>,
     /// What the owner must hear about the WhatsApp session (it ended).
     whatsapp: Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
+    /// The linked WhatsApp's link session, for the dashboard.
+    whatsapp_pairing: Option<super::whatsapp::linked::Pairing>,
 }
 
 /// Start the reader of every enabled channel; the linked WhatsApp reader
@@ -116,26 +118,29 @@ pub async fn start_readers(
     bus: broadcast::Sender<Inbound>,
 ) -> Readers {
     let (mail_stop, stop) = watch::channel(false);
-    let (whatsapp_task, whatsapp) =
-        start_whatsapp(home, config, bridges, &store, &bus, &stop).await;
+    let wa = start_whatsapp(home, config, bridges, &store, &bus, &stop).await;
     let mut telegram =
         super::telegram::start(config, store.clone(), bus.clone(), stop.clone()).await;
     let mut tasks = super::email::start(config, store.clone(), bus.clone(), stop).await;
     tasks.extend(telegram.as_mut().and_then(|t| t.task.take()));
-    tasks.extend(whatsapp_task);
+    tasks.extend(wa.task);
     Readers {
         imessage: start_imessage(config, store, bus),
         mail: tasks,
         mail_stop,
         telegram,
-        whatsapp,
+        whatsapp: wa.notices,
+        whatsapp_pairing: wa.pairing,
     }
 }
 
-type WhatsappReader = (
-    Option<tokio::task::JoinHandle<()>>,
-    Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
-);
+/// The linked WhatsApp's receive task, what it tells the owner, and its link session.
+#[derive(Default)]
+struct WhatsappReader {
+    task: Option<tokio::task::JoinHandle<()>>,
+    notices: Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
+    pairing: Option<super::whatsapp::linked::Pairing>,
+}
 
 #[cfg(feature = "whatsapp-web")]
 async fn start_whatsapp(
@@ -147,7 +152,7 @@ async fn start_whatsapp(
     stop: &watch::Receiver<bool>,
 ) -> WhatsappReader {
     let Some(session) = bridges.whatsapp_session() else {
-        return (None, None);
+        return WhatsappReader::default();
     };
     let reader = super::whatsapp::linked::start(
         config,
@@ -159,8 +164,12 @@ async fn start_whatsapp(
     )
     .await;
     match reader {
-        Some(r) => (Some(r.task), Some(r.notices)),
-        None => (None, None),
+        Some(r) => WhatsappReader {
+            task: Some(r.reader.task),
+            notices: Some(r.reader.notices),
+            pairing: Some(r.pairing),
+        },
+        None => WhatsappReader::default(),
     }
 }
 
@@ -173,7 +182,7 @@ async fn start_whatsapp(
     _: &broadcast::Sender<Inbound>,
     _: &watch::Receiver<bool>,
 ) -> WhatsappReader {
-    (None, None)
+    WhatsappReader::default()
 }
 
 impl Readers {
@@ -185,6 +194,11 @@ impl Readers {
     /// What the WhatsApp reader tells the owner, once.
     pub fn take_whatsapp(&mut self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
         self.whatsapp.take()
+    }
+
+    /// The linked WhatsApp's link session (the dashboard's "Link WhatsApp"), once.
+    pub fn take_whatsapp_pairing(&mut self) -> Option<super::whatsapp::linked::Pairing> {
+        self.whatsapp_pairing.take()
     }
 
     /// Stop every reader; each finishes the batch in hand.

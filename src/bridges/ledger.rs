@@ -135,6 +135,58 @@ impl Ledger {
     }
 }
 
+/// How far a sent message got, by the status on its ledger line: receipts
+/// and status webhooks arrive out of order (an offline queue drained on
+/// reconnect), and a status only ever moves forward. `failed` is not on
+/// this scale: it is recorded whenever it comes.
+pub fn status_rank(status: Option<&str>) -> u8 {
+    match status {
+        Some("read") => 3,
+        Some("delivered") => 2,
+        // The linked device's send, and the Graph API's acceptance and `sent`.
+        Some("sent" | "accepted") => 1,
+        _ => 0,
+    }
+}
+
+/// How much of a ledger's end `last_sent` reads: far more than the lines
+/// of the last few sends and their statuses, and a page render stays cheap
+/// however long the ledger grows.
+const TAIL: u64 = 64 * 1024;
+
+/// The newest message the ledger saw go out (the last id to appear in its
+/// tail) and the status its newest line gives it (WhatsApp: `sent`,
+/// `delivered`, `read`). Blocking.
+pub fn last_sent(path: &Path) -> std::io::Result<Option<(String, Option<String>)>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let len = file.metadata()?.len();
+    let from = len.saturating_sub(TAIL);
+    file.seek(SeekFrom::Start(from))?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail)?;
+    let text = String::from_utf8_lossy(&tail);
+    // Started mid-file: the first line is cut.
+    let lines = text.lines().skip(usize::from(from > 0));
+    let mut newest: Option<String> = None;
+    let mut statuses: std::collections::HashMap<String, Option<String>> = Default::default();
+    for d in lines.filter_map(|l| serde_json::from_str::<Delivery>(l).ok()) {
+        let Some(id) = d.id else { continue };
+        if !statuses.contains_key(&id) {
+            newest = Some(id.clone());
+        }
+        statuses.insert(id, d.status);
+    }
+    Ok(newest.map(|id| {
+        let status = statuses.remove(&id).flatten();
+        (id, status)
+    }))
+}
+
 /// Every delivery in a ledger; a torn last line (a crash mid-write) is ignored.
 pub fn read(path: &Path) -> std::io::Result<Vec<Delivery>> {
     let file = match std::fs::File::open(path) {
@@ -147,4 +199,41 @@ pub fn read(path: &Path) -> std::io::Result<Vec<Delivery>> {
         .map_while(Result::ok)
         .filter_map(|l| serde_json::from_str(&l).ok())
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(id: &str, status: &str) -> Delivery {
+        let mut d = Delivery::new("k", "contact", "+15125551234", "hi");
+        d.id = Some(id.into());
+        d.status = Some(status.into());
+        d
+    }
+
+    #[test]
+    fn last_sent_is_the_newest_send_with_its_newest_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::new(dir.path().join("sent.jsonl"));
+        assert_eq!(last_sent(ledger.path()).unwrap(), None);
+        ledger.write(&line("A", "sent")).unwrap();
+        ledger.write(&line("B", "sent")).unwrap();
+        // A receipt for the older send does not make it the newest.
+        ledger.write(&line("A", "read")).unwrap();
+        ledger.write(&line("B", "delivered")).unwrap();
+        assert_eq!(
+            last_sent(ledger.path()).unwrap(),
+            Some(("B".into(), Some("delivered".into())))
+        );
+        // Past the tail's size only the tail is read, its cut first line skipped.
+        for i in 0..2000 {
+            ledger.write(&line(&format!("X{i}"), "sent")).unwrap();
+        }
+        ledger.write(&line("X1999", "read")).unwrap();
+        assert_eq!(
+            last_sent(ledger.path()).unwrap(),
+            Some(("X1999".into(), Some("read".into())))
+        );
+    }
 }

@@ -203,6 +203,17 @@ impl Bridges {
         self.list.iter().map(Bridge::health).collect()
     }
 
+    /// The ledger of `channel` when its lines carry the platform's own
+    /// delivery statuses (WhatsApp's receipts and status webhooks).
+    pub fn status_ledger(&self, channel: &str) -> Option<ledger::Ledger> {
+        self.list.iter().find_map(|b| match b {
+            Bridge::Whatsapp(w) if b.channel() == channel => Some(w.ledger().clone()),
+            #[cfg(feature = "whatsapp-web")]
+            Bridge::WhatsappLinked(w) if b.channel() == channel => Some(w.ledger().clone()),
+            _ => None,
+        })
+    }
+
     /// The linked WhatsApp session, when that bridge is built (its reader shares it).
     #[cfg(feature = "whatsapp-web")]
     pub fn whatsapp_session(

@@ -85,13 +85,7 @@ fn phone(config: &Config, raw: &str) -> Result<String, WhatsappCliError> {
 
 /// `+15125551234` as people write it: `+1 512-555-1234`.
 pub fn display_number(e164: &str) -> String {
-    phonenumber::parse(None, e164)
-        .map(|n| {
-            n.format()
-                .mode(phonenumber::Mode::International)
-                .to_string()
-        })
-        .unwrap_or_else(|_| e164.to_string())
+    state::display_number(e164)
 }
 
 /// What `show` writes for one QR or pair code: stdout for people, stderr with `--json`.

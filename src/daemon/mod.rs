@@ -187,6 +187,7 @@ where
     let whatsapp = whatsapp_webhook(&home, &config, &up.store, &owner_side);
     let state = AppState::new(home.clone(), pipeline, owner, scheduler, up.bound, up.token)
         .with_whatsapp(whatsapp)
+        .with_whatsapp_link(owner_side.whatsapp_link.clone())
         .with_telegram(owner_side.webhook.clone());
     let listeners = (up.listener, up.signals_listener);
     let phones = serve(&home, state, up.bound, listeners, stop, ready).await?;
@@ -344,6 +345,8 @@ struct OwnerSide {
     readers: crate::bridges::factory::Readers,
     /// Button presses and Edit answers on the owner's Telegram console.
     telegram: Option<JoinHandle<()>>,
+    /// The linked WhatsApp's link session, for the dashboard.
+    whatsapp_link: Option<crate::bridges::whatsapp::linked::Pairing>,
     /// What `POST /v1/telegram/webhook` feeds (webhook mode).
     webhook: Option<crate::bridges::telegram::Webhook>,
     /// The bus every bridge publishes new messages on.
@@ -383,6 +386,7 @@ async fn start_owner_side(
     if let Some(notices) = readers.take_whatsapp() {
         owner::whatsapp_notices(owner.clone(), notices);
     }
+    let whatsapp_link = readers.take_whatsapp_pairing();
     let (telegram, webhook) = match (readers.take_telegram(), &config.bridges.telegram) {
         (Some(reader), Some(cfg)) => (
             Some(telegram::console(
@@ -415,6 +419,7 @@ async fn start_owner_side(
         readers,
         telegram,
         webhook,
+        whatsapp_link,
         bus,
         documents: start_documents(home, config),
     };

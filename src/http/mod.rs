@@ -52,6 +52,8 @@ pub struct AppState {
     signal_rate: signals::RateLimiter,
     /// Meta's webhook when `bridges.whatsapp` is configured.
     pub whatsapp: Option<Arc<crate::bridges::whatsapp::cloud::Webhook>>,
+    /// The linked WhatsApp's link session (the Channels page's "Link WhatsApp").
+    pub whatsapp_link: Option<crate::bridges::whatsapp::linked::Pairing>,
     /// Webhook mode's intake and secret (`POST /v1/telegram/webhook`).
     telegram: Option<crate::bridges::telegram::Webhook>,
     /// The dashboard's browser sessions and one-time login links.
@@ -80,6 +82,7 @@ impl AppState {
             token: Arc::new(token),
             signal_rate: signals::RateLimiter::default(),
             whatsapp: None,
+            whatsapp_link: None,
             telegram: None,
             dashboard: dashboard::Shared::default(),
             stopping: None,
@@ -102,6 +105,15 @@ impl AppState {
         self.whatsapp = hook.map(Arc::new);
         self
     }
+    /// Offer "Link WhatsApp" on the Channels page through `pairing`.
+    pub fn with_whatsapp_link(
+        mut self,
+        pairing: Option<crate::bridges::whatsapp::linked::Pairing>,
+    ) -> Self {
+        self.whatsapp_link = pairing;
+        self
+    }
+
     /// Serve Telegram's webhook posts into this intake.
     pub fn with_telegram(mut self, hook: Option<crate::bridges::telegram::Webhook>) -> Self {
         self.telegram = hook;

@@ -163,3 +163,48 @@ pub fn decode_qr(screen: &str) -> String {
     assert_eq!(grids.len(), 1, "one QR code in:\n{screen}");
     grids[0].decode().expect("the QR decodes").1
 }
+
+/// The dashboard's inline SVG QR (the `qrcode` crate's writer: one `<path>`
+/// of dark rectangles `M{x} {y}h{w}v{h}H{x}V{y}` on a light square, sized by
+/// `viewBox`) rasterised at one pixel per unit, then through a QR reader.
+pub fn decode_svg_qr(html: &str) -> String {
+    let svg = &html[html.find("<svg").expect("an <svg> in the page")..];
+    let svg = &svg[..svg.find("</svg>").expect("a closed <svg>")];
+    let attr = |name: &str| -> &str {
+        let at = svg
+            .find(&format!(" {name}=\""))
+            .unwrap_or_else(|| panic!("{name} in {svg}"));
+        svg[at + name.len() + 3..].split('"').next().unwrap()
+    };
+    let view: Vec<usize> = attr("viewBox")
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let (w, h) = (view[2], view[3]);
+    let mut dark = vec![false; w * h];
+    for rect in attr("d").split('M').filter(|r| !r.is_empty()) {
+        // "x yhwvhHxVy": the numbers, in that order.
+        let n: Vec<usize> = rect
+            .split(|c: char| c.is_ascii_alphabetic() || c == ' ')
+            .filter(|t| !t.is_empty())
+            .map(|t| t.parse().unwrap())
+            .collect();
+        let (x, y, rw, rh) = (n[0], n[1], n[2], n[3]);
+        for yy in y..y + rh {
+            for xx in x..x + rw {
+                dark[yy * w + xx] = true;
+            }
+        }
+    }
+    let mut img =
+        rqrr::PreparedImage::prepare_from_greyscale(
+            w,
+            h,
+            |x, y| {
+                if dark[y * w + x] { 0 } else { 255 }
+            },
+        );
+    let grids = img.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the SVG");
+    grids[0].decode().expect("the QR decodes").1
+}

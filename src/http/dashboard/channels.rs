@@ -3,7 +3,7 @@
 //! bridge's error (`channel_events.rs`); and the phones that may send signals:
 //! add (the secret shown once), revoke, and the iPhone Shortcuts for a device
 //! as downloads (what `steward shortcuts build` writes, unsigned, secret asked
-//! on import).
+//! on import). With the linked WhatsApp, its link (`whatsapp_link.rs`).
 
 use axum::Form;
 use axum::extract::{Extension, Path, Query, State};
@@ -40,6 +40,7 @@ pub async fn page(
         Ok(l) => l,
         Err(e) => return super::store_error(e),
     };
+    let statuses = send_statuses(&state, &health).await;
     let tz = state.owner.tz();
     let when = |at: &Option<String>| {
         at.as_deref()
@@ -52,12 +53,15 @@ pub async fn page(
         table {
             thead { tr { th { "channel" } th { "state" } th { "last message" } th { "last send" } th { "what to do" } } }
             tbody {
-                @for (h, ev) in health.iter().zip(&events) {
+                @for ((h, ev), sent) in health.iter().zip(&events).zip(&statuses) {
                     tr id={ "channel-" (h.channel) } {
                         td { (h.channel) }
                         td class=(if h.up { "ok" } else { "bad" }) { (if h.up { "connected" } else { "down" }) }
                         td.last-message { (when(&ev.message_at)) }
-                        td.last-send { (when(&ev.sent_at)) }
+                        td.last-send {
+                            (when(&ev.sent_at))
+                            @if let Some(s) = sent { " " span.send-status.muted { "· " (s) } }
+                        }
                         td {
                             (h.detail)
                             @if let Some(f) = &ev.failure {
@@ -72,6 +76,7 @@ pub async fn page(
                 }
             }
         }
+        @if let Some(wa) = super::whatsapp_section(&state, csrf) { (wa) }
         h2 { "Devices" }
         @if list.is_empty() { p.muted { "No phone sends signals yet." } }
         @else {
@@ -117,6 +122,26 @@ pub async fn page(
         }
     };
     layout::respond(layout::page("Channels", "/channels", csrf, body))
+}
+
+/// For each bridge whose ledger carries the platform's statuses (WhatsApp),
+/// how far its newest send got: `sent`, `delivered`, `read`.
+async fn send_statuses(state: &AppState, health: &[crate::bridges::Health]) -> Vec<Option<String>> {
+    let ledgers: Vec<_> = health
+        .iter()
+        .map(|h| state.pipeline.bridges().status_ledger(h.channel))
+        .collect();
+    let n = ledgers.len();
+    let read = tokio::task::spawn_blocking(move || {
+        ledgers
+            .iter()
+            .map(|l| {
+                let l = l.as_ref()?;
+                crate::bridges::ledger::last_sent(l.path()).ok()??.1
+            })
+            .collect()
+    });
+    read.await.unwrap_or_else(|_| vec![None; n])
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,5 +1,5 @@
 //! `GET /events`: the live parts over Server-Sent Events. Each second the
-//! parts the page asked for (`?parts=approvals,runs`) are rendered again and
+//! parts the page asked for (`?parts=approvals,runs,whatsapp-link`) are rendered again and
 //! sent, under the element id they replace, only when their HTML changed.
 //! The stream ends when the daemon stops, so a clean stop never waits on it.
 
@@ -29,6 +29,8 @@ pub struct EventsQuery {
 enum Part {
     Approvals,
     Runs,
+    /// The Channels page's WhatsApp link (its QR rotates every 20 s).
+    WhatsappLink,
 }
 
 impl Part {
@@ -36,6 +38,7 @@ impl Part {
         match self {
             Part::Approvals => "approvals",
             Part::Runs => "runs",
+            Part::WhatsappLink => "whatsapp-link",
         }
     }
 }
@@ -58,6 +61,9 @@ async fn render(live: &Live, part: Part) -> Option<String> {
             .await
             .ok()
             .map(|rows| runs::table(&rows, &live.state.owner.tz()).into_string()),
+        Part::WhatsappLink => {
+            super::whatsapp_live(&live.state, &live.csrf).map(|m| m.into_string())
+        }
     }
 }
 
@@ -110,6 +116,7 @@ pub async fn events(
         .filter_map(|p| match p {
             "approvals" => Some((Part::Approvals, None)),
             "runs" => Some((Part::Runs, None)),
+            "whatsapp-link" => Some((Part::WhatsappLink, None)),
             _ => None,
         })
         .collect();

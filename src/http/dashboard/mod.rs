@@ -21,6 +21,8 @@ pub mod metrics;
 mod people;
 mod runs;
 pub mod session;
+#[cfg(feature = "whatsapp-web")]
+mod whatsapp_link;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
@@ -67,6 +69,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/channels/devices", post(channels::add))
         .route("/channels/devices/{id}/revoke", post(channels::revoke))
         .route("/channels/devices/{id}/shortcut", get(channels::shortcut))
+        .route("/channels/whatsapp/link", post(link_whatsapp))
         .route("/events", get(live::events))
         .route("/logout", post(logout))
         .route_layer(middleware::from_fn_with_state(state, require_session));
@@ -75,6 +78,42 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/login/once/{token}", get(login_link))
         .route("/assets/{name}", get(layout::asset))
         .merge(pages)
+}
+
+/// `POST /channels/whatsapp/link` (`whatsapp_link.rs`; without the
+/// `whatsapp-web` feature there is no linked mode to link).
+#[cfg(feature = "whatsapp-web")]
+use whatsapp_link::start as link_whatsapp;
+
+#[cfg(not(feature = "whatsapp-web"))]
+async fn link_whatsapp() -> Response {
+    layout::error(
+        StatusCode::NOT_FOUND,
+        "This Steward was built without the whatsapp-web feature",
+        "rebuild with default features to link WhatsApp",
+    )
+}
+
+/// The Channels page's WhatsApp link section, when the linked mode runs.
+fn whatsapp_section(state: &AppState, csrf: &str) -> Option<maud::Markup> {
+    #[cfg(feature = "whatsapp-web")]
+    return whatsapp_link::section(state, csrf);
+    #[cfg(not(feature = "whatsapp-web"))]
+    {
+        let _ = (state, csrf);
+        None
+    }
+}
+
+/// The link section's live HTML (`GET /events?parts=whatsapp-link`).
+fn whatsapp_live(state: &AppState, csrf: &str) -> Option<maud::Markup> {
+    #[cfg(feature = "whatsapp-web")]
+    return whatsapp_link::live(state, csrf);
+    #[cfg(not(feature = "whatsapp-web"))]
+    {
+        let _ = (state, csrf);
+        None
+    }
 }
 
 fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -16,7 +16,7 @@ use rusqlite::{Connection, params};
 use tokio::sync::broadcast;
 
 use super::CHANNEL;
-use crate::bridges::ledger::{Ledger, State};
+use crate::bridges::ledger::{self, Ledger, State};
 use crate::config::{Config, Secret, SecretError};
 use crate::memory::Canonicalizer;
 use crate::memory::handle::Handle;
@@ -261,6 +261,15 @@ fn record_statuses(ledger: &Ledger, statuses: &[Status]) -> std::io::Result<()> 
             tracing::debug!(wamid = %s.id, "a status for a message this ledger does not know");
             continue;
         };
+        // The newest status this message has (`lookup` gives the send itself).
+        if let Some(newest) = ledger.by_id(&s.id)? {
+            line = newest;
+        }
+        if s.status != "failed"
+            && ledger::status_rank(line.status.as_deref()) >= ledger::status_rank(Some(&s.status))
+        {
+            continue;
+        }
         if s.status == "failed" {
             let why: Vec<String> = s
                 .errors

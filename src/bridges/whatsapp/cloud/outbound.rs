@@ -70,6 +70,11 @@ pub fn last_inbound(conn: &Connection, chat: &str) -> rusqlite::Result<Option<i6
 }
 
 impl WhatsappCloud {
+    /// The outbound ledger (status webhooks land on its lines).
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
     pub fn new(config: &WhatsappConfig, home: &Path, store: Store) -> WhatsappCloud {
         WhatsappCloud {
             graph: Graph::new(

@@ -195,6 +195,19 @@ impl LinkedIngest {
         })
     }
 
+    /// A new link's number and LID are the owner's too (a link made while
+    /// the daemon runs). Call inside a write transaction.
+    pub fn add_own(&mut self, conn: &Connection, own: &[String]) -> rusqlite::Result<()> {
+        let new: Vec<Handle> = own
+            .iter()
+            .map(|h| self.canon.canonicalize(h))
+            .filter(|h| !self.own.contains(h))
+            .collect();
+        people::ensure_owner(conn, None, &new, CHANNEL)?;
+        self.own.extend(new);
+        Ok(())
+    }
+
     /// Store one message in the caller's transaction; a new live one is
     /// added to `batch` for the bus, history never is.
     pub fn message(

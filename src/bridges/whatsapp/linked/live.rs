@@ -17,7 +17,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use super::ingest::{Batch, Incoming, LinkedIngest};
 use super::session::{Event, Events, Session};
 use super::state::{self, Status};
-use crate::bridges::ledger::Ledger;
+use crate::bridges::ledger::{self, Ledger};
 use crate::store::{Store, StoreError};
 use crate::types::Inbound;
 
@@ -140,7 +140,32 @@ impl Intake {
         Ok(n)
     }
 
-    /// A delivery or read receipt for something Steward sent: on its ledger line.
+    /// A link made while the daemon runs: its number and LID are the owner's.
+    async fn relinked(&self) {
+        let st = state::load(&self.home);
+        let own: Vec<String> = st.number.into_iter().chain(st.lid).collect();
+        let ingest = self.ingest.clone();
+        let added = self
+            .store
+            .write(move |c| {
+                let tx = c.transaction()?;
+                ingest
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .add_own(&tx, &own)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await;
+        if let Err(e) = added {
+            tracing::warn!(error = %e, "the new WhatsApp link's number was not added to the owner");
+        }
+    }
+
+    /// A delivery or read receipt for something Steward sent: on its ledger
+    /// line. Receipts can arrive out of order (a reconnect drains the offline
+    /// queue), so a status only ever moves forward: sent → delivered → read.
+    /// A receipt for an id the ledger does not know changes nothing.
     async fn receipt(&self, event: Arc<Event>) {
         let Event::Receipt(r) = &*event else { return };
         let status = match r.r#type {
@@ -152,12 +177,14 @@ impl Intake {
         let _ = tokio::task::spawn_blocking(move || {
             for id in ids {
                 if let Ok(Some(mut d)) = ledger.by_id(&id) {
-                    if d.status.as_deref() == Some(status) {
+                    if ledger::status_rank(d.status.as_deref()) >= ledger::status_rank(Some(status)) {
                         continue;
                     }
                     d.status = Some(status.to_string());
                     d.at = jiff::Timestamp::now().to_string();
-                    let _ = ledger.write(&d);
+                    if let Err(e) = ledger.write(&d) {
+                        tracing::warn!(error = %e, "a WhatsApp receipt was not written to the ledger");
+                    }
                 }
             }
         })
@@ -181,24 +208,29 @@ pub struct Reader {
     pub notices: mpsc::UnboundedReceiver<String>,
 }
 
-/// Start the one receive task for `session`.
+/// Start the one receive task for `session`. While the session is not
+/// linked it waits for `relinked` to change (a link made by the daemon's
+/// `Pairing`); a dropped sender means no link can come, and it ends.
 pub fn spawn(
     session: Arc<dyn Session>,
     intake: Intake,
     stop: watch::Receiver<bool>,
+    relinked: watch::Receiver<u64>,
     tuning: Tuning,
 ) -> Reader {
     let (tx, notices) = mpsc::unbounded_channel();
-    let task = tokio::spawn(supervise(session, intake, tx, stop, tuning));
+    let task = tokio::spawn(supervise(session, intake, tx, stop, relinked, tuning));
     Reader { task, notices }
 }
 
-/// Run the session until the daemon stops or WhatsApp ends it.
+/// Run the session until the daemon stops, or WhatsApp ends it and no new
+/// link comes.
 pub async fn supervise(
     session: Arc<dyn Session>,
     intake: Intake,
     notices: mpsc::UnboundedSender<String>,
     mut stop: watch::Receiver<bool>,
+    mut relinked: watch::Receiver<u64>,
     tuning: Tuning,
 ) {
     let home = intake.home.clone();
@@ -209,9 +241,19 @@ pub async fn supervise(
             tell_once(&home, &notices, st.status);
             tracing::info!(
                 status = st.status.as_str(),
-                "WhatsApp is not linked; the reader waits for `steward whatsapp link` and a restart"
+                "WhatsApp is not linked; the reader waits for a link (the dashboard's Channels page, or `steward whatsapp link` and a restart)"
             );
-            return;
+            tokio::select! {
+                changed = relinked.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    intake.relinked().await;
+                    backoff = tuning.first_backoff;
+                    continue;
+                }
+                () = stopped(&mut stop) => return,
+            }
         }
         let end = match session.connect(None).await {
             Ok(events) => pump(&*session, &intake, events, &mut stop, tuning, &mut backoff).await,
@@ -235,8 +277,7 @@ pub async fn supervise(
                     s.ended = Some(why);
                     s.told = false;
                 });
-                tell_once(&home, &notices, status);
-                return;
+                // The top of the loop tells the owner once and waits for a link.
             }
             End::Dropped => {
                 let jitter = Duration::from_millis(u64::from(
@@ -250,6 +291,12 @@ pub async fn supervise(
             }
         }
     }
+}
+
+/// Resolves once the daemon stops (the guard `wait_for` returns is dropped
+/// here, so no caller holds it across an await).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 /// The owner's one message about an ended session (`told` keeps it to one,

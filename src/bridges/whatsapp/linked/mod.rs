@@ -8,7 +8,9 @@
 //! library behind it, on its own SQLite store in `<home>/whatsapp/`),
 //! `ingest` (messages into memory, JIDs and LIDs to phone handles), `live`
 //! (the one supervised receive task), `outbound` (the ledger, pacing, the
-//! hourly cap), `link` (pairing and unlinking), `state` (`linked.json`), `qr`.
+//! hourly cap), `link` (pairing and unlinking), `pairing` (a link session the
+//! daemon holds for the dashboard), `state` (`linked.json`), `qr` (terminal
+//! and SVG).
 
 pub mod qr;
 pub mod state;
@@ -22,6 +24,8 @@ pub mod live;
 #[cfg(feature = "whatsapp-web")]
 pub mod outbound;
 #[cfg(feature = "whatsapp-web")]
+pub mod pairing;
+#[cfg(feature = "whatsapp-web")]
 pub mod session;
 #[cfg(feature = "whatsapp-web")]
 pub mod web;
@@ -29,7 +33,14 @@ pub mod web;
 pub mod wire;
 
 #[cfg(feature = "whatsapp-web")]
-pub use run::{open_session, start};
+pub use run::{Running, open_session, start};
+
+/// The daemon's link session, which the dashboard starts (none can exist
+/// without the `whatsapp-web` feature).
+#[cfg(feature = "whatsapp-web")]
+pub type Pairing = pairing::Pairing;
+#[cfg(not(feature = "whatsapp-web"))]
+pub type Pairing = std::convert::Infallible;
 
 #[cfg(feature = "whatsapp-web")]
 mod run {
@@ -38,6 +49,7 @@ mod run {
 
     use tokio::sync::{broadcast, watch};
 
+    use super::pairing::Pairing;
     use super::session::Session;
     use super::{ingest, live, outbound, state};
     use crate::config::Config;
@@ -65,6 +77,13 @@ mod run {
         own
     }
 
+    /// The receive task and the link session the dashboard starts, both on
+    /// the bridge's one session.
+    pub struct Running {
+        pub reader: live::Reader,
+        pub pairing: Pairing,
+    }
+
     /// Start the receive task on `session` if `bridges.whatsapp` is linked mode.
     pub async fn start(
         config: &Config,
@@ -73,13 +92,21 @@ mod run {
         bus: broadcast::Sender<Inbound>,
         session: Arc<dyn Session>,
         stop: watch::Receiver<bool>,
-    ) -> Option<live::Reader> {
+    ) -> Option<Running> {
         config.bridges.whatsapp.as_ref()?.linked()?;
         let canon = crate::memory::Canonicalizer::new(config.owner.region.as_str());
         let name = Some(config.owner.name.clone()).filter(|n| !n.is_empty());
         let own = own_handles(config, home);
+        let ingest_canon = canon.clone();
         let ingest = store
-            .write(move |c| Ok(ingest::LinkedIngest::new(c, canon, name.as_deref(), &own)?))
+            .write(move |c| {
+                Ok(ingest::LinkedIngest::new(
+                    c,
+                    ingest_canon,
+                    name.as_deref(),
+                    &own,
+                )?)
+            })
             .await;
         let ingest = match ingest {
             Ok(i) => i,
@@ -95,6 +122,15 @@ mod run {
             outbound::ledger(home),
             home.to_path_buf(),
         );
-        Some(live::spawn(session, intake, stop, live::Tuning::default()))
+        let (relinked, wake) = watch::channel(0);
+        let pairing = Pairing::new(
+            session.clone(),
+            home.to_path_buf(),
+            canon,
+            relinked,
+            stop.clone(),
+        );
+        let reader = live::spawn(session, intake, stop, wake, live::Tuning::default());
+        Some(Running { reader, pairing })
     }
 }

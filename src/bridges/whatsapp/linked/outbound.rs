@@ -74,6 +74,11 @@ impl WhatsappLinked {
         }
     }
 
+    /// The outbound ledger (statuses land on its lines).
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
     /// The session, for the reader (one session per process).
     pub fn session(&self) -> Arc<dyn Session> {
         self.session.clone()
@@ -136,6 +141,8 @@ impl WhatsappLinked {
             .point(&format!("whatsapp.linked.sent.{audience}"));
         line.state = State::Delivered;
         line.id = Some(id.clone());
+        // WhatsApp's single tick; receipts move it to `delivered` and `read`.
+        line.status = Some("sent".into());
         self.write(&line).await?;
         Ok(id)
     }

@@ -1,7 +1,9 @@
 //! The pairing QR in a terminal: two modules per character cell with the
 //! half blocks `▀ ▄ █`. Light modules are drawn and dark ones left as the
 //! background, which suits a dark terminal (the common case) and is what
-//! WhatsApp's scanner reads; a quiet zone of light modules frames it.
+//! WhatsApp's scanner reads; a quiet zone of light modules frames it. And the
+//! same code as inline SVG for the dashboard (dark on light, the spec's quiet
+//! zone of 4), drawn by the `qrcode` crate's own SVG writer.
 
 use qrcode::{Color, QrCode};
 
@@ -43,4 +45,20 @@ pub fn render(payload: &str) -> Result<String, QrError> {
         out.push('\n');
     }
     Ok(out)
+}
+
+/// `payload` as an inline `<svg>` element (no XML prolog), at least `px` wide.
+pub fn svg(payload: &str, px: u32) -> Result<String, QrError> {
+    let code = QrCode::new(payload.as_bytes()).map_err(|e| QrError(e.to_string()))?;
+    let drawn = code
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(px, px)
+        .dark_color(qrcode::render::svg::Color("#000"))
+        .light_color(qrcode::render::svg::Color("#fff"))
+        .build();
+    // The writer starts with `<?xml …?>`, which has no place inside HTML.
+    Ok(match drawn.find("<svg") {
+        Some(at) => drawn[at..].to_string(),
+        None => drawn,
+    })
 }

@@ -9,7 +9,7 @@
 //!
 //! Lines: the client opens a connection per call: `{"op":"connect","link":…}`
 //! keeps its connection as the event stream (`{"event":"connected"|"loggedOut"|
-//! "streamReplaced"|"qr"|"pairCode"|"paired"|"message", …}`); `send`,
+//! "streamReplaced"|"qr"|"pairCode"|"paired"|"message"|"receipt", …}`); `send`,
 //! `typing`, `logout`, `resync`, `disconnect` get one answer line each.
 
 use std::net::SocketAddr;
@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use whatsapp_rust::Jid;
 use whatsapp_rust::types::events::{
     BatchOrigin, ConnectFailureReason, Connected, InboundMessage, LoggedOut, MessageBatch,
-    PairSuccess, PairingCode, PairingQrCode, StreamReplaced,
+    PairSuccess, PairingCode, PairingQrCode, Receipt, StreamReplaced,
 };
 use whatsapp_rust::types::message::{MessageInfo, MessageSource};
 
@@ -152,6 +152,33 @@ fn event(v: &Value) -> Option<Event> {
                 .platform(s("platform"))
                 .build(),
         ),
+        // `{"event":"receipt","type":"delivered"|"read","chat":JID,"ids":[…]}`
+        "receipt" => {
+            let chat = jid(&v["chat"])?;
+            let kind = match v["type"].as_str()? {
+                "delivered" => whatsapp_rust::types::presence::ReceiptType::Delivered,
+                "read" => whatsapp_rust::types::presence::ReceiptType::Read,
+                other => whatsapp_rust::types::presence::ReceiptType::Other(other.into()),
+            };
+            let ids = v["ids"]
+                .as_array()?
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_string))
+                .collect();
+            Event::Receipt(
+                Receipt::builder()
+                    .message_ids(ids)
+                    .source(MessageSource {
+                        sender: chat.clone(),
+                        chat,
+                        ..Default::default()
+                    })
+                    .timestamp(whatsapp_rust::chrono::Utc::now())
+                    .r#type(kind)
+                    .offline(false)
+                    .build(),
+            )
+        }
         "message" => {
             let chat = jid(&v["chat"])?;
             let info = MessageInfo {

@@ -9,10 +9,10 @@ use axum::Form;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use maud::html;
+use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::channel_events::last_events;
+use super::channel_events::{LastEvents, last_events};
 use super::layout::{self, csrf_field};
 use super::session::Session;
 use crate::http::AppState;
@@ -42,79 +42,14 @@ pub async fn page(
     };
     let statuses = send_statuses(&state, &health).await;
     let tz = state.owner.tz();
-    let when = |at: &Option<String>| {
-        at.as_deref()
-            .map_or("—".to_string(), |t| layout::local(t, &tz))
-    };
     let recipes = shortcuts::recipes(state.home.root()).unwrap_or_default();
     let csrf = &session.csrf;
     let body = html! {
         h1 { "Channels" }
-        table {
-            thead { tr { th { "channel" } th { "state" } th { "last message" } th { "last send" } th { "what to do" } } }
-            tbody {
-                @for ((h, ev), sent) in health.iter().zip(&events).zip(&statuses) {
-                    tr id={ "channel-" (h.channel) } {
-                        td { (h.channel) }
-                        td class=(if h.up { "ok" } else { "bad" }) { (if h.up { "connected" } else { "down" }) }
-                        td.last-message { (when(&ev.message_at)) }
-                        td.last-send {
-                            (when(&ev.sent_at))
-                            @if let Some(s) = sent { " " span.send-status.muted { "· " (s) } }
-                        }
-                        td {
-                            (h.detail)
-                            @if let Some(f) = &ev.failure {
-                                p.bad.last-error {
-                                    "The last send failed " (layout::local(&f.at, &tz)) ": " (f.error) " "
-                                    a href={ "/runs/" (f.run_id) } { "its run" }
-                                    " (a send that works clears this)."
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        (bridges_table(&health, &events, &statuses, &tz))
         @if let Some(wa) = super::whatsapp_section(&state, csrf) { (wa) }
         h2 { "Devices" }
-        @if list.is_empty() { p.muted { "No phone sends signals yet." } }
-        @else {
-            table {
-                thead { tr { th { "device" } th { "mode" } th { "added" } th { "" } } }
-                tbody {
-                    @for d in &list {
-                        tr id={ "device-" (d.name) } {
-                            td { (d.name) br; code.muted { (d.id) } }
-                            td { (d.mode.as_str()) }
-                            td { (layout::local(&d.created_at, &state.owner.tz())) }
-                            td {
-                                @if let Some(at) = &d.revoked_at {
-                                    span.bad { "revoked " (layout::local(at, &state.owner.tz())) }
-                                } @else {
-                                    details {
-                                        summary { "Shortcuts" }
-                                        form method="get" action={ "/channels/devices/" (d.id) "/shortcut" } {
-                                            label { "URL the phone reaches " input type="text" name="url" required placeholder="https://mac.your-tailnet.ts.net:7788"; }
-                                            " "
-                                            select name="recipe" {
-                                                @for (stem, r) in &recipes { option value=(stem) { (r.name) } }
-                                            }
-                                            " "
-                                            button type="submit" { "Download" }
-                                        }
-                                    }
-                                    form method="post" action={ "/channels/devices/" (d.id) "/revoke" } {
-                                        (csrf_field(csrf))
-                                        button type="submit" { "Revoke" }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        (devices_table(&list, &recipes, csrf, &tz))
         form.filters method="post" action="/channels/devices" {
             (csrf_field(csrf))
             input type="text" name="name" placeholder="device name, e.g. iphone" required maxlength="40";
@@ -122,6 +57,96 @@ pub async fn page(
         }
     };
     layout::respond(layout::page("Channels", "/channels", csrf, body))
+}
+
+/// Each bridge's health, last message and last send (with how far a WhatsApp
+/// send got), and the last failed send with its run.
+fn bridges_table(
+    health: &[crate::bridges::Health],
+    events: &[LastEvents],
+    statuses: &[Option<String>],
+    tz: &jiff::tz::TimeZone,
+) -> Markup {
+    let when = |at: &Option<String>| {
+        at.as_deref()
+            .map_or("—".to_string(), |t| layout::local(t, tz))
+    };
+    html! {
+    table {
+        thead { tr { th { "channel" } th { "state" } th { "last message" } th { "last send" } th { "what to do" } } }
+        tbody {
+            @for ((h, ev), sent) in health.iter().zip(events).zip(statuses) {
+                tr id={ "channel-" (h.channel) } {
+                    td { (h.channel) }
+                    td class=(if h.up { "ok" } else { "bad" }) { (if h.up { "connected" } else { "down" }) }
+                    td.last-message { (when(&ev.message_at)) }
+                    td.last-send {
+                        (when(&ev.sent_at))
+                        @if let Some(s) = sent { " " span.send-status.muted { "· " (s) } }
+                    }
+                    td {
+                        (h.detail)
+                        @if let Some(f) = &ev.failure {
+                            p.bad.last-error {
+                                "The last send failed " (layout::local(&f.at, tz)) ": " (f.error) " "
+                                a href={ "/runs/" (f.run_id) } { "its run" }
+                                " (a send that works clears this)."
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    }
+}
+
+/// The phones that may send signals, each with its Shortcuts and Revoke.
+fn devices_table(
+    list: &[devices::Device],
+    recipes: &[(String, shortcuts::Recipe)],
+    csrf: &str,
+    tz: &jiff::tz::TimeZone,
+) -> Markup {
+    html! {
+    @if list.is_empty() { p.muted { "No phone sends signals yet." } }
+    @else {
+        table {
+            thead { tr { th { "device" } th { "mode" } th { "added" } th { "" } } }
+            tbody {
+                @for d in list {
+                    tr id={ "device-" (d.name) } {
+                        td { (d.name) br; code.muted { (d.id) } }
+                        td { (d.mode.as_str()) }
+                        td { (layout::local(&d.created_at, tz)) }
+                        td {
+                            @if let Some(at) = &d.revoked_at {
+                                span.bad { "revoked " (layout::local(at, tz)) }
+                            } @else {
+                                details {
+                                    summary { "Shortcuts" }
+                                    form method="get" action={ "/channels/devices/" (d.id) "/shortcut" } {
+                                        label { "URL the phone reaches " input type="text" name="url" required placeholder="https://mac.your-tailnet.ts.net:7788"; }
+                                        " "
+                                        select name="recipe" {
+                                            @for (stem, r) in recipes { option value=(stem) { (r.name) } }
+                                        }
+                                        " "
+                                        button type="submit" { "Download" }
+                                    }
+                                }
+                                form method="post" action={ "/channels/devices/" (d.id) "/revoke" } {
+                                    (csrf_field(csrf))
+                                    button type="submit" { "Revoke" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    }
 }
 
 /// For each bridge whose ledger carries the platform's statuses (WhatsApp),

@@ -320,26 +320,6 @@ async fn text_of(c: &Client, css: &str) -> anyhow::Result<String> {
         .await?)
 }
 
-/// Find and click, again if the live region was swapped between the two
-/// (the event stream re-renders Approvals; the old button is then stale).
-async fn click(c: &Client, at: Locator<'_>) -> anyhow::Result<()> {
-    let mut tries = 0;
-    loop {
-        let clicked = match c.find(at).await {
-            Ok(e) => e.click().await,
-            Err(e) => Err(e),
-        };
-        match clicked {
-            Ok(()) => return Ok(()),
-            Err(e) if tries < 5 && e.to_string().contains("stale element") => {
-                tries += 1;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
 /// Wait until the element at `css` shows `want`.
 async fn wait_text(c: &Client, css: &str, want: &str) -> anyhow::Result<String> {
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
@@ -365,7 +345,7 @@ async fn log_in(c: &Client, base: &str, tok: &str) -> anyhow::Result<()> {
         .await?
         .send_keys(tok)
         .await?;
-    click(c, Locator::Css("button[type=submit]")).await?;
+    browser::click(c, Locator::Css("button[type=submit]")).await?;
     text_of(c, "h1").await?;
     Ok(())
 }
@@ -384,7 +364,7 @@ async fn with_js(c: &Client, home: &TestHome, d: &Daemon, base: &str) -> anyhow:
     anyhow::ensure!(stayed == json!(42), "the page reloaded ({stayed})");
 
     // Send: exactly one delivery.
-    click(c, Locator::Css("#approvals .card button.primary")).await?;
+    browser::click(c, Locator::Css("#approvals .card button.primary")).await?;
     wait_text(c, ".notice", "sent to").await?;
     anyhow::ensure!(
         delivered(home, "running 10 min late") == 1,
@@ -401,7 +381,7 @@ async fn with_js(c: &Client, home: &TestHome, d: &Daemon, base: &str) -> anyhow:
         key["publicKey"] == json!(shown),
         "key shown {shown}, served {key}"
     );
-    click(c, Locator::Css("form[action$='/verify'] button")).await?;
+    browser::click(c, Locator::Css("form[action$='/verify'] button")).await?;
     let verdict = wait_text(c, "#verdict", "valid").await?;
     anyhow::ensure!(verdict.starts_with('✓'), "{verdict}");
 
@@ -411,7 +391,7 @@ async fn with_js(c: &Client, home: &TestHome, d: &Daemon, base: &str) -> anyhow:
         "UPDATE receipts SET payload = replace(payload, 'succeeded', 'refused') WHERE run_id = ?1",
         [&run_id],
     )?;
-    click(c, Locator::Css("form[action$='/verify'] button")).await?;
+    browser::click(c, Locator::Css("form[action$='/verify'] button")).await?;
     wait_text(c, "#verdict", "invalid").await?;
 
     // Every page renders under the session.
@@ -485,16 +465,16 @@ async fn people_and_agents(c: &Client, home: &TestHome, base: &str) -> anyhow::R
         steward::memory::people::attach_card(&db, "Ann Lee", &[handle])?;
     }
     c.goto(&format!("{base}/people?q=Ann")).await?;
-    click(c, Locator::LinkText("Ann Lee")).await?;
+    browser::click(c, Locator::LinkText("Ann Lee")).await?;
     wait_text(c, "h1", "Ann Lee").await?;
     wait_text(c, "main", "+15125550100").await?;
-    click(c, Locator::Css("form[action$='/forget'] button")).await?;
+    browser::click(c, Locator::Css("form[action$='/forget'] button")).await?;
     wait_text(c, "#question", "Forget Ann Lee").await?;
     anyhow::ensure!(
         people_named(home, "Ann Lee")? == 1,
         "deleted before the confirm step"
     );
-    click(c, Locator::Css("main form button.primary")).await?;
+    browser::click(c, Locator::Css("main form button.primary")).await?;
     wait_text(c, ".notice", "Forgot").await?;
     anyhow::ensure!(people_named(home, "Ann Lee")? == 0, "not deleted after yes");
 
@@ -503,7 +483,7 @@ async fn people_and_agents(c: &Client, home: &TestHome, base: &str) -> anyhow::R
     wait_text(c, row, "concierge").await?;
     let toggle = format!("{row} form[action$='able'] button");
     let before = text_of(c, &toggle).await?;
-    click(c, Locator::Css(&toggle)).await?;
+    browser::click(c, Locator::Css(&toggle)).await?;
     let flipped = if before == "Disable" {
         "Enable"
     } else {
@@ -519,7 +499,7 @@ async fn without_js(c: &Client, home: &TestHome, d: &Daemon, base: &str) -> anyh
     log_in(c, base, &tok).await?;
     wait_text(c, "#approvals", "back at 6").await?;
     // The plain form still decides.
-    click(c, Locator::Css("#approvals .card button.primary")).await?;
+    browser::click(c, Locator::Css("#approvals .card button.primary")).await?;
     wait_text(c, ".notice", "sent to").await?;
     anyhow::ensure!(delivered(home, "back at 6") == 1, "not delivered once");
     c.goto(&format!("{base}/activity")).await?;

@@ -378,10 +378,8 @@ async fn link_in_browser(c: &Client, wire: &WaWire, base: &str, tok: &str) -> an
         .await?;
     c.goto(&format!("{base}/channels")).await?;
     wire.script(vec![json!({"event": "qr", "code": FIRST})]);
-    c.find(Locator::Css("#whatsapp-link button.primary"))
-        .await?
-        .click()
-        .await?;
+    // The event stream may swap the live part between find and click.
+    browser::click(c, Locator::Css("#whatsapp-link button.primary")).await?;
     qr_in_browser(c, FIRST).await?;
     let at = c.current_url().await?;
     // Rotated on the server: the event stream swaps it in place.

@@ -130,3 +130,23 @@ pub async fn screenshot_pages(c: &fantoccini::Client, base: &str, prefix: &str, 
         }
     }
 }
+
+/// Find and click, again if the live region was swapped between the two
+/// (the event stream re-renders Approvals; the old button is then stale).
+pub async fn click(c: &fantoccini::Client, at: fantoccini::Locator<'_>) -> anyhow::Result<()> {
+    let mut tries = 0;
+    loop {
+        let clicked = match c.find(at).await {
+            Ok(e) => e.click().await,
+            Err(e) => Err(e),
+        };
+        match clicked {
+            Ok(()) => return Ok(()),
+            Err(e) if tries < 5 && e.to_string().contains("stale element") => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}

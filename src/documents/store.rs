@@ -175,6 +175,37 @@ fn match_any(words: &[String]) -> String {
         .join(" OR ")
 }
 
+/// `"w1"* AND "w2"*`: every word, each as a prefix.
+fn match_every(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| format!("\"{w}\"*"))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// When every word is in half the documents or more, BM25 gives each an idf
+/// of about 0 and ranking all their matches is the slow search (thousands of
+/// rows). No word tells the documents apart by rarity, so those holding every
+/// word come first, ranked among themselves; the rest of the limit is filled
+/// from the ranking by any word (only when the intersection is small).
+fn every_word_first(
+    conn: &Connection,
+    words: &[String],
+    any: &str,
+    limit: u32,
+) -> rusqlite::Result<Vec<(i64, f64)>> {
+    let mut top = ranked(conn, &match_every(words), limit)?;
+    if top.len() < limit as usize {
+        for hit in ranked(conn, any, limit)? {
+            if top.len() < limit as usize && !top.iter().any(|t| t.0 == hit.0) {
+                top.push(hit);
+            }
+        }
+    }
+    Ok(top)
+}
+
 /// `(rowid, score)` of the best `limit` matches of `fts`, best first.
 fn ranked(conn: &Connection, fts: &str, limit: u32) -> rusqlite::Result<Vec<(i64, f64)>> {
     conn.prepare_cached(
@@ -229,7 +260,9 @@ pub fn search(conn: &Connection, query: &str, limit: u32) -> Result<Vec<Hit>, Do
     // `rowid IN (best by rank)`) evaluated the whole match again: 2–3× slower.
     let rare = rare_words(conn, &words)?;
     let mut top = Vec::new();
-    if !rare.is_empty() && rare.len() < words.len() {
+    if rare.is_empty() && words.len() > 1 {
+        top = every_word_first(conn, &words, &all, limit)?;
+    } else if !rare.is_empty() && rare.len() < words.len() {
         top = ranked(conn, &match_any(&rare), limit)?;
     }
     if top.len() < limit as usize {
@@ -325,6 +358,46 @@ mod tests {
         }
         // Only common words: ranked by all of them.
         assert_eq!(search(&conn, "alpha", 20).unwrap().len(), 20);
+    }
+
+    #[test]
+    fn when_every_word_is_common_the_documents_holding_all_of_them_come_first() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::migrate::migrate(&mut conn).unwrap();
+        // "alpha" and "beta" are each in three of four files. Short f1 says
+        // "alpha" often: by BM25 alone it beats the long files holding both.
+        let bodies = [
+            format!("alpha beta {}", "filler ".repeat(40)),
+            "alpha alpha alpha alpha alpha".to_string(),
+            format!("beta alpha {}", "filler ".repeat(30)),
+            "beta beta beta beta".to_string(),
+        ];
+        for (i, body) in bodies.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO documents (path, kind, size, mtime_ns, body, modified_at, indexed_at)
+                 VALUES (?1, 'text', 1, 0, ?2, 'now', 'now')",
+                params![format!("/d/f{i}.txt"), body],
+            )
+            .unwrap();
+        }
+        let words = terms("alpha beta");
+        assert!(rare_words(&conn, &words).unwrap().is_empty());
+        let by_bm25 = ranked(&conn, &match_any(&words), 4).unwrap();
+        assert_eq!(
+            by_bm25[0].0, 2,
+            "the fixture: by BM25 alone short f1 comes first"
+        );
+        let hits: Vec<String> = search(&conn, "alpha beta", 4)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.path)
+            .collect();
+        let mut both = hits[..2].to_vec();
+        both.sort();
+        assert_eq!(both, ["/d/f0.txt", "/d/f2.txt"], "{hits:?}");
+        let mut rest = hits[2..].to_vec();
+        rest.sort();
+        assert_eq!(rest, ["/d/f1.txt", "/d/f3.txt"], "filled from any word");
     }
 
     #[test]

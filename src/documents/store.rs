@@ -184,26 +184,37 @@ fn match_every(words: &[String]) -> String {
         .join(" AND ")
 }
 
-/// When every word is in half the documents or more, BM25 gives each an idf
-/// of about 0 and ranking all their matches is the slow search (thousands of
-/// rows). No word tells the documents apart by rarity, so those holding every
-/// word come first, ranked among themselves; the rest of the limit is filled
-/// from the ranking by any word (only when the intersection is small).
-fn every_word_first(
-    conn: &Connection,
-    words: &[String],
-    any: &str,
-    limit: u32,
-) -> rusqlite::Result<Vec<(i64, f64)>> {
-    let mut top = ranked(conn, &match_every(words), limit)?;
+/// The best `limit` rows for `words`: those holding every word first, ranked
+/// among themselves, as a reader expects of "passport number". Ranking every
+/// match of any word was the slow search: a word in nearly half the files makes
+/// thousands of rows to rank; their intersection with the other words is small.
+/// The rest of the limit comes from the ranking by any word.
+fn top_rows(conn: &Connection, words: &[String], limit: u32) -> rusqlite::Result<Vec<(i64, f64)>> {
+    let mut top = Vec::new();
+    if words.len() > 1 {
+        top = ranked(conn, &match_every(words), limit)?;
+    }
     if top.len() < limit as usize {
-        for hit in ranked(conn, any, limit)? {
+        for hit in any_word(conn, words, limit)? {
             if top.len() < limit as usize && !top.iter().any(|t| t.0 == hit.0) {
                 top.push(hit);
             }
         }
     }
     Ok(top)
+}
+
+/// The best `limit` rows holding any of `words`, by BM25 over all of them:
+/// ranked by the rarer words alone while they fill the limit (same order).
+fn any_word(conn: &Connection, words: &[String], limit: u32) -> rusqlite::Result<Vec<(i64, f64)>> {
+    let rare = rare_words(conn, words)?;
+    if !rare.is_empty() && rare.len() < words.len() {
+        let top = ranked(conn, &match_any(&rare), limit)?;
+        if top.len() == limit as usize {
+            return Ok(top);
+        }
+    }
+    ranked(conn, &match_any(words), limit)
 }
 
 /// `(rowid, score)` of the best `limit` matches of `fts`, best first.
@@ -251,23 +262,15 @@ pub fn search(conn: &Connection, query: &str, limit: u32) -> Result<Vec<Hit>, Do
             query: query.to_string(),
         });
     }
-    // Any word may match (a question rarely repeats the document's wording);
-    // BM25 ranks documents with more of them, and the file name counts double.
+    // Any word may match (a question rarely repeats the document's wording),
+    // but files holding every word come first; BM25 ranks within each, and the
+    // file name counts double.
     let limit = limit.clamp(1, MAX_LIMIT);
     let all = match_any(&words);
     // Two steps: the best rows by rank alone (no text read), then snippets for
     // those few only, each by rowid. One statement doing both (snippets for
     // `rowid IN (best by rank)`) evaluated the whole match again: 2–3× slower.
-    let rare = rare_words(conn, &words)?;
-    let mut top = Vec::new();
-    if rare.is_empty() && words.len() > 1 {
-        top = every_word_first(conn, &words, &all, limit)?;
-    } else if !rare.is_empty() && rare.len() < words.len() {
-        top = ranked(conn, &match_any(&rare), limit)?;
-    }
-    if top.len() < limit as usize {
-        top = ranked(conn, &all, limit)?;
-    }
+    let top = top_rows(conn, &words, limit)?;
     let mut one = conn.prepare_cached(
         "SELECT d.path, d.kind, snippet(documents_fts, 1, '', '', '…', 24), d.modified_at,
                 snippet(documents_fts, 1, '', '', '…', 64)
@@ -353,6 +356,12 @@ mod tests {
                 .into_iter()
                 .map(|h| h.path)
                 .collect();
+            let by_rare: Vec<i64> = any_word(&conn, &words, limit)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.0)
+                .collect();
+            assert_eq!(by_rare, all, "limit {limit}");
             let want: Vec<String> = all.iter().map(|id| format!("/d/f{}.txt", id - 1)).collect();
             assert_eq!(hits, want, "limit {limit}");
         }
@@ -361,7 +370,7 @@ mod tests {
     }
 
     #[test]
-    fn when_every_word_is_common_the_documents_holding_all_of_them_come_first() {
+    fn the_documents_holding_every_word_come_first() {
         let mut conn = Connection::open_in_memory().unwrap();
         crate::store::migrate::migrate(&mut conn).unwrap();
         // "alpha" and "beta" are each in three of four files. Short f1 says

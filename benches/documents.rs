@@ -360,7 +360,8 @@ fn ocr_pages_per_second(dir: &Path) {
     }
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "| OCR, 300 dpi letter page | {:.2} pages/s ({:.2} s a page) | |",
+        "| OCR, 300 dpi letter page (OMP_THREAD_LIMIT={}) | {:.2} pages/s ({:.2} s a page) | |",
+        std::env::var("OMP_THREAD_LIMIT").unwrap_or_else(|_| "unset".into()),
         pages as f64 / secs,
         secs / pages as f64
     );

@@ -335,24 +335,9 @@ async fn wait_text(c: &Client, css: &str, want: &str) -> anyhow::Result<String> 
     }
 }
 
-async fn log_in(c: &Client, base: &str, tok: &str) -> anyhow::Result<()> {
-    c.goto(&format!("{base}/")).await?;
-    anyhow::ensure!(
-        c.current_url().await?.path() == "/login",
-        "not sent to /login"
-    );
-    c.find(Locator::Css("input[name=token]"))
-        .await?
-        .send_keys(tok)
-        .await?;
-    browser::click(c, Locator::Css("button[type=submit]")).await?;
-    text_of(c, "h1").await?;
-    Ok(())
-}
-
 async fn with_js(c: &Client, home: &TestHome, d: &Daemon, base: &str) -> anyhow::Result<()> {
     let tok = token(home);
-    log_in(c, base, &tok).await?;
+    browser::log_in(c, base, &tok).await?;
     wait_text(c, "h1", "Approvals").await?;
     c.execute("window.__stayed = 42; return 1", vec![]).await?;
 
@@ -496,7 +481,7 @@ async fn people_and_agents(c: &Client, home: &TestHome, base: &str) -> anyhow::R
 async fn without_js(c: &Client, home: &TestHome, d: &Daemon, base: &str) -> anyhow::Result<()> {
     let tok = token(home);
     draft(d, &tok, "back at 6");
-    log_in(c, base, &tok).await?;
+    browser::log_in(c, base, &tok).await?;
     wait_text(c, "#approvals", "back at 6").await?;
     // The plain form still decides.
     browser::click(c, Locator::Css("#approvals .card button.primary")).await?;

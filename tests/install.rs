@@ -50,6 +50,8 @@ fn launchd_dry_run_is_a_valid_plist_with_the_required_keys() {
     assert_eq!(d["ProcessType"].as_string(), Some("Standard"));
     let env = d["EnvironmentVariables"].as_dictionary().unwrap();
     assert!(env["PATH"].as_string().unwrap().contains("/usr/bin"));
+    // Tesseract's OpenMP threads: one (libgomp reads it before main).
+    assert_eq!(env["OMP_THREAD_LIMIT"].as_string(), Some("1"));
     let logs = home.user_home.join("Library/Logs/steward");
     for key in ["StandardOutPath", "StandardErrorPath"] {
         let path = std::path::PathBuf::from(d[key].as_string().unwrap());
@@ -103,6 +105,13 @@ fn systemd_dry_run_is_a_unit_that_execs_steward_up() {
         )
     );
     assert_eq!(get("Service", "Restart"), "always");
+    let env: Vec<&str> = entries
+        .iter()
+        .filter(|(s, k, _)| s == "Service" && k == "Environment")
+        .map(|(_, _, v)| v.as_str())
+        .collect();
+    assert!(env.iter().any(|v| v.starts_with("PATH=")), "{env:?}");
+    assert!(env.contains(&"OMP_THREAD_LIMIT=1"), "{env:?}");
     assert_eq!(get("Install", "WantedBy"), "default.target");
 }
 

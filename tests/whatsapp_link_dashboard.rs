@@ -363,19 +363,7 @@ async fn qr_in_browser(c: &Client, want: &str) -> anyhow::Result<()> {
 }
 
 async fn link_in_browser(c: &Client, wire: &WaWire, base: &str, tok: &str) -> anyhow::Result<()> {
-    c.goto(&format!("{base}/login")).await?;
-    c.find(Locator::Css("input[name=token]"))
-        .await?
-        .send_keys(tok)
-        .await?;
-    c.find(Locator::Css("button[type=submit]"))
-        .await?
-        .click()
-        .await?;
-    c.wait()
-        .at_most(Duration::from_secs(15))
-        .for_element(Locator::Css("h1"))
-        .await?;
+    browser::log_in(c, base, tok).await?;
     c.goto(&format!("{base}/channels")).await?;
     wire.script(vec![json!({"event": "qr", "code": FIRST})]);
     // The event stream may swap the live part between find and click.

@@ -2,7 +2,7 @@
 
 use plist::{Dictionary, Value};
 
-use super::{LABEL, SERVICE_PATH, ServiceSpec};
+use super::{LABEL, OCR_THREADS, SERVICE_PATH, ServiceSpec};
 
 /// `~/Library/Logs/steward/`: launchd's stdout/stderr files go here.
 pub fn log_dir(spec: &ServiceSpec) -> std::path::PathBuf {
@@ -13,6 +13,7 @@ pub fn plist(spec: &ServiceSpec) -> String {
     let logs = log_dir(spec);
     let mut env = Dictionary::new();
     env.insert("PATH".into(), Value::String(SERVICE_PATH.into()));
+    env.insert(OCR_THREADS.0.into(), Value::String(OCR_THREADS.1.into()));
 
     let mut d = Dictionary::new();
     d.insert("Label".into(), Value::String(LABEL.into()));

@@ -14,6 +14,12 @@ use serde::Serialize;
 pub const LABEL: &str = "dev.steward.daemon";
 /// PATH given to the service; launchd and systemd start jobs without a login shell.
 pub const SERVICE_PATH: &str = "/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
+/// Tesseract built with OpenMP (Debian's is) spins a thread per core for each
+/// page; beside other work on two cores a 300 dpi page took 14.7 s that way
+/// and 1.8 s on one thread. The daemon OCRs in the background, so one thread.
+/// libgomp reads this when it loads, before `main`: only the environment the
+/// service starts with can set it.
+pub const OCR_THREADS: (&str, &str) = ("OMP_THREAD_LIMIT", "1");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "camelCase")]

@@ -1,6 +1,6 @@
 //! The systemd user unit (`systemctl --user`).
 
-use super::{SERVICE_PATH, ServiceSpec};
+use super::{OCR_THREADS, SERVICE_PATH, ServiceSpec};
 
 /// Quote one ExecStart argument: systemd takes C-style double quotes, and `%`
 /// starts a specifier and `$` a variable unless doubled.
@@ -32,12 +32,15 @@ pub fn unit(spec: &ServiceSpec) -> String {
          Restart=always\n\
          RestartSec=10\n\
          Environment=PATH={SERVICE_PATH}\n\
+         Environment={omp}={threads}\n\
          UMask=0077\n\
          TimeoutStopSec=20\n\
          \n\
          [Install]\n\
          WantedBy=default.target\n",
-        exec = exec.join(" ")
+        exec = exec.join(" "),
+        omp = OCR_THREADS.0,
+        threads = OCR_THREADS.1,
     )
 }
 

@@ -131,6 +131,33 @@ pub async fn screenshot_pages(c: &fantoccini::Client, base: &str, prefix: &str, 
     }
 }
 
+/// Log in to the dashboard at `base` with the API token: `/` sends to the
+/// login page, whose form posts and redirects. Waits for the URL to move on,
+/// not for an element: reading the login page's h1 raced that navigation (a
+/// stale element in CI). Each caller then waits for its own page's content.
+pub async fn log_in(c: &fantoccini::Client, base: &str, tok: &str) -> anyhow::Result<()> {
+    use fantoccini::Locator;
+    c.goto(&format!("{base}/")).await?;
+    anyhow::ensure!(
+        c.current_url().await?.path() == "/login",
+        "not sent to /login"
+    );
+    c.find(Locator::Css("input[name=token]"))
+        .await?
+        .send_keys(tok)
+        .await?;
+    click(c, Locator::Css("button[type=submit]")).await?;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while c.current_url().await?.path() == "/login" {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "still on /login after logging in"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
 /// Find and click, again if the live region was swapped between the two
 /// (the event stream re-renders Approvals; the old button is then stale).
 pub async fn click(c: &fantoccini::Client, at: fantoccini::Locator<'_>) -> anyhow::Result<()> {

@@ -34,9 +34,15 @@ impl Driver {
             .local_addr()
             .unwrap()
             .port();
+        // The browser runs on the real clock: .ci/run's second pass moves the
+        // wall clock under libfaketime to catch Steward's time bombs, and
+        // Chromium under it took 7 minutes for one test, starving the rest.
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
+            .env_remove("LD_PRELOAD")
+            .env_remove("FAKETIME")
+            .env_remove("FAKETIME_DONT_FAKE_MONOTONIC")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

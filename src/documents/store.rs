@@ -168,20 +168,20 @@ pub fn terms(query: &str) -> Vec<String> {
 
 /// `"w1"* OR "w2"*`: each word quoted (never FTS syntax), as a prefix.
 fn match_any(words: &[String]) -> String {
-    words
-        .iter()
-        .map(|w| format!("\"{w}\"*"))
-        .collect::<Vec<_>>()
-        .join(" OR ")
+    prefixes(words, " OR ")
 }
 
 /// `"w1"* AND "w2"*`: every word, each as a prefix.
 fn match_every(words: &[String]) -> String {
+    prefixes(words, " AND ")
+}
+
+fn prefixes(words: &[String], op: &str) -> String {
     words
         .iter()
         .map(|w| format!("\"{w}\"*"))
         .collect::<Vec<_>>()
-        .join(" AND ")
+        .join(op)
 }
 
 /// The best `limit` rows for `words`: those holding every word first, ranked

@@ -8,13 +8,17 @@
 //! the daemon's API, so their journal, audit chain and receipts are real.
 //! Prints a markdown table: median, p95 and max per page, and bytes.
 
-use std::io::{BufRead, BufReader};
+#[path = "foundation/start.rs"]
+#[allow(dead_code)] // this bench starts the daemon once and times pages, not starts
+mod start;
+
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use start::spawn;
 use steward::http::probe;
 
 fn env_num(name: &str, default: usize) -> usize {
@@ -60,27 +64,6 @@ fn seed_messages(db: &Path, total: usize) {
         last_message = total.saturating_sub(1),
     ))
     .unwrap();
-}
-
-fn spawn(home: &Path) -> (Child, SocketAddr) {
-    let mut child = steward(home)
-        .args(["up", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .expect("listening line")
-        .trim()
-        .parse()
-        .unwrap();
-    (child, addr)
 }
 
 /// `runs` runs through the API: no-ops across the roster (some refused by their
@@ -240,8 +223,7 @@ fn main() {
         }
         (rows, asset_bytes)
     });
-    let _ = child.kill();
-    let _ = child.wait();
+    start::term_and_wait(&mut child);
 
     let (rows, asset_bytes) = rows;
     println!("| page ({messages} messages, {runs} runs) | median | p95 | max | HTML bytes |");

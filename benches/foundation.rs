@@ -16,13 +16,14 @@ mod common;
 mod fixtures;
 #[path = "foundation/footprint.rs"]
 mod footprint;
+#[path = "foundation/start.rs"]
+mod start;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use footprint::{Footprint, mib};
+use start::{median, spawn, start_and_stop, term_and_wait};
 use steward::http::probe;
 
 fn env_num(name: &str, default: u64) -> u64 {
@@ -30,44 +31,6 @@ fn env_num(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn spawn(home: &std::path::Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_steward"))
-        .args(["--home"])
-        .arg(home)
-        .args(["up", "--listen", "127.0.0.1:0"])
-        .env("STEWARD_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .expect("listening line")
-        .trim()
-        .parse()
-        .unwrap();
-    (child, addr)
-}
-
-fn term_and_wait(child: &mut Child) -> Duration {
-    let start = Instant::now();
-    // SAFETY: kill has no memory-safety preconditions.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    child.wait().unwrap();
-    start.elapsed()
-}
-
-fn median(mut v: Vec<f64>) -> (f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let p90 = v[(v.len() * 9 / 10).min(v.len() - 1)];
-    (v[v.len() / 2], p90)
 }
 
 fn main() {
@@ -87,18 +50,9 @@ fn main() {
     let mut ready = Vec::new();
     let mut stop = Vec::new();
     for _ in 0..runs {
-        let start = Instant::now();
-        let (mut child, addr) = spawn(&home);
-        loop {
-            if probe::get(addr, "/healthz", None, Duration::from_secs(1))
-                .is_ok_and(|r| r.status == 200)
-            {
-                break;
-            }
-            std::thread::sleep(Duration::from_micros(200));
-        }
-        ready.push(start.elapsed().as_secs_f64() * 1000.0);
-        stop.push(term_and_wait(&mut child).as_secs_f64() * 1000.0);
+        let (r, s) = start_and_stop(&home);
+        ready.push(r);
+        stop.push(s);
     }
 
     let (mut child, addr) = spawn(&home);

@@ -160,7 +160,10 @@ async fn imessage_keeps_the_contract() {
                 steward::bridges::imessage::outbound::ImessageOutbound::new(
                     &osascript,
                     &root,
-                    Some("+15125550000".into()),
+                    Some(steward::memory::handle::Deferred::new(
+                        steward::memory::Canonicalizer::new("US"),
+                        "+15125550000",
+                    )),
                 )
                 .unwrap(),
             )

@@ -36,7 +36,7 @@ pub fn build(home: &Path, config: &Config, store: Store) -> Built {
             .owner
             .handles
             .first()
-            .map(|h| canon.canonicalize(h).to_string());
+            .map(|h| crate::memory::handle::Deferred::new(canon, h));
         match ImessageOutbound::new(&im.osascript, home, self_chat) {
             Ok(b) => list.push(Bridge::Imessage(b.with_pacing(im.pacing))),
             Err(e) => tracing::warn!(error = %e, "iMessage sending is unavailable"),
@@ -118,10 +118,10 @@ pub async fn start_readers(
     bus: broadcast::Sender<Inbound>,
 ) -> Readers {
     let (mail_stop, stop) = watch::channel(false);
-    let wa = start_whatsapp(home, config, bridges, &store, &bus, &stop).await;
+    let wa = start_whatsapp(home, config, bridges, &store, &bus, &stop);
     let mut telegram =
         super::telegram::start(config, store.clone(), bus.clone(), stop.clone()).await;
-    let mut tasks = super::email::start(config, store.clone(), bus.clone(), stop).await;
+    let mut tasks = super::email::start(config, store.clone(), bus.clone(), stop);
     tasks.extend(telegram.as_mut().and_then(|t| t.task.take()));
     tasks.extend(wa.task);
     Readers {
@@ -143,7 +143,7 @@ struct WhatsappReader {
 }
 
 #[cfg(feature = "whatsapp-web")]
-async fn start_whatsapp(
+fn start_whatsapp(
     home: &Path,
     config: &Config,
     bridges: &Bridges,
@@ -161,8 +161,7 @@ async fn start_whatsapp(
         bus.clone(),
         session,
         stop.clone(),
-    )
-    .await;
+    );
     match reader {
         Some(r) => WhatsappReader {
             task: Some(r.reader.task),
@@ -174,7 +173,7 @@ async fn start_whatsapp(
 }
 
 #[cfg(not(feature = "whatsapp-web"))]
-async fn start_whatsapp(
+fn start_whatsapp(
     _: &Path,
     _: &Config,
     _: &Bridges,

@@ -184,12 +184,21 @@ where
     let (owner, scheduler, owner_side) =
         start_owner_side(&home, &config, &pipeline, &up.store, &resumed).await;
     let on_stop = pipeline.clone();
+    let warm_phones = pipeline.owner_may_have_phone();
     let whatsapp = whatsapp_webhook(&home, &config, &up.store, &owner_side);
     let state = AppState::new(home.clone(), pipeline, owner, scheduler, up.bound, up.token)
         .with_whatsapp(whatsapp)
         .with_whatsapp_link(owner_side.whatsapp_link.clone())
         .with_telegram(owner_side.webhook.clone());
     let listeners = (up.listener, up.signals_listener);
+    // Answering first; then the ~100 ms phone-metadata load, off the start-up
+    // path, when the owner's first identity check will need it.
+    let ready = move |bound| {
+        ready(bound);
+        if warm_phones {
+            crate::memory::handle::warm_up();
+        }
+    };
     let phones = serve(&home, state, up.bound, listeners, stop, ready).await?;
     stop_in_order(pipeline_tasks, phones, owner_side, on_stop).await;
     if !up.store.close().await {

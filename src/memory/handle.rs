@@ -10,6 +10,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 
 use phonenumber::country;
 
@@ -141,17 +142,10 @@ impl Canonicalizer {
 
     fn phone(&self, raw: &str) -> Option<Handle> {
         let raw = raw.trim();
-        if raw.is_empty()
-            || !raw
-                .chars()
-                .all(|c| c.is_ascii_digit() || " +-().\u{a0}/".contains(c))
-        {
+        if !plausible_phone(raw) {
             return None;
         }
         let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
-        if !(7..=15).contains(&digits.len()) {
-            return None;
-        }
         let plus = raw.starts_with('+');
         let parsed = if plus {
             phonenumber::parse(None, raw).ok()
@@ -181,6 +175,64 @@ impl Canonicalizer {
             None if plus => Some(Handle::new(Kind::Phone, &format!("+{digits}"))),
             None => None,
         }
+    }
+}
+
+/// Written like a phone number: digits and separators only, 7-15 digits.
+fn plausible_phone(raw: &str) -> bool {
+    let digits = raw.chars().filter(char::is_ascii_digit).count();
+    !raw.is_empty()
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().\u{a0}/".contains(c))
+        && (7..=15).contains(&digits)
+}
+
+/// Whether canonicalising `raw` may read a phone number, and so load
+/// libphonenumber's metadata (a prefix such as `p:` or a JID's domain aside).
+pub fn may_be_phone(raw: &str) -> bool {
+    let raw = raw.trim();
+    let value = raw.split_once(':').map_or(raw, |(_, v)| v);
+    plausible_phone(value.split('@').next().unwrap_or(value).trim())
+}
+
+/// A raw address canonicalised on its first use, for what the daemon is handed
+/// at start-up but needs only later (the owner's self-chat): the first phone
+/// number canonicalised loads libphonenumber's metadata, ~100 ms of regex
+/// parsing that would otherwise hold up `/healthz`. Clones share the result.
+#[derive(Debug, Clone)]
+pub struct Deferred {
+    raw: Arc<str>,
+    canon: Canonicalizer,
+    handle: Arc<OnceLock<Handle>>,
+}
+
+impl Deferred {
+    pub fn new(canon: Canonicalizer, raw: &str) -> Deferred {
+        Deferred {
+            raw: raw.into(),
+            canon,
+            handle: Arc::default(),
+        }
+    }
+
+    pub fn get(&self) -> &Handle {
+        self.handle
+            .get_or_init(|| self.canon.canonicalize(&self.raw))
+    }
+}
+
+/// Load libphonenumber's metadata on a thread of its own, once the daemon
+/// answers, so the first message read after a start does not wait for it.
+/// Whoever needs it first meanwhile waits for this load, not a second one.
+pub fn warm_up() {
+    let spawned = std::thread::Builder::new()
+        .name("phone-metadata".into())
+        .spawn(|| {
+            let _ = phonenumber::parse(None, "+15125551234");
+        });
+    if let Err(e) = spawned {
+        tracing::debug!(error = %e, "no thread to load the phone metadata early; it loads on first use");
     }
 }
 
@@ -267,6 +319,35 @@ mod tests {
             none.canonicalize("+1 512 555 1234").as_str(),
             "phone:+15125551234"
         );
+    }
+
+    #[test]
+    fn a_deferred_handle_is_canonicalised_once_on_first_use() {
+        let d = Deferred::new(Canonicalizer::new("US"), "(512) 555-1234");
+        let copy = d.clone();
+        assert!(d.handle.get().is_none(), "nothing happens at construction");
+        assert_eq!(d.get().as_str(), "phone:+15125551234");
+        assert!(std::ptr::eq(d.get(), copy.get()), "clones share one result");
+    }
+
+    #[test]
+    fn phone_like_addresses_are_told_apart_without_the_metadata() {
+        for raw in [
+            "+1 (512) 555-1234",
+            "p:+15125551234",
+            "15125551234@s.whatsapp.net",
+        ] {
+            assert!(may_be_phone(raw), "{raw}");
+        }
+        for raw in [
+            "email:me@example.com",
+            "me@example.com",
+            "22395",
+            "urn:biz:1234",
+            "",
+        ] {
+            assert!(!may_be_phone(raw), "{raw}");
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The identity and policy gates: pure decisions over the request, the spec and
 //! what this Steward can do. Budget and confirmation live in their own modules.
 
+use std::sync::{Arc, OnceLock};
+
 use super::request::{Actor, Effect, MAX_TEXT_CHARS, RunRequest, Trigger};
 use crate::memory::handle::{Canonicalizer, Handle, Kind};
 use crate::spec::{AgentSpec, Audience, RuntimeKind, Tool, Trust};
@@ -14,20 +16,41 @@ pub enum Identity {
 }
 
 /// The owner's identities: the console, and their own canonical handles.
+///
+/// The handles are canonicalised on the first identity check, not when the
+/// daemon starts: a phone number's first canonicalisation loads
+/// libphonenumber's metadata (~100 ms of regex parsing), which would hold up
+/// `/healthz` (`memory::handle::warm_up` loads it once the daemon answers).
 #[derive(Debug, Clone, Default)]
 pub struct OwnerIdentities {
-    handles: Vec<Handle>,
+    raw: Arc<[String]>,
+    handles: Arc<OnceLock<Vec<Handle>>>,
     canon: Option<Canonicalizer>,
 }
 
 impl OwnerIdentities {
     /// `region` is the owner's (`owner.region`): numbers without a country code are read in it.
     pub fn new(handles: &[String], region: &str) -> Self {
-        let canon = Canonicalizer::new(region);
         OwnerIdentities {
-            handles: handles.iter().map(|h| canon.canonicalize(h)).collect(),
-            canon: Some(canon),
+            raw: handles.into(),
+            handles: Arc::default(),
+            canon: Some(Canonicalizer::new(region)),
         }
+    }
+
+    /// Whether one of them is written like a phone number: its first check
+    /// then loads libphonenumber's metadata (`memory::handle::warm_up`).
+    pub fn may_hold_phone(&self) -> bool {
+        self.raw
+            .iter()
+            .any(|h| crate::memory::handle::may_be_phone(h))
+    }
+
+    fn handles(&self) -> &[Handle] {
+        self.handles.get_or_init(|| match &self.canon {
+            Some(canon) => self.raw.iter().map(|h| canon.canonicalize(h)).collect(),
+            None => Vec::new(),
+        })
     }
 }
 
@@ -63,7 +86,7 @@ pub fn identity(actor: &Actor, owners: &OwnerIdentities) -> Identity {
             } else {
                 canon.canonicalize(handle)
             };
-            let owner = kinds(channel).contains(&h.kind()) && owners.handles.contains(&h);
+            let owner = kinds(channel).contains(&h.kind()) && owners.handles().contains(&h);
             if owner {
                 Identity::Owner
             } else {
@@ -292,6 +315,11 @@ mod tests {
             &["+1 (512) 555-1234".into(), "email:me@example.com".into()],
             "US",
         );
+        let copy = owners.clone();
+        assert!(
+            owners.handles.get().is_none(),
+            "nothing is canonicalised before the first check"
+        );
         let me = Actor::Handle {
             channel: "imessage".into(),
             handle: "+15125551234".into(),
@@ -307,6 +335,7 @@ mod tests {
         assert_eq!(identity(&me, &owners), Identity::Owner);
         assert_eq!(identity(&mail, &owners), Identity::Owner);
         assert_eq!(identity(&ann, &owners), Identity::Contact);
+        assert!(copy.handles.get().is_some(), "clones share the result");
         assert!(check_identity(Trigger::Owner, &me, &Identity::Owner).is_ok());
         assert!(check_identity(Trigger::Owner, &ann, &Identity::Contact).is_err());
         assert!(check_identity(Trigger::Manual, &ann, &Identity::Contact).is_err());

@@ -223,6 +223,11 @@ impl Pipeline {
     pub fn is_owner(&self, actor: &Actor) -> bool {
         gates::identity(actor, &self.inner.settings.owners) == Identity::Owner
     }
+    /// Whether an owner handle is written like a phone number (see
+    /// `OwnerIdentities::may_hold_phone`).
+    pub fn owner_may_have_phone(&self) -> bool {
+        self.inner.settings.owners.may_hold_phone()
+    }
     /// Whether a model is configured for `capability`.
     pub fn has_model(&self, capability: &str) -> bool {
         self.inner.models.has(capability, false)

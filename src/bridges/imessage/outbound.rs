@@ -6,6 +6,7 @@ use std::path::Path;
 use super::send::{SendError, Sender, Target};
 use crate::bridges::ledger::Ledger;
 use crate::bridges::{BridgeError, Capabilities, Channel, Health};
+use crate::memory::handle::Deferred;
 use crate::pipeline::{ConfirmedSend, OwnerSend};
 use crate::types::StepKey;
 
@@ -15,8 +16,8 @@ pub const CHANNEL: &str = "imessage";
 pub struct ImessageOutbound {
     sender: Sender,
     ledger: Ledger,
-    /// The owner's self-chat (a chat guid or their own handle), for owner messages.
-    self_chat: Option<String>,
+    /// The owner's self-chat (their own handle), for owner messages.
+    self_chat: Option<Deferred>,
     /// Wait a typing time before each contact send.
     pacing: bool,
 }
@@ -33,7 +34,7 @@ impl ImessageOutbound {
     pub fn new(
         osascript: &Path,
         home: &Path,
-        self_chat: Option<String>,
+        self_chat: Option<Deferred>,
     ) -> Result<Self, SendError> {
         Ok(ImessageOutbound {
             sender: Sender::new(osascript, home)?,
@@ -124,9 +125,10 @@ impl Channel for ImessageOutbound {
     }
 
     async fn send_owner(&self, key: &StepKey, send: &OwnerSend) -> Result<String, BridgeError> {
-        let to = self.self_chat.clone().ok_or_else(|| {
+        let to = self.self_chat.as_ref().ok_or_else(|| {
             crate::bridges::delivery_error(CHANNEL, "no self-chat is known yet; set owner.handles")
         })?;
+        let to = to.get().to_string();
         self.deliver(key, "owner", to, send.text().to_string())
             .await
     }

@@ -218,8 +218,26 @@ pub fn spawn(
     relinked: watch::Receiver<u64>,
     tuning: Tuning,
 ) -> Reader {
+    spawn_when(session, async { Some(intake) }, stop, relinked, tuning)
+}
+
+/// `spawn`, with the intake made first, inside the task: its owner setup
+/// (the owner's numbers canonicalised on the database writer, which loads
+/// libphonenumber's metadata) does not hold up the daemon's start. `None`
+/// (the setup failed, and said why) ends the task.
+pub fn spawn_when(
+    session: Arc<dyn Session>,
+    intake: impl Future<Output = Option<Intake>> + Send + 'static,
+    stop: watch::Receiver<bool>,
+    relinked: watch::Receiver<u64>,
+    tuning: Tuning,
+) -> Reader {
     let (tx, notices) = mpsc::unbounded_channel();
-    let task = tokio::spawn(supervise(session, intake, tx, stop, relinked, tuning));
+    let task = tokio::spawn(async move {
+        if let Some(intake) = intake.await {
+            supervise(session, intake, tx, stop, relinked, tuning).await;
+        }
+    });
     Reader { task, notices }
 }
 

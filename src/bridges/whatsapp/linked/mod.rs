@@ -44,7 +44,7 @@ pub type Pairing = std::convert::Infallible;
 
 #[cfg(feature = "whatsapp-web")]
 mod run {
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
     use std::sync::Arc;
 
     use tokio::sync::{broadcast, watch};
@@ -77,6 +77,37 @@ mod run {
         own
     }
 
+    /// What the reader needs to set up the owner in memory.
+    struct Setup {
+        canon: crate::memory::Canonicalizer,
+        name: Option<String>,
+        own: Vec<String>,
+    }
+
+    /// The reader's intake, once the owner is set up in memory (in the
+    /// reader's task: see `live::spawn_when`).
+    async fn intake(
+        setup: Setup,
+        store: Store,
+        bus: broadcast::Sender<Inbound>,
+        home: PathBuf,
+    ) -> Option<live::Intake> {
+        let Setup { canon, name, own } = setup;
+        let ingest = store
+            .write(move |c| Ok(ingest::LinkedIngest::new(c, canon, name.as_deref(), &own)?))
+            .await;
+        match ingest {
+            Ok(ingest) => {
+                let ledger = outbound::ledger(&home);
+                Some(live::Intake::new(store, ingest, bus, ledger, home))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start the WhatsApp reader");
+                None
+            }
+        }
+    }
+
     /// The receive task and the link session the dashboard starts, both on
     /// the bridge's one session.
     pub struct Running {
@@ -85,7 +116,7 @@ mod run {
     }
 
     /// Start the receive task on `session` if `bridges.whatsapp` is linked mode.
-    pub async fn start(
+    pub fn start(
         config: &Config,
         home: &Path,
         store: Store,
@@ -95,33 +126,12 @@ mod run {
     ) -> Option<Running> {
         config.bridges.whatsapp.as_ref()?.linked()?;
         let canon = crate::memory::Canonicalizer::new(config.owner.region.as_str());
-        let name = Some(config.owner.name.clone()).filter(|n| !n.is_empty());
-        let own = own_handles(config, home);
-        let ingest_canon = canon.clone();
-        let ingest = store
-            .write(move |c| {
-                Ok(ingest::LinkedIngest::new(
-                    c,
-                    ingest_canon,
-                    name.as_deref(),
-                    &own,
-                )?)
-            })
-            .await;
-        let ingest = match ingest {
-            Ok(i) => i,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot start the WhatsApp reader");
-                return None;
-            }
+        let setup = Setup {
+            canon: canon.clone(),
+            name: Some(config.owner.name.clone()).filter(|n| !n.is_empty()),
+            own: own_handles(config, home),
         };
-        let intake = live::Intake::new(
-            store,
-            ingest,
-            bus,
-            outbound::ledger(home),
-            home.to_path_buf(),
-        );
+        let intake = intake(setup, store, bus, home.to_path_buf());
         let (relinked, wake) = watch::channel(0);
         let pairing = Pairing::new(
             session.clone(),
@@ -130,7 +140,7 @@ mod run {
             relinked,
             stop.clone(),
         );
-        let reader = live::spawn(session, intake, stop, wake, live::Tuning::default());
+        let reader = live::spawn_when(session, intake, stop, wake, live::Tuning::default());
         Some(Running { reader, pairing })
     }
 }

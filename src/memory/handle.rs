@@ -222,16 +222,25 @@ impl Deferred {
     }
 }
 
+/// Load libphonenumber's metadata now, on this thread (once per process; at
+/// once after that). A reader calls it before an owner setup that runs on the
+/// database writer and may canonicalise a phone number: loading it there
+/// would hold every other write (another reader's setup at start) ~100 ms.
+pub fn load_metadata() {
+    static LOADED: std::sync::Once = std::sync::Once::new();
+    LOADED.call_once(|| {
+        let _ = phonenumber::parse(None, "+15125551234");
+        release_free_pages();
+    });
+}
+
 /// Load libphonenumber's metadata on a thread of its own, once the daemon
 /// answers, so the first message read after a start does not wait for it.
 /// Whoever needs it first meanwhile waits for this load, not a second one.
 pub fn warm_up() {
     let spawned = std::thread::Builder::new()
         .name("phone-metadata".into())
-        .spawn(|| {
-            let _ = phonenumber::parse(None, "+15125551234");
-            release_free_pages();
-        });
+        .spawn(load_metadata);
     if let Err(e) = spawned {
         tracing::debug!(error = %e, "no thread to load the phone metadata early; it loads on first use");
     }

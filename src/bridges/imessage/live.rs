@@ -244,6 +244,8 @@ fn step(
         let (cards, _) = load_cards(&cfg.contacts);
         let chats = s.db.chats()?;
         let (region, name) = (cfg.region.clone(), cfg.owner_name.clone());
+        // On this thread, not the writer's (see `load_metadata`).
+        crate::memory::handle::load_metadata();
         let ingest = store.write_blocking(move |c| {
             let tx = c.transaction()?;
             let mut ingest = Ingest::new(

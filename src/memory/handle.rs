@@ -234,6 +234,14 @@ pub fn load_metadata() {
     });
 }
 
+/// `load_metadata` on a blocking thread, when one of `raw` may be a phone
+/// number: for a reader's task, before its owner setup on the writer.
+pub async fn load_metadata_for(raw: &[String]) {
+    if raw.iter().any(|h| may_be_phone(h)) {
+        let _ = tokio::task::spawn_blocking(load_metadata).await;
+    }
+}
+
 /// Load libphonenumber's metadata on a thread of its own, once the daemon
 /// answers, so the first message read after a start does not wait for it.
 /// Whoever needs it first meanwhile waits for this load, not a second one.

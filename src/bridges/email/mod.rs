@@ -66,9 +66,7 @@ async fn account_readers(
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let Setup { canon, name, owner } = setup;
-    if owner.iter().any(|h| crate::memory::handle::may_be_phone(h)) {
-        let _ = tokio::task::spawn_blocking(crate::memory::handle::load_metadata).await;
-    }
+    crate::memory::handle::load_metadata_for(&owner).await;
     let ingest = store
         .write(move |c| Ok(ingest::EmailIngest::new(c, canon, name.as_deref(), &owner)?))
         .await;

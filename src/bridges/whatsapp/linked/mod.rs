@@ -93,9 +93,7 @@ mod run {
         home: PathBuf,
     ) -> Option<live::Intake> {
         let Setup { canon, name, own } = setup;
-        if own.iter().any(|h| crate::memory::handle::may_be_phone(h)) {
-            let _ = tokio::task::spawn_blocking(crate::memory::handle::load_metadata).await;
-        }
+        crate::memory::handle::load_metadata_for(&own).await;
         let ingest = store
             .write(move |c| Ok(ingest::LinkedIngest::new(c, canon, name.as_deref(), &own)?))
             .await;

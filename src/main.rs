@@ -12,6 +12,8 @@ fn main() -> ExitCode {
     // Every file Steward creates is private to the owner, whatever the caller's umask.
     // SAFETY: umask has no preconditions and cannot fail.
     unsafe { libc::umask(0o077) };
+    // Before any connection, the WhatsApp library's included (store::tune_library).
+    steward::store::tune_library();
     let json = json_requested(std::env::args_os().skip(1));
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Up(_)) {

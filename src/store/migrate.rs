@@ -93,6 +93,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "dashboard_reads",
         sql: include_str!("migrations/0015_dashboard_reads.sql"),
     },
+    Migration {
+        version: 16,
+        name: "fts_without_sizes",
+        sql: include_str!("migrations/0016_fts_without_sizes.sql"),
+    },
 ];
 
 /// The schema version this binary writes.
@@ -306,5 +311,51 @@ mod tests {
         )
         .unwrap();
         assert_eq!(edited_migrations(&conn).unwrap(), vec![1]);
+    }
+
+    #[test]
+    fn the_sizeless_full_text_index_holds_what_the_old_one_held() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        apply(&mut conn, &MIGRATIONS[..15]).unwrap();
+        // Three messages, two of them indexed (the mark is at 2), as a store
+        // on version 15 would hold mid-batch.
+        conn.execute_batch(
+            "INSERT INTO people (id, created_at) VALUES ('pa', 'now');
+             INSERT INTO messages (id, channel, external_id, ext_key, sender_id, person_id, direction, text, at, at_ms)
+             VALUES (1, 'imessage', 'A', 1, 'pa', 'pa', 'in', 'apple pie', 'now', 0),
+                    (2, 'imessage', 'B', 2, 'pa', 'pa', 'in', 'apple tart', 'now', 1),
+                    (3, 'imessage', 'C', 3, 'pa', 'pa', 'in', 'apple cake', 'now', 2);
+             INSERT INTO messages_fts (rowid, text, person_id) SELECT id, text, person_id FROM messages WHERE id <= 2;
+             INSERT INTO source_cursors (source, value, updated_at) VALUES ('fts.messages', 2, 'now');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(
+            count("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'messages_fts_docsize'"),
+            0
+        );
+        assert_eq!(
+            count(
+                "SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'person_id : \"pa\" AND text : (\"apple\")'"
+            ),
+            2
+        );
+        // The next batch indexes the rows past the mark, as before
+        // (`memory::messages::index_new`'s statement).
+        conn.execute(
+            "INSERT INTO messages_fts (rowid, text, person_id) SELECT id, text, person_id FROM messages WHERE id > 2",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(
+            count("SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'apple'"),
+            3
+        );
     }
 }

@@ -78,6 +78,33 @@ impl StoreError {
     }
 }
 
+/// Process-wide SQLite settings, applied once before the first connection
+/// (`sqlite3_config` is refused after SQLite initialises; then nothing changes).
+///
+/// Memory statistics off: with them on, every SQLite allocation and free takes
+/// one global mutex. An import's chat.db reader and store writer run on two
+/// threads, and the reader spent 27% of its time on that lock (issue 19's
+/// profile). Nothing here reads SQLite's memory counters.
+pub fn tune_library() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: MEMSTATUS takes one int; called before any connection is
+        // opened by this module (a later call returns SQLITE_MISUSE, harmless).
+        let rc = unsafe {
+            rusqlite::ffi::sqlite3_config(
+                rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS,
+                0 as std::ffi::c_int,
+            )
+        };
+        if rc != rusqlite::ffi::SQLITE_OK {
+            tracing::debug!(
+                rc,
+                "SQLite was initialised first; memory statistics stay on"
+            );
+        }
+    });
+}
+
 fn configure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     conn.busy_timeout(BUSY_TIMEOUT)
         .and_then(|()| conn.pragma_update(None, "foreign_keys", "ON"))
@@ -86,6 +113,7 @@ fn configure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
 
 /// Open (creating if needed) the writer connection and apply pending migrations.
 pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    tune_library();
     let mut conn = Connection::open(path).map_err(|e| StoreError::classify(path, e))?;
     configure(&conn, path)?;
     // The first real read of the file: a non-database fails here.
@@ -127,6 +155,7 @@ pub fn bulk<T, E: From<rusqlite::Error>>(
 
 /// Open an existing database for reading only (status, doctor). Creates nothing.
 pub fn open_readonly(path: &Path) -> Result<Connection, StoreError> {
+    tune_library();
     if !path.is_file() {
         return Err(StoreError::Missing(path.to_path_buf()));
     }
@@ -320,6 +349,7 @@ impl Store {
 }
 
 fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    tune_library();
     let conn = Connection::open(path).map_err(|e| StoreError::classify(path, e))?;
     configure(&conn, path)?;
     conn.pragma_update(None, "query_only", "ON")?;

@@ -58,6 +58,7 @@ impl Paths {
 /// `mode=ro` out of the query string. The bundled SQLite parses any name that
 /// starts with `file:` as a URI, so the path is made absolute first.
 pub fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
+    crate::store::tune_library();
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     Connection::open_with_flags(
         absolute,

@@ -189,6 +189,16 @@ mod tests {
         .ok()
     }
 
+    /// A person and one message: memory is no longer empty.
+    fn one_message(conn: &Connection) {
+        conn.execute_batch(
+            "INSERT INTO people (id, created_at) VALUES ('pa', 'now');
+             INSERT INTO messages (channel, external_id, ext_key, sender_id, person_id, direction, text, at, at_ms)
+             VALUES ('imessage', 'G', 1, 'pa', 'pa', 'in', 'hi', 'now', 0);",
+        )
+        .unwrap();
+    }
+
     #[test]
     fn a_first_import_drops_the_indexes_and_finish_puts_them_back() {
         let mut conn = Connection::open_in_memory().unwrap();
@@ -212,12 +222,7 @@ mod tests {
     fn an_import_into_a_store_with_messages_keeps_the_indexes() {
         let mut conn = Connection::open_in_memory().unwrap();
         crate::store::migrate::migrate(&mut conn).unwrap();
-        conn.execute_batch(
-            "INSERT INTO people (id, created_at) VALUES ('pa', 'now');
-             INSERT INTO messages (channel, external_id, ext_key, sender_id, person_id, direction, text, at, at_ms)
-             VALUES ('imessage', 'G', 1, 'pa', 'pa', 'in', 'hi', 'now', 0);",
-        )
-        .unwrap();
+        one_message(&conn);
         let bulk = Bulk::begin(&conn, true).unwrap();
         assert!(!bulk.is_first());
         assert_eq!(indexes(&conn).len(), MESSAGE_INDEXES.len());
@@ -323,12 +328,7 @@ mod tests {
             );
             assert!(err.is_err(), "a row with no person is refused");
         }
-        conn.execute_batch(
-            "INSERT INTO people (id, created_at) VALUES ('pa', 'now');
-             INSERT INTO messages (channel, external_id, ext_key, sender_id, person_id, direction, text, at, at_ms)
-             VALUES ('imessage', 'G', 1, 'pa', 'pa', 'in', 'hi', 'now', 0);",
-        )
-        .unwrap();
+        one_message(&conn);
         let later = Bulk::begin(&conn, true).unwrap();
         assert!(fk_on(&conn), "a later import is checked row by row");
         later.finish(&mut conn).unwrap();

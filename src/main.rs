@@ -12,7 +12,8 @@ fn main() -> ExitCode {
     // Every file Steward creates is private to the owner, whatever the caller's umask.
     // SAFETY: umask has no preconditions and cannot fail.
     unsafe { libc::umask(0o077) };
-    // Before any connection, the WhatsApp library's included (store::tune_library).
+    // SQLite's process-wide settings, before anything (the WhatsApp library
+    // included) opens a connection.
     steward::store::tune_library();
     let json = json_requested(std::env::args_os().skip(1));
     let cli = Cli::parse();

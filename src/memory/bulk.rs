@@ -17,8 +17,8 @@
 //!   its unindexed rows are indexed by the next write batch of any reader.
 //!   Foreign keys are not checked row by row either: the importer writes
 //!   only people and chats it has just made or read, and the per-row lookups
-//!   (two into `people`, one into `chats`) were a third of the import's
-//!   time. `finish` checks the whole store once instead and applies each
+//!   (two into `people`, one into `chats`) were ~1.8 s of a 6.6 s
+//!   1M-message import. `finish` checks the whole store once instead and applies each
 //!   key's `ON DELETE` action to what lost its parent meanwhile (a person
 //!   forgotten by the daemon between two batches): the state the checked
 //!   import would have reached, had the forget come after it.
@@ -86,10 +86,11 @@ impl Bulk {
     /// Build what a first import deferred; call after the last batch (also
     /// after a failed one: what was committed is then indexed).
     pub fn finish(self, conn: &mut Connection) -> rusqlite::Result<()> {
-        // CREATE INDEX sorts every row: let SQLite's sorter use a second core.
+        // Outside the transaction, where the switch takes effect.
         if self.unchecked {
             conn.pragma_update(None, "foreign_keys", "ON")?;
         }
+        // CREATE INDEX sorts every row: let SQLite's sorter use a second core.
         let threads: i64 = conn.query_row("PRAGMA threads", [], |r| r.get(0))?;
         conn.pragma_update(None, "threads", SORTER_THREADS)?;
         let tx = conn.transaction()?;

@@ -13,7 +13,6 @@ mod common;
 #[path = "../tests/fixtures/mod.rs"]
 mod fixtures;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -82,16 +81,7 @@ fn main() {
     let mut s = fixtures::standard(&home.user_home);
     let dir = home.user_home.join("calls");
     std::fs::create_dir(&dir).unwrap();
-    let osascript = dir.join("osascript");
-    std::fs::write(
-        &osascript,
-        format!(
-            "#!/bin/sh\nprintf '%s\\0' \"$@\" > {d}/call.$$.$(date +%s%N).argv\ncat > /dev/null\n",
-            d = dir.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&osascript, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let osascript = common::osascript::fake(&dir);
     assert!(home.run(&["init"]).status.success());
     std::fs::write(
         home.file("steward.yaml"),

@@ -1,5 +1,8 @@
 //! A stand-in for `osascript` that records each call's argv (NUL-separated) in
 //! its own file, named by nanoseconds so two sends at once never share one.
+//! The file is written under a temporary name and renamed into place: a shell
+//! `>` creates it empty before `printf` fills it, and a test polling `calls`
+//! in that window would read a call with no text and no target.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -8,7 +11,7 @@ use std::path::{Path, PathBuf};
 pub fn fake(dir: &Path) -> PathBuf {
     let path = dir.join("osascript");
     let script = format!(
-        "#!/bin/sh\nprintf '%s\\0' \"$@\" > {d}/call.$(date +%s%N).$$.argv\ncat > /dev/null\nexit 0\n",
+        "#!/bin/sh\nf={d}/call.$(date +%s%N).$$\nprintf '%s\\0' \"$@\" > \"$f.part\"\nmv \"$f.part\" \"$f.argv\"\ncat > /dev/null\nexit 0\n",
         d = dir.display()
     );
     std::fs::write(&path, script).unwrap();

@@ -14,6 +14,8 @@ use std::sync::{Arc, OnceLock};
 
 use phonenumber::country;
 
+use super::phone_regexes;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Phone,
@@ -164,7 +166,7 @@ impl Canonicalizer {
                     .or_else(international),
             }
         };
-        match parsed {
+        let handle = match parsed {
             Some(n) => Some(Handle::new(
                 Kind::Phone,
                 &phonenumber::format(&n)
@@ -174,8 +176,25 @@ impl Canonicalizer {
             // Plausible but unknown to the metadata: keep the digits, never lose it.
             None if plus => Some(Handle::new(Kind::Phone, &format!("+{digits}"))),
             None => None,
-        }
+        };
+        phone_regexes::used();
+        handle
     }
+}
+
+/// `+15125551234` as people write it (`+1 512-555-1234`); `None` for what
+/// is not an international number libphonenumber knows.
+pub fn international(e164: &str) -> Option<String> {
+    let shown = phonenumber::parse(None, e164)
+        .ok()
+        .filter(|_| e164.trim_start().starts_with('+'))
+        .map(|n| {
+            phonenumber::format(&n)
+                .mode(phonenumber::Mode::International)
+                .to_string()
+        });
+    phone_regexes::used();
+    shown
 }
 
 /// Written like a phone number: digits and separators only, 7-15 digits.
@@ -231,6 +250,7 @@ pub fn load_metadata() {
     LOADED.call_once(|| {
         let _ = phonenumber::parse(None, "+15125551234");
         release_free_pages();
+        phone_regexes::used();
     });
 }
 
@@ -258,7 +278,7 @@ pub fn warm_up() {
 /// parses about a thousand regexes and frees the parse trees, in the arena of
 /// whichever thread loaded it; glibc keeps such freed pages resident, and an
 /// idle daemon's private memory has a 10 MB budget (issue 19).
-fn release_free_pages() {
+pub(super) fn release_free_pages() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free memory to the system.
     unsafe {

@@ -7,6 +7,7 @@ pub mod bulk;
 pub mod handle;
 pub mod messages;
 pub mod people;
+pub mod phone_regexes;
 pub mod query;
 
 pub use handle::{Canonicalizer, Handle};

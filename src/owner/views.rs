@@ -87,12 +87,7 @@ pub fn display_name(conn: &Connection, channel: &str, to: &str) -> String {
 /// ("+1 512-555-1234"); anything that is not a number as given.
 fn formatted(to: &str) -> String {
     let raw = to.strip_prefix("phone:").unwrap_or(to);
-    match phonenumber::parse(None, raw) {
-        Ok(n) if raw.starts_with('+') => phonenumber::format(&n)
-            .mode(phonenumber::Mode::International)
-            .to_string(),
-        _ => raw.to_string(),
-    }
+    crate::memory::handle::international(raw).unwrap_or_else(|| raw.to_string())
 }
 
 pub fn pending(conn: &Connection, now_ms: i64) -> rusqlite::Result<Vec<confirm::Pending>> {

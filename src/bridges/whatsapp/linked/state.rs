@@ -110,13 +110,7 @@ fn err(path: &Path, source: std::io::Error) -> StateError {
 
 /// `+15125551234` as people write it: `+1 512-555-1234`.
 pub fn display_number(e164: &str) -> String {
-    phonenumber::parse(None, e164)
-        .map(|n| {
-            n.format()
-                .mode(phonenumber::Mode::International)
-                .to_string()
-        })
-        .unwrap_or_else(|_| e164.to_string())
+    crate::memory::handle::international(e164).unwrap_or_else(|| e164.to_string())
 }
 
 /// The stored state; a missing or unreadable file is "unlinked".

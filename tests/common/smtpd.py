@@ -54,6 +54,10 @@ class Deliver:
         return AuthResult(success=ok, handled=False)
 
     async def handle_DATA(self, server, session, envelope):
+        # Logged before the mail is delivered: a test that sees the mail in a
+        # mailbox then counts accepted mails must find it counted.
+        with open(os.path.join(root, "smtpd.log"), "a") as log:
+            log.write(f"{time.time()} accepted from={envelope.mail_from} to={','.join(envelope.rcpt_tos)}\n")
         for rcpt in envelope.rcpt_tos:
             local = rcpt.split("@", 1)[0].lower()
             path = os.path.join(root, local, "Maildir")
@@ -71,8 +75,6 @@ class Deliver:
                         os.chown(f, *owner)
                     except PermissionError:
                         pass
-        with open(os.path.join(root, "smtpd.log"), "a") as log:
-            log.write(f"{time.time()} accepted from={envelope.mail_from} to={','.join(envelope.rcpt_tos)}\n")
         return "250 OK"
 
 

@@ -25,6 +25,8 @@
 //! - **Later imports**: indexes stay, and the full-text index is brought up
 //!   to date in each batch, before its commit.
 
+use std::path::{Path, PathBuf};
+
 use rusqlite::Connection;
 
 use super::messages;
@@ -93,36 +95,56 @@ impl Bulk {
         // CREATE INDEX sorts every row: let SQLite's sorter use a second core.
         let threads: i64 = conn.query_row("PRAGMA threads", [], |r| r.get(0))?;
         conn.pragma_update(None, "threads", SORTER_THREADS)?;
-        let tx = conn.transaction()?;
-        // Orphans go after the full-text index is built: deleting a message
-        // tells that index to drop it, so it must be there.
-        let built = restore_message_indexes(&tx)
-            .and_then(|()| messages::index_new(&tx))
-            .and_then(|_| {
-                if self.unchecked {
-                    settle_orphans(&tx)
-                } else {
-                    Ok(0)
-                }
-            })
-            .and_then(|_| fts_hash(&tx, DEFAULT_FTS_HASH))
-            .and_then(|()| tx.commit());
+        let path = conn.path().filter(|p| !p.is_empty()).map(PathBuf::from);
+        let built = std::thread::scope(|scope| {
+            // The whole-store key check only reads: it runs on a connection
+            // of its own, on the other core, while this one builds.
+            let check = path
+                .filter(|_| self.unchecked)
+                .map(|path| scope.spawn(move || broken_keys_at(&path)));
+            let tx = conn.transaction()?;
+            // Orphans go after the full-text index is built: deleting a
+            // message tells that index to drop it, so it must be there.
+            restore_message_indexes(&tx)?;
+            messages::index_new(&tx)?;
+            if self.unchecked {
+                let broken = match check.and_then(|c| c.join().ok().flatten()) {
+                    Some(found) => found?,
+                    None => broken_keys(&tx)?,
+                };
+                settle_orphans(&tx, &broken)?;
+            }
+            fts_hash(&tx, DEFAULT_FTS_HASH)?;
+            tx.commit()
+        });
         conn.pragma_update(None, "threads", threads)?;
         built
     }
+}
+
+/// Foreign keys broken anywhere in the store, as (table, key id).
+fn broken_keys(conn: &Connection) -> rusqlite::Result<Vec<(String, i64)>> {
+    conn.prepare("SELECT DISTINCT \"table\", fkid FROM pragma_foreign_key_check")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
+}
+
+/// `broken_keys` on a read-only connection of its own; `None` if it cannot
+/// be opened (the caller then checks on its own connection). It sees what the
+/// last batch committed: all an import can have left broken, since the
+/// daemon's own deletes cascade as they happen.
+fn broken_keys_at(path: &Path) -> Option<rusqlite::Result<Vec<(String, i64)>>> {
+    let conn = crate::store::open_readonly(path).ok()?;
+    Some(broken_keys(&conn))
 }
 
 /// Apply each broken foreign key's `ON DELETE` action (CASCADE: the rows go;
 /// SET NULL: the column is cleared), as SQLite would have when the parent was
 /// deleted. Set-wise per key, since rows of WITHOUT ROWID tables (chat
 /// members) have no rowid to name. Returns how many rows changed.
-fn settle_orphans(conn: &Connection) -> rusqlite::Result<usize> {
-    let broken: Vec<(String, i64)> = conn
-        .prepare("SELECT DISTINCT \"table\", fkid FROM pragma_foreign_key_check")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
+fn settle_orphans(conn: &Connection, broken: &[(String, i64)]) -> rusqlite::Result<usize> {
     let mut settled = 0;
-    for (table, fkid) in &broken {
+    for (table, fkid) in broken {
         let (parent, from, to, action): (String, String, Option<String>, String) = conn
             .query_row(
                 "SELECT \"table\", \"from\", \"to\", on_delete FROM pragma_foreign_key_list(?1) WHERE id = ?2",
@@ -248,8 +270,21 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         crate::store::migrate::migrate(&mut conn).unwrap();
         conn.pragma_update(None, "foreign_keys", "ON").unwrap();
-        let bulk = Bulk::begin(&conn, true).unwrap();
-        assert!(!fk_on(&conn), "rows are not checked one by one");
+        settles_what_lost_its_parent(&mut conn);
+    }
+
+    /// In a store file the check runs on a second, read-only connection
+    /// while the writer builds: it must find the same seven keys.
+    #[test]
+    fn in_a_store_file_the_key_check_beside_the_build_settles_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::store::open_writer(&dir.path().join("s.db")).unwrap();
+        settles_what_lost_its_parent(&mut conn);
+    }
+
+    fn settles_what_lost_its_parent(conn: &mut Connection) {
+        let bulk = Bulk::begin(conn, true).unwrap();
+        assert!(!fk_on(conn), "rows are not checked one by one");
         // Two people and two chats; then the daemon forgets one person and
         // drops one chat between two batches (no cascade: keys are off here).
         conn.execute_batch(
@@ -265,28 +300,25 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            count(&conn, "SELECT COUNT(*) FROM pragma_foreign_key_check"),
+            count(conn, "SELECT COUNT(*) FROM pragma_foreign_key_check"),
             7,
             "B's sender, person and chat; C's chat; pb's two memberships and chat 2's"
         );
-        bulk.finish(&mut conn).unwrap();
-        assert!(fk_on(&conn), "finish puts the checks back");
+        bulk.finish(conn).unwrap();
+        assert!(fk_on(conn), "finish puts the checks back");
         assert_eq!(
-            count(&conn, "SELECT COUNT(*) FROM pragma_foreign_key_check"),
+            count(conn, "SELECT COUNT(*) FROM pragma_foreign_key_check"),
             0
         );
         // CASCADE: pb's message and memberships went; SET NULL: chat 2's other line stays, chatless.
         assert_eq!(
-            count(
-                &conn,
-                "SELECT COUNT(*) FROM messages WHERE person_id = 'pb'"
-            ),
+            count(conn, "SELECT COUNT(*) FROM messages WHERE person_id = 'pb'"),
             0
         );
-        assert_eq!(count(&conn, "SELECT COUNT(*) FROM chat_members"), 1);
+        assert_eq!(count(conn, "SELECT COUNT(*) FROM chat_members"), 1);
         assert_eq!(
             count(
-                &conn,
+                conn,
                 "SELECT COUNT(*) FROM messages WHERE external_id = 'C' AND chat_id IS NULL"
             ),
             1
@@ -299,14 +331,14 @@ mod tests {
         .unwrap();
         assert_eq!(
             count(
-                &conn,
+                conn,
                 "SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'banana'"
             ),
             0
         );
         assert_eq!(
             count(
-                &conn,
+                conn,
                 "SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'kept'"
             ),
             2

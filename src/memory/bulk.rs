@@ -35,6 +35,15 @@ use crate::store::migrate::{MESSAGE_INDEXES, restore_message_indexes};
 /// Helper threads for sorting while the indexes are built (two cores here).
 const SORTER_THREADS: i64 = 2;
 
+/// Page cache while the indexes are built (KiB). SQLite's sorter gathers keys
+/// in memory up to the cache's size before it hands a sorted run to a helper
+/// thread: under the import's 64 MiB cache each index sorted as one run, on
+/// this thread, after the whole table was read. At 4 MiB (the sorter's floor
+/// at 16 KiB pages) runs are sorted on the other core while this one reads
+/// on, and the runs are merged on both: the three index builds of a
+/// 1M-message store took 1.0 s instead of 1.8 s (`sqlite3`, 6 runs each).
+const BUILD_CACHE_KIB: i64 = 4 * 1024;
+
 /// FTS5's pending-terms hash while an import indexes (bytes). FTS5 writes a
 /// new segment each time the hash passes this size and merges segments as
 /// they pile up; at its 1 MB default a 1M-message first import wrote
@@ -92,20 +101,18 @@ impl Bulk {
         if self.unchecked {
             conn.pragma_update(None, "foreign_keys", "ON")?;
         }
-        // CREATE INDEX sorts every row: let SQLite's sorter use a second core.
-        let threads: i64 = conn.query_row("PRAGMA threads", [], |r| r.get(0))?;
-        conn.pragma_update(None, "threads", SORTER_THREADS)?;
         let path = conn.path().filter(|p| !p.is_empty()).map(PathBuf::from);
-        let built = std::thread::scope(|scope| {
+        std::thread::scope(|scope| {
+            let tx = conn.transaction()?;
+            build_indexes(&tx)?;
             // The whole-store key check only reads: it runs on a connection
-            // of its own, on the other core, while this one builds.
+            // of its own, on the other core, while this one builds the
+            // full-text index (the index builds already use both cores).
             let check = path
                 .filter(|_| self.unchecked)
                 .map(|path| scope.spawn(move || broken_keys_at(&path)));
-            let tx = conn.transaction()?;
             // Orphans go after the full-text index is built: deleting a
             // message tells that index to drop it, so it must be there.
-            restore_message_indexes(&tx)?;
             messages::index_new(&tx)?;
             if self.unchecked {
                 let broken = match check.and_then(|c| c.join().ok().flatten()) {
@@ -116,10 +123,20 @@ impl Bulk {
             }
             fts_hash(&tx, DEFAULT_FTS_HASH)?;
             tx.commit()
-        });
-        conn.pragma_update(None, "threads", threads)?;
-        built
+        })
     }
+}
+
+/// `restore_message_indexes` with the sorter on both cores (`BUILD_CACHE_KIB`).
+fn build_indexes(conn: &Connection) -> rusqlite::Result<()> {
+    let threads: i64 = conn.query_row("PRAGMA threads", [], |r| r.get(0))?;
+    let cache: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
+    conn.pragma_update(None, "threads", SORTER_THREADS)?;
+    conn.pragma_update(None, "cache_size", -BUILD_CACHE_KIB)?;
+    let built = restore_message_indexes(conn);
+    conn.pragma_update(None, "cache_size", cache)?;
+    conn.pragma_update(None, "threads", threads)?;
+    built
 }
 
 /// Foreign keys broken anywhere in the store, as (table, key id).

@@ -383,6 +383,15 @@ impl RawMessage {
         self.decoded = Some(self.body_text());
         self.body = None;
     }
+
+    /// `body_text()`, moved out if `decode` worked it out (no copy); the
+    /// row's ingest is its last reader.
+    pub fn take_body_text(&mut self) -> Result<Option<String>, typedstream::DecodeError> {
+        match self.decoded.take() {
+            Some(done) => done,
+            None => self.body_text(),
+        }
+    }
 }
 
 /// Drop the attachment and balloon placeholders.

@@ -1,6 +1,7 @@
 //! Turning chat.db rows into memory: people, chats, messages and reactions.
 //! Used by the backfill (`steward import imessage`) and the live reader alike.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use rusqlite::Connection;
@@ -60,12 +61,28 @@ pub struct Ingest {
     pub counts: Counts,
 }
 
-fn service_channel(service: Option<&str>) -> String {
-    match service.map(str::to_ascii_lowercase).as_deref() {
-        Some("sms") => "sms".into(),
-        Some("rcs") => "rcs".into(),
-        Some("imessage") | None | Some("") => "imessage".into(),
-        Some(other) => other.to_string(),
+/// What a new message was stored as: the live reader makes its `Inbound` of it.
+pub struct Kept {
+    channel: Cow<'static, str>,
+    chat: Option<ChatInfo>,
+    sender: String,
+    person: String,
+    contact_handle: Option<Handle>,
+    /// The row's own handle (the owner's, on a self-chat line).
+    handle: Option<Handle>,
+    is_self: bool,
+    text: String,
+    at_ms: i64,
+}
+
+/// The row's service as its channel; the known three without an allocation
+/// (this runs for every row of a backfill).
+fn service_channel(service: Option<&str>) -> Cow<'static, str> {
+    match service.unwrap_or("") {
+        s if s.eq_ignore_ascii_case("sms") => Cow::Borrowed("sms"),
+        s if s.eq_ignore_ascii_case("rcs") => Cow::Borrowed("rcs"),
+        s if s.is_empty() || s.eq_ignore_ascii_case("imessage") => Cow::Borrowed("imessage"),
+        other => Cow::Owned(other.to_ascii_lowercase()),
     }
 }
 
@@ -246,7 +263,40 @@ impl Ingest {
     }
 
     /// Store one row. Returns the message if it was new to memory.
-    pub fn row(&mut self, conn: &Connection, m: &RawMessage) -> rusqlite::Result<Option<Inbound>> {
+    pub fn row(
+        &mut self,
+        conn: &Connection,
+        m: &mut RawMessage,
+    ) -> rusqlite::Result<Option<Inbound>> {
+        let Some(kept) = self.store(conn, m)? else {
+            return Ok(None);
+        };
+        Ok(Some(Inbound {
+            channel: kept.channel.to_string(),
+            external_id: m.guid.clone(),
+            chat_external_id: m.chat_rowid.and_then(|c| self.chat_guids.get(&c).cloned()),
+            chat_kind: kept.chat.map(|c| c.kind.as_str().to_string()),
+            person_id: kept.person,
+            sender_id: kept.sender,
+            // A self-chat line carries the owner's own handle (the audit names it).
+            handle: kept
+                .contact_handle
+                .or(if kept.is_self { kept.handle } else { None })
+                .map(|h| h.to_string()),
+            from_me: m.is_from_me,
+            is_command: kept.is_self,
+            text: kept.text,
+            at_ms: kept.at_ms,
+        }))
+    }
+
+    /// `row` without the `Inbound`: for a backfill, which announces nothing.
+    /// Takes the decoded body out of `m`.
+    pub fn store(
+        &mut self,
+        conn: &Connection,
+        m: &mut RawMessage,
+    ) -> rusqlite::Result<Option<Kept>> {
         if m.item_type != 0 {
             self.counts.group_events += 1;
             return Ok(None);
@@ -259,160 +309,181 @@ impl Ingest {
             .filter(|h| !h.is_empty())
             .map(|h| self.canonical(h));
         let chat = m.chat_rowid.and_then(|c| self.chats.get(&c).copied());
-        let sender = match (&handle, m.is_from_me) {
-            (_, true) => self.owner.clone(),
-            (Some(h), false) => match self.person(conn, h)? {
-                Some(p) => p,
-                None => {
-                    self.skip("forgotten", &m.guid);
-                    return Ok(None);
-                }
-            },
-            (None, false) => match chat {
-                Some(ChatInfo {
-                    kind: ChatKind::SelfChat,
-                    ..
-                }) => self.owner.clone(),
-                _ => {
-                    self.skip("no-sender", &m.guid);
-                    return Ok(None);
-                }
-            },
+        let Some(sender) = self.sender(conn, m, handle.as_ref(), chat)? else {
+            return Ok(None);
         };
-
         if let Some((kind, removed)) = tapback_kind(m.assoc_type) {
-            let Some(target) = m.assoc_guid.as_deref().map(tapback_target) else {
-                self.skip("tapback-without-target", &m.guid);
-                return Ok(None);
-            };
-            let new = messages::insert_reaction(
-                conn,
-                &NewReaction {
-                    channel: &channel,
-                    external_id: &m.guid,
-                    target,
-                    person_id: &sender,
-                    kind,
-                    emoji: m.assoc_emoji.as_deref(),
-                    removed,
-                    at_ms,
-                },
-            )?;
-            if new {
-                self.counts.reactions += 1;
-            }
+            self.reaction(conn, m, (&channel, &sender, at_ms), (kind, removed))?;
             return Ok(None);
         }
-
-        let text = match m.body_text() {
-            Ok(Some(t)) => t,
-            Ok(None) if m.date_edited != 0 => {
-                self.skip("unsent", &m.guid);
-                return Ok(None);
-            }
-            Ok(None) => {
-                self.skip("empty", &m.guid);
-                return Ok(None);
-            }
-            Err(_) => {
-                self.skip("undecodable-body", &m.guid);
-                return Ok(None);
-            }
+        let Some(text) = self.text(m) else {
+            return Ok(None);
         };
-        let edited = m.date_edited != 0 && m.text.as_deref().is_none_or(str::is_empty);
-
-        let is_self = matches!(
-            chat,
-            Some(ChatInfo {
-                kind: ChatKind::SelfChat,
-                ..
-            })
-        );
+        let is_self = chat.is_some_and(|c| c.kind == ChatKind::SelfChat);
         if let (true, Some(c)) = (is_self, chat)
             && self.is_echo(c.id, &text, at_ms, m.is_from_me)
         {
             self.counts.echoes += 1;
             return Ok(None);
         }
-
-        // Whom the message counts for, and the contact handle involved.
-        let (person, contact_handle) = if sender != self.owner {
-            (Some(sender.clone()), handle.clone())
-        } else {
-            match chat.map(|c| c.kind) {
-                Some(ChatKind::Direct) => {
-                    let other = m
-                        .chat_rowid
-                        .and_then(|c| self.chat_members.get(&c))
-                        .and_then(|ms| ms.first().cloned())
-                        .or_else(|| handle.clone().filter(|h| !self.owner_handles.contains(h)));
-                    match other {
-                        Some(h) => (self.person(conn, &h)?, Some(h)),
-                        None => (Some(self.owner.clone()), None),
-                    }
-                }
-                Some(ChatKind::Group | ChatKind::SelfChat) => (Some(self.owner.clone()), None),
-                // An orphan the owner sent: it was to the row's handle, if any.
-                None => match handle.clone().filter(|h| !self.owner_handles.contains(h)) {
-                    Some(h) => (self.person(conn, &h)?, Some(h)),
-                    None => (Some(self.owner.clone()), None),
-                },
-            }
-        };
+        let (person, contact_handle) = self.counts_for(conn, m, &sender, handle.as_ref(), chat)?;
         // The owner's line to a forgotten person is not kept either.
         let Some(person) = person else {
             self.skip("forgotten", &m.guid);
             return Ok(None);
         };
+        let kept = Kept {
+            channel,
+            chat,
+            sender,
+            person,
+            contact_handle,
+            handle,
+            is_self,
+            text,
+            at_ms,
+        };
+        Ok(self.insert(conn, m, &kept)?.then_some(kept))
+    }
 
+    /// Who sent the row; `None` (counted as skipped): nobody Steward may keep.
+    fn sender(
+        &mut self,
+        conn: &Connection,
+        m: &RawMessage,
+        handle: Option<&Handle>,
+        chat: Option<ChatInfo>,
+    ) -> rusqlite::Result<Option<String>> {
+        Ok(match (handle, m.is_from_me) {
+            (_, true) => Some(self.owner.clone()),
+            (Some(h), false) => {
+                let person = self.person(conn, h)?;
+                if person.is_none() {
+                    self.skip("forgotten", &m.guid);
+                }
+                person
+            }
+            (None, false) if chat.is_some_and(|c| c.kind == ChatKind::SelfChat) => {
+                Some(self.owner.clone())
+            }
+            (None, false) => {
+                self.skip("no-sender", &m.guid);
+                None
+            }
+        })
+    }
+
+    /// Store a tapback row as a reaction to its target.
+    fn reaction(
+        &mut self,
+        conn: &Connection,
+        m: &RawMessage,
+        (channel, sender, at_ms): (&str, &str, i64),
+        (kind, removed): (&'static str, bool),
+    ) -> rusqlite::Result<()> {
+        let Some(target) = m.assoc_guid.as_deref().map(tapback_target) else {
+            self.skip("tapback-without-target", &m.guid);
+            return Ok(());
+        };
+        let new = messages::insert_reaction(
+            conn,
+            &NewReaction {
+                channel,
+                external_id: &m.guid,
+                target,
+                person_id: sender,
+                kind,
+                emoji: m.assoc_emoji.as_deref(),
+                removed,
+                at_ms,
+            },
+        )?;
+        self.counts.reactions += u64::from(new);
+        Ok(())
+    }
+
+    /// The row's text; `None` (counted as skipped) for an unsent, empty or
+    /// undecodable body.
+    fn text(&mut self, m: &mut RawMessage) -> Option<String> {
+        match m.take_body_text() {
+            Ok(Some(t)) => Some(t),
+            Ok(None) if m.date_edited != 0 => {
+                self.skip("unsent", &m.guid);
+                None
+            }
+            Ok(None) => {
+                self.skip("empty", &m.guid);
+                None
+            }
+            Err(_) => {
+                self.skip("undecodable-body", &m.guid);
+                None
+            }
+        }
+    }
+
+    /// Whom the message counts for, and the contact handle involved: the
+    /// sender; for the owner's line in a 1:1 chat, the other person; the owner
+    /// for their own group and self-chat lines. `None`: a forgotten person.
+    fn counts_for(
+        &mut self,
+        conn: &Connection,
+        m: &RawMessage,
+        sender: &str,
+        handle: Option<&Handle>,
+        chat: Option<ChatInfo>,
+    ) -> rusqlite::Result<(Option<String>, Option<Handle>)> {
+        if sender != self.owner {
+            return Ok((Some(sender.to_string()), handle.cloned()));
+        }
+        let not_owner = |h: &&Handle| !self.owner_handles.contains(*h);
+        let other = match chat.map(|c| c.kind) {
+            Some(ChatKind::Direct) => m
+                .chat_rowid
+                .and_then(|c| self.chat_members.get(&c))
+                .and_then(|ms| ms.first())
+                .or_else(|| handle.filter(not_owner))
+                .cloned(),
+            Some(ChatKind::Group | ChatKind::SelfChat) => None,
+            // An orphan the owner sent: it was to the row's handle, if any.
+            None => handle.filter(not_owner).cloned(),
+        };
+        match other {
+            Some(h) => Ok((self.person(conn, &h)?, Some(h))),
+            None => Ok((Some(self.owner.clone()), None)),
+        }
+    }
+
+    /// Insert the message; true if it was new to memory (counted either way).
+    fn insert(&mut self, conn: &Connection, m: &RawMessage, kept: &Kept) -> rusqlite::Result<bool> {
         let stored = messages::insert_message_checked(
             conn,
             &NewMessage {
-                channel: &channel,
+                channel: &kept.channel,
                 external_id: &m.guid,
-                chat_id: chat.map(|c| c.id),
-                sender_id: &sender,
-                person_id: &person,
-                handle: contact_handle.as_ref().map(Handle::as_str),
+                chat_id: kept.chat.map(|c| c.id),
+                sender_id: &kept.sender,
+                person_id: &kept.person,
+                handle: kept.contact_handle.as_ref().map(Handle::as_str),
                 direction: if m.is_from_me {
                     Direction::Out
                 } else {
                     Direction::In
                 },
-                text: &text,
-                at_ms,
+                text: &kept.text,
+                at_ms: kept.at_ms,
                 reply_to: m.reply_to.as_deref(),
-                edited,
-                is_command: is_self,
+                edited: m.date_edited != 0 && m.text.as_deref().is_none_or(str::is_empty),
+                is_command: kept.is_self,
             },
             m.rowid > self.unchecked_upto,
         )?;
-        match stored {
-            Stored::New => self.counts.messages += 1,
-            Stored::Edited => {
-                self.counts.edited += 1;
-                return Ok(None);
-            }
-            Stored::Known => {
-                self.counts.already_known += 1;
-                return Ok(None);
-            }
-        }
-        Ok(Some(Inbound {
-            channel,
-            external_id: m.guid.clone(),
-            chat_external_id: m.chat_rowid.and_then(|c| self.chat_guids.get(&c).cloned()),
-            chat_kind: chat.map(|c| c.kind.as_str().to_string()),
-            person_id: person,
-            sender_id: sender,
-            // A self-chat line carries the owner's own handle (the audit names it).
-            handle: contact_handle
-                .or(if is_self { handle.clone() } else { None })
-                .map(|h| h.to_string()),
-            from_me: m.is_from_me,
-            is_command: is_self,
-            text,
-            at_ms,
-        }))
+        let count = match stored {
+            Stored::New => &mut self.counts.messages,
+            Stored::Edited => &mut self.counts.edited,
+            Stored::Known => &mut self.counts.already_known,
+        };
+        *count += 1;
+        Ok(stored == Stored::New)
     }
 }

@@ -297,7 +297,7 @@ fn read_new(
             ingest.people_changed(&tx)?;
             ingest.counts.skipped += bad;
             let mut fresh = Vec::new();
-            for row in &rows {
+            for row in &mut rows {
                 if let Some(m) = ingest.row(&tx, row)? {
                     fresh.push(m);
                 }

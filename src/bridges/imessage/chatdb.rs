@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Row};
 
 use super::typedstream;
@@ -122,21 +123,21 @@ pub struct RawMessage {
     pub rowid: i64,
     pub guid: String,
     pub text: Option<String>,
-    pub body: Option<Vec<u8>>,
     pub handle: Option<String>,
     pub is_from_me: bool,
     pub date: i64,
     pub date_edited: i64,
     pub service: Option<String>,
-    pub account: Option<String>,
     pub assoc_type: i64,
     pub assoc_guid: Option<String>,
     pub assoc_emoji: Option<String>,
     pub item_type: i64,
     pub reply_to: Option<String>,
     pub chat_rowid: Option<i64>,
-    /// `body_text()`, worked out ahead by `decode` (a backfill decodes on its
-    /// reader thread while the writer inserts).
+    /// The body: `text`, or decoded from `attributedBody` as the row is read
+    /// (so the blob is never copied out of SQLite, and a backfill decodes on
+    /// its reader thread while the writer inserts). `None`: not read from
+    /// chat.db (`body_text()` then takes `text`).
     pub decoded: Option<Result<Option<String>, typedstream::DecodeError>>,
 }
 
@@ -186,7 +187,7 @@ impl ChatDb {
             c("reply_to_guid")
         };
         let select = format!(
-            "SELECT m.ROWID, m.guid, {text}, {body}, h.id, m.is_from_me, m.date, {edited}, {service}, {account},
+            "SELECT m.ROWID, m.guid, {text}, {body}, h.id, m.is_from_me, m.date, {edited}, {service},
                     {atype}, {aguid}, {aemoji}, {item}, {reply},
                     (SELECT cmj.chat_id FROM chat_message_join cmj WHERE cmj.message_id = m.ROWID ORDER BY cmj.chat_id LIMIT 1)
              FROM message m LEFT JOIN handle h ON h.ROWID = m.handle_id
@@ -195,7 +196,6 @@ impl ChatDb {
             body = c("attributedBody"),
             edited = c("date_edited"),
             service = c("service"),
-            account = c("account"),
             atype = c("associated_message_type"),
             aguid = c("associated_message_guid"),
             aemoji = c("associated_message_emoji"),
@@ -338,54 +338,64 @@ impl ChatDb {
 }
 
 fn read_row(r: &Row<'_>) -> rusqlite::Result<RawMessage> {
+    let text: Option<String> = r.get(2)?;
+    let decoded = Some(body_of(text.as_deref(), blob_or_null(r, 3)?));
     Ok(RawMessage {
         rowid: r.get(0)?,
         guid: r.get(1)?,
-        text: r.get(2)?,
-        body: r.get(3)?,
+        text,
         handle: r.get(4)?,
         is_from_me: r.get::<_, Option<i64>>(5)?.unwrap_or(0) != 0,
         date: r.get::<_, Option<i64>>(6)?.unwrap_or(0),
         date_edited: r.get::<_, Option<i64>>(7)?.unwrap_or(0),
         service: r.get(8)?,
-        account: r.get(9)?,
-        assoc_type: r.get::<_, Option<i64>>(10)?.unwrap_or(0),
-        assoc_guid: r.get(11)?,
-        assoc_emoji: r.get(12)?,
-        item_type: r.get::<_, Option<i64>>(13)?.unwrap_or(0),
-        reply_to: r.get(14)?,
-        chat_rowid: r.get(15)?,
-        decoded: None,
+        assoc_type: r.get::<_, Option<i64>>(9)?.unwrap_or(0),
+        assoc_guid: r.get(10)?,
+        assoc_emoji: r.get(11)?,
+        item_type: r.get::<_, Option<i64>>(12)?.unwrap_or(0),
+        reply_to: r.get(13)?,
+        chat_rowid: r.get(14)?,
+        decoded,
     })
+}
+
+/// A blob column borrowed from the row (no copy); any other type is a malformed row.
+fn blob_or_null<'r>(r: &'r Row<'_>, i: usize) -> rusqlite::Result<Option<&'r [u8]>> {
+    match r.get_ref(i)? {
+        ValueRef::Null => Ok(None),
+        ValueRef::Blob(b) => Ok(Some(b)),
+        other => Err(rusqlite::Error::InvalidColumnType(
+            i,
+            "attributedBody".into(),
+            other.data_type(),
+        )),
+    }
+}
+
+/// A message's body: `text` if present, else decoded from `attributedBody`.
+fn body_of(
+    text: Option<&str>,
+    blob: Option<&[u8]>,
+) -> Result<Option<String>, typedstream::DecodeError> {
+    match (text, blob) {
+        (Some(t), _) if !t.is_empty() => Ok(Some(clean(t))),
+        (_, Some(blob)) if !blob.is_empty() => {
+            typedstream::decode(blob).map(|t| Some(clean_owned(t)))
+        }
+        _ => Ok(text.map(clean)),
+    }
 }
 
 impl RawMessage {
     /// The body: `text` if present, else decoded from `attributedBody`.
     pub fn body_text(&self) -> Result<Option<String>, typedstream::DecodeError> {
-        if let Some(done) = &self.decoded {
-            return done.clone();
-        }
-        if let Some(t) = &self.text
-            && !t.is_empty()
-        {
-            return Ok(Some(clean(t)));
-        }
-        match &self.body {
-            Some(blob) if !blob.is_empty() => typedstream::decode(blob).map(|t| Some(clean(&t))),
-            _ => Ok(self.text.as_ref().map(|t| clean(t))),
+        match &self.decoded {
+            Some(done) => done.clone(),
+            None => body_of(self.text.as_deref(), None),
         }
     }
-}
 
-impl RawMessage {
-    /// Decode the body now and drop the blob: `body_text()` then costs a copy.
-    pub fn decode(&mut self) {
-        self.decoded = Some(self.body_text());
-        self.body = None;
-    }
-
-    /// `body_text()`, moved out if `decode` worked it out (no copy); the
-    /// row's ingest is its last reader.
+    /// `body_text()`, moved out (no copy); the row's ingest is its last reader.
     pub fn take_body_text(&mut self) -> Result<Option<String>, typedstream::DecodeError> {
         match self.decoded.take() {
             Some(done) => done,
@@ -394,11 +404,24 @@ impl RawMessage {
     }
 }
 
-/// Drop the attachment and balloon placeholders.
+const PLACEHOLDERS: [char; 2] = ['\u{fffc}', '\u{fffd}'];
+
+/// Drop the attachment and balloon placeholders, and surrounding blanks.
 fn clean(text: &str) -> String {
-    text.replace(['\u{fffc}', '\u{fffd}'], "")
-        .trim()
-        .to_string()
+    if text.contains(PLACEHOLDERS) {
+        text.replace(PLACEHOLDERS, "").trim().to_string()
+    } else {
+        text.trim().to_string()
+    }
+}
+
+/// `clean`, keeping the string when there is nothing to drop (most bodies).
+fn clean_owned(text: String) -> String {
+    if text.contains(PLACEHOLDERS) || text.trim().len() != text.len() {
+        clean(&text)
+    } else {
+        text
+    }
 }
 
 /// The 36-character target GUID of a tapback (`p:N/GUID`, `bp:GUID` or bare).
@@ -460,6 +483,36 @@ mod tests {
             unix * 1000
         );
         assert_eq!(apple_to_unix_ms(unix - APPLE_EPOCH), unix * 1000);
+    }
+
+    #[test]
+    fn a_body_is_its_text_else_its_decoded_blob_without_placeholders() {
+        let blob = typedstream::encode("  from the blob \u{fffc}", false);
+        assert_eq!(
+            body_of(Some(" hi \u{fffd}"), Some(&blob)).unwrap(),
+            Some("hi".into())
+        );
+        assert_eq!(
+            body_of(Some(""), Some(&blob)).unwrap(),
+            Some("from the blob".into())
+        );
+        assert_eq!(
+            body_of(None, Some(&blob)).unwrap(),
+            Some("from the blob".into())
+        );
+        assert_eq!(body_of(Some(""), None).unwrap(), Some(String::new()));
+        assert_eq!(body_of(None, None).unwrap(), None);
+        assert!(body_of(None, Some(b"not a typedstream")).is_err());
+    }
+
+    #[test]
+    fn a_clean_body_is_kept_as_it_is_not_copied() {
+        let clean_already = String::from("nothing to drop");
+        let at = clean_already.as_ptr();
+        let kept = clean_owned(clean_already);
+        assert_eq!((kept.as_str(), kept.as_ptr()), ("nothing to drop", at));
+        assert_eq!(clean_owned(" padded ".into()), "padded");
+        assert_eq!(clean_owned("a\u{fffc}b".into()), "ab");
     }
 
     #[test]

@@ -268,7 +268,7 @@ impl Ingest {
         conn: &Connection,
         m: &mut RawMessage,
     ) -> rusqlite::Result<Option<Inbound>> {
-        let Some(kept) = self.store(conn, m)? else {
+        let Some(kept) = self.store(conn, &mut messages::Inserter::new(conn)?, m)? else {
             return Ok(None);
         };
         Ok(Some(Inbound {
@@ -290,11 +290,12 @@ impl Ingest {
         }))
     }
 
-    /// `row` without the `Inbound`: for a backfill, which announces nothing.
-    /// Takes the decoded body out of `m`.
+    /// `row` without the `Inbound`: for a backfill, which announces nothing,
+    /// and inserts through one prepared statement. Takes the body out of `m`.
     pub fn store(
         &mut self,
         conn: &Connection,
+        insert: &mut messages::Inserter<'_>,
         m: &mut RawMessage,
     ) -> rusqlite::Result<Option<Kept>> {
         if m.item_type != 0 {
@@ -343,7 +344,7 @@ impl Ingest {
             text,
             at_ms,
         };
-        Ok(self.insert(conn, m, &kept)?.then_some(kept))
+        Ok(self.insert(conn, insert, m, &kept)?.then_some(kept))
     }
 
     /// Who sent the row; `None` (counted as skipped): nobody Steward may keep.
@@ -455,9 +456,16 @@ impl Ingest {
     }
 
     /// Insert the message; true if it was new to memory (counted either way).
-    fn insert(&mut self, conn: &Connection, m: &RawMessage, kept: &Kept) -> rusqlite::Result<bool> {
-        let stored = messages::insert_message_checked(
+    fn insert(
+        &mut self,
+        conn: &Connection,
+        insert: &mut messages::Inserter<'_>,
+        m: &RawMessage,
+        kept: &Kept,
+    ) -> rusqlite::Result<bool> {
+        let stored = messages::insert_message_with(
             conn,
+            insert,
             &NewMessage {
                 channel: &kept.channel,
                 external_id: &m.guid,

@@ -175,12 +175,7 @@ fn read_all(
     let mut cursor = 0;
     while cursor < max {
         done.try_iter().for_each(drop);
-        let batch = db
-            .messages_after(cursor, READ_BATCH)
-            .map(|(mut rows, bad, last)| {
-                rows.iter_mut().for_each(RawMessage::decode);
-                (rows, bad, last)
-            });
+        let batch = db.messages_after(cursor, READ_BATCH);
         let last = batch.as_ref().map_or(cursor, |b| b.2);
         let stop = batch.is_err() || last <= cursor;
         if send.send(batch).is_err() || stop {
@@ -207,6 +202,7 @@ fn write_all(
     let mut batches = batches.into_iter().peekable();
     while batches.peek().is_some() {
         let tx = store.transaction().map_err(sqlite)?;
+        let mut insert = crate::memory::messages::Inserter::new(&tx).map_err(sqlite)?;
         let mut rows_in_tx = 0;
         let mut last = 0;
         while rows_in_tx < BULK_BATCH as usize
@@ -215,13 +211,14 @@ fn write_all(
             let (mut rows, bad, upto) = batch?;
             ingest.counts.skipped += bad;
             for row in &mut rows {
-                ingest.store(&tx, row).map_err(sqlite)?;
+                ingest.store(&tx, &mut insert, row).map_err(sqlite)?;
             }
             rows_in_tx += rows.len() + bad as usize;
             // The reader may have finished: then they are freed here.
             let _ = give_back.send(rows);
             last = upto;
         }
+        drop(insert);
         bulk.batch(&tx).map_err(sqlite)?;
         tx.commit().map_err(sqlite)?;
         fault.point("imessage.backfill.batch");

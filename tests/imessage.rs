@@ -495,3 +495,65 @@ fn issue20_an_empty_or_wrong_schema_chat_db_names_what_is_missing() {
         assert_eq!(std::fs::read(db).unwrap(), before);
     }
 }
+
+/// The reader keeps handles by ROWID instead of joining `handle` per row: a
+/// handle first met after the first read is read then, a dangling or 0
+/// `handle_id` is no handle (as the join gave), and the service is read as is.
+#[test]
+fn handles_met_later_are_read_and_dangling_ones_are_none() {
+    use steward::bridges::imessage::chatdb::ChatDb;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chat.db");
+    let mut f = fixtures::ChatDbFixture::create(&path, true);
+    let ann = f.handle("+15125551234");
+    let text = |t| fixtures::Msg {
+        text: Some(t),
+        unix: 1_700_000_000,
+        ..Default::default()
+    };
+    f.message(fixtures::Msg {
+        handle: ann,
+        ..text("from ann")
+    });
+    f.message(fixtures::Msg {
+        handle: 0,
+        from_me: true,
+        ..text("mine")
+    });
+    let mut db = ChatDb::open(&path).unwrap();
+    let (rows, bad, last) = db.messages_after(0, 100).unwrap();
+    let handles: Vec<_> = rows.iter().map(|r| r.handle.as_deref()).collect();
+    assert_eq!((handles, bad), (vec![Some("+15125551234"), None], 0));
+    assert_eq!(rows[0].service.as_deref(), Some("iMessage"));
+
+    let bob = f.handle("bob@example.com");
+    f.message(fixtures::Msg {
+        handle: bob,
+        service: Some("SMS"),
+        ..text("from bob")
+    });
+    f.message(fixtures::Msg {
+        handle: 999,
+        ..text("from nobody")
+    });
+    f.message(fixtures::Msg {
+        handle: ann,
+        ..text("ann again")
+    });
+    let (rows, bad, _) = db.messages_after(last, 100).unwrap();
+    let read: Vec<_> = rows
+        .iter()
+        .map(|r| (r.handle.as_deref(), r.service.as_deref()))
+        .collect();
+    assert_eq!(
+        (read, bad),
+        (
+            vec![
+                (Some("bob@example.com"), Some("SMS")),
+                (None, Some("iMessage")),
+                (Some("+15125551234"), Some("iMessage")),
+            ],
+            0
+        )
+    );
+}

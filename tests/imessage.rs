@@ -557,3 +557,60 @@ fn handles_met_later_are_read_and_dangling_ones_are_none() {
         )
     );
 }
+
+/// Each row's chat comes from one range read of `chat_message_join` per batch
+/// (issue 19): the lowest chat when a message is in two, none when orphaned,
+/// right across batch boundaries, with and without Apple's message_id index.
+#[test]
+fn each_row_gets_its_lowest_chat_or_none_across_batches() {
+    use steward::bridges::imessage::chatdb::ChatDb;
+    for modern in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chat.db");
+        let mut f = fixtures::ChatDbFixture::create(&path, modern);
+        let ann = f.handle("+15125551234");
+        let a = f.chat("iMessage;-;+15125551234", 45, None, &[ann]);
+        let b = f.chat("iMessage;+;chat1", 43, Some("Group"), &[ann]);
+        let msg = |chat| fixtures::Msg {
+            text: Some("hi"),
+            handle: ann,
+            unix: 1_700_000_000,
+            chat,
+            ..Default::default()
+        };
+        f.message(msg(Some(a)));
+        f.message(msg(Some(b)));
+        f.message(msg(None));
+        f.message(msg(Some(b)));
+        f.message(msg(None));
+        // The second message is in both chats: the lower ROWID is its chat.
+        let extra = rusqlite::Connection::open(&path).unwrap();
+        extra
+            .execute(
+                "INSERT INTO chat_message_join (chat_id, message_id) VALUES (?1, 2)",
+                [a],
+            )
+            .unwrap();
+        drop(extra);
+        let mut db = ChatDb::open(&path).unwrap();
+        let mut chats = Vec::new();
+        let mut cursor = 0;
+        loop {
+            let (rows, bad, last) = db.messages_after(cursor, 2).unwrap();
+            assert_eq!(bad, 0);
+            if rows.is_empty() {
+                break;
+            }
+            chats.extend(rows.iter().map(|r| (r.rowid, r.chat_rowid)));
+            cursor = last;
+        }
+        let want = vec![
+            (1, Some(a)),
+            (2, Some(a)),
+            (3, None),
+            (4, Some(b)),
+            (5, None),
+        ];
+        assert_eq!(chats, want, "modern schema: {modern}");
+    }
+}

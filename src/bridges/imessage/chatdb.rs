@@ -242,8 +242,7 @@ impl ChatDb {
         };
         let select = format!(
             "SELECT m.ROWID, m.guid, {text}, {body}, m.handle_id, m.is_from_me, m.date, {edited}, {service},
-                    {atype}, {aguid}, {aemoji}, {item}, {reply},
-                    (SELECT cmj.chat_id FROM chat_message_join cmj WHERE cmj.message_id = m.ROWID ORDER BY cmj.chat_id LIMIT 1)
+                    {atype}, {aguid}, {aemoji}, {item}, {reply}
              FROM message m
              WHERE m.ROWID > ?1 ORDER BY m.ROWID LIMIT ?2",
             text = c("text"),
@@ -363,7 +362,10 @@ impl ChatDb {
     ) -> Result<(Vec<RawMessage>, u64, i64), ChatDbError> {
         let path = &self.path;
         let err = |e| classify(path, e);
-        let mut stmt = self.conn.prepare_cached(&self.select).map_err(err)?;
+        // One snapshot for both reads: Messages writes a message and its
+        // chat_message_join row in one transaction.
+        let snapshot = self.conn.unchecked_transaction().map_err(err)?;
+        let mut stmt = snapshot.prepare_cached(&self.select).map_err(err)?;
         let mut rows = stmt.query(rusqlite::params![cursor, limit]).map_err(err)?;
         let mut out = Vec::new();
         let mut bad = 0u64;
@@ -377,7 +379,7 @@ impl ChatDb {
             if let Ok(id) = row.get::<_, i64>(0) {
                 last = last.max(id);
             }
-            match read_row(row, &self.conn, &mut self.shared) {
+            match read_row(row, &snapshot, &mut self.shared) {
                 Ok(m) => out.push(m),
                 Err(e) => {
                     bad += 1;
@@ -385,8 +387,46 @@ impl ChatDb {
                 }
             }
         }
+        drop(rows);
+        drop(stmt);
+        set_chats(&snapshot, &mut out, cursor, last).map_err(err)?;
         Ok((out, bad, last))
     }
+}
+
+/// Each message's chat (the lowest `chat_id` when it is in several; `None`
+/// when orphaned), from one range read of `chat_message_join` merged with the
+/// rows by ROWID. A lookup per row, as a correlated subquery, was ~0.5 s of
+/// CPU on a backfill's reader thread for 1M rows; the range read ~0.05 s.
+fn set_chats(
+    conn: &Connection,
+    rows: &mut [RawMessage],
+    after: i64,
+    upto: i64,
+) -> rusqlite::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT message_id, MIN(chat_id) FROM chat_message_join
+         WHERE message_id > ?1 AND message_id <= ?2 GROUP BY message_id ORDER BY message_id",
+    )?;
+    let mut chats = stmt.query(rusqlite::params![after, upto])?;
+    let mut next = chats.next()?;
+    for m in rows.iter_mut() {
+        while let Some(row) = next {
+            let id: i64 = row.get(0)?;
+            if id > m.rowid {
+                break;
+            }
+            if id == m.rowid {
+                // A chat_id that is not an integer reads as no chat.
+                m.chat_rowid = row.get::<_, Option<i64>>(1).ok().flatten();
+            }
+            next = chats.next()?;
+        }
+    }
+    Ok(())
 }
 
 fn read_row(r: &Row<'_>, conn: &Connection, shared: &mut Shared) -> rusqlite::Result<RawMessage> {
@@ -406,7 +446,7 @@ fn read_row(r: &Row<'_>, conn: &Connection, shared: &mut Shared) -> rusqlite::Re
         assoc_emoji: r.get(11)?,
         item_type: r.get::<_, Option<i64>>(12)?.unwrap_or(0),
         reply_to: r.get(13)?,
-        chat_rowid: r.get(14)?,
+        chat_rowid: None,
         decoded,
     })
 }
